@@ -1,0 +1,12 @@
+//! Vocabulary shared by every weir crate: states, diagnostics, durations and environment variables.
+//!
+//! This crate does no I/O and depends on no runtime or driver.
+
+pub mod diagnostic;
+pub mod duration;
+pub mod env;
+pub mod state;
+
+pub use diagnostic::{Diagnostic, Location};
+pub use duration::{format_duration, parse_duration, DurationError};
+pub use state::State;

@@ -1,0 +1,85 @@
+//! Durable state of weir: flows with revisions, executions, task runs with their state history,
+//! logs and the KV store.
+//!
+//! The `Store` trait is what the engine and the CLI talk to; `SqliteStore` is the embedded
+//! implementation. The trait speaks only in weir's own records so a PostgreSQL implementation
+//! can sit beside it without callers changing.
+
+mod records;
+mod sqlite;
+
+pub use records::*;
+pub use sqlite::SqliteStore;
+
+use weir_core::State;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("state database error while {action}")]
+    Database {
+        action: &'static str,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    #[error("could not open the state database at `{path}`")]
+    Open {
+        path: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    #[error("the state database at `{path}` was written by a newer weir (schema {found}, this weir knows {known})")]
+    TooNew { path: String, found: i64, known: i64 },
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Filters for listing executions; `None` means any.
+#[derive(Debug, Clone, Default)]
+pub struct ExecutionFilter {
+    pub namespace: Option<String>,
+    pub flow_id: Option<String>,
+    pub state: Option<State>,
+    pub limit: Option<usize>,
+}
+
+/// Is the process that owns an execution still alive? Given its pid and start token.
+pub type LivenessCheck<'a> = &'a dyn Fn(u32, u64) -> bool;
+
+pub trait Store: Send + Sync {
+    /// Stores a flow's source; a new revision is made only when the source changed.
+    fn save_flow(&self, namespace: &str, id: &str, source: &str) -> Result<FlowRecord>;
+    fn get_flow(&self, namespace: &str, id: &str, revision: Option<i64>) -> Result<Option<FlowRecord>>;
+    /// The latest revision of every flow.
+    fn list_flows(&self) -> Result<Vec<FlowRecord>>;
+
+    fn create_execution(&self, execution: &ExecutionRecord) -> Result<()>;
+    /// Atomically moves a CREATED or QUEUED execution to RUNNING when fewer than `limit`
+    /// executions of its flow are running. Returns whether it started.
+    fn try_start_execution(&self, id: &str, limit: Option<u32>, owner: Owner) -> Result<bool>;
+    fn set_execution_state(&self, id: &str, state: State) -> Result<()>;
+    fn set_execution_labels(&self, id: &str, labels: &[(String, String)]) -> Result<()>;
+    fn set_execution_outputs(&self, id: &str, outputs: &serde_json::Value) -> Result<()>;
+    fn get_execution(&self, id: &str) -> Result<Option<ExecutionRecord>>;
+    /// Finds an execution by a unique prefix of its id.
+    fn find_execution(&self, id_prefix: &str) -> Result<Vec<String>>;
+    fn list_executions(&self, filter: &ExecutionFilter) -> Result<Vec<ExecutionRecord>>;
+
+    fn create_task_run(&self, run: &TaskRunRecord) -> Result<()>;
+    /// Moves a task run to a new state, appending to its history.
+    fn set_task_run_state(&self, id: &str, state: State, attempts: u32) -> Result<()>;
+    fn set_task_run_outputs(&self, id: &str, outputs: &serde_json::Value) -> Result<()>;
+    fn task_runs(&self, execution_id: &str) -> Result<Vec<TaskRunRecord>>;
+
+    fn append_logs(&self, logs: &[LogRecord]) -> Result<()>;
+    fn logs(&self, execution_id: &str) -> Result<Vec<LogRecord>>;
+
+    fn kv_set(&self, entry: &KvEntry) -> Result<()>;
+    /// Expired entries are not returned.
+    fn kv_get(&self, namespace: &str, key: &str) -> Result<Option<KvEntry>>;
+    fn kv_list(&self, namespace: &str) -> Result<Vec<KvEntry>>;
+    fn kv_delete(&self, namespace: &str, key: &str) -> Result<bool>;
+
+    /// Marks FAILED every unfinished execution whose owning process is gone, with its
+    /// unfinished task runs. Returns the ids it changed.
+    fn fail_orphans(&self, alive: LivenessCheck<'_>) -> Result<Vec<String>>;
+}

@@ -1,0 +1,130 @@
+//! The records the store keeps, as plain data.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use weir_core::State;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FlowRecord {
+    pub namespace: String,
+    pub id: String,
+    pub revision: i64,
+    pub source: String,
+    pub updated: DateTime<Utc>,
+}
+
+/// The process that runs an execution: its pid and a start token (so a reused pid is not
+/// mistaken for the owner).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Owner {
+    pub pid: u32,
+    pub start: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ExecutionRecord {
+    pub id: String,
+    pub namespace: String,
+    pub flow_id: String,
+    pub flow_revision: i64,
+    pub state: State,
+    pub inputs: serde_json::Value,
+    pub labels: Vec<(String, String)>,
+    pub trigger: serde_json::Value,
+    pub outputs: serde_json::Value,
+    pub created: DateTime<Utc>,
+    pub started: Option<DateTime<Utc>>,
+    pub ended: Option<DateTime<Utc>>,
+    /// The execution this one replays, if any.
+    pub original_id: Option<String>,
+    /// The execution that started this one as a subflow, if any.
+    pub parent_id: Option<String>,
+    #[serde(skip)]
+    pub owner: Option<Owner>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StateChange {
+    pub state: State,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TaskRunRecord {
+    pub id: String,
+    pub execution_id: String,
+    pub task_id: String,
+    pub task_type: String,
+    /// The flowable task run this one is a child of.
+    pub parent_id: Option<String>,
+    /// The iteration value for runs inside a ForEach.
+    pub value: Option<String>,
+    pub state: State,
+    pub attempts: u32,
+    pub outputs: serde_json::Value,
+    /// Every state the run went through, oldest first: the Gantt chart is drawn from it.
+    pub history: Vec<StateChange>,
+}
+
+impl TaskRunRecord {
+    pub fn started(&self) -> Option<DateTime<Utc>> {
+        self.history.iter().find(|h| h.state == State::Running).map(|h| h.at)
+    }
+    pub fn ended(&self) -> Option<DateTime<Utc>> {
+        self.history.last().filter(|h| h.state.is_terminated()).map(|h| h.at)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Level {
+    Trace,
+    Debug,
+    Info,
+    Warn,
+    Error,
+}
+
+impl Level {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Trace => "TRACE",
+            Level::Debug => "DEBUG",
+            Level::Info => "INFO",
+            Level::Warn => "WARN",
+            Level::Error => "ERROR",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Level> {
+        Some(match s.to_ascii_uppercase().as_str() {
+            "TRACE" => Level::Trace,
+            "DEBUG" => Level::Debug,
+            "INFO" => Level::Info,
+            "WARN" | "WARNING" => Level::Warn,
+            "ERROR" => Level::Error,
+            _ => return None,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LogRecord {
+    pub execution_id: String,
+    pub task_run_id: Option<String>,
+    pub task_id: Option<String>,
+    pub attempt: Option<u32>,
+    pub level: Level,
+    pub at: DateTime<Utc>,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct KvEntry {
+    pub namespace: String,
+    pub key: String,
+    pub value: serde_json::Value,
+    /// STRING, NUMBER, BOOLEAN, DATETIME, DATE, DURATION or JSON, as in Kestra.
+    pub kind: String,
+    pub expires: Option<DateTime<Utc>>,
+    pub updated: DateTime<Utc>,
+}
