@@ -10,7 +10,9 @@ pub struct DurationError {
 
 /// Parses `P[nD][T[nH][nM][n.nS]]` (weeks as `nW` too). Years and months are refused: they have no fixed length.
 pub fn parse_duration(text: &str) -> Result<Duration, DurationError> {
-    let err = || DurationError { text: text.to_string() };
+    let err = || DurationError {
+        text: text.to_string(),
+    };
     let upper = text.trim().to_ascii_uppercase();
     let rest = upper.strip_prefix('P').ok_or_else(err)?;
     if rest.is_empty() {
@@ -43,7 +45,11 @@ pub fn parse_duration(text: &str) -> Result<Duration, DurationError> {
             secs += n * units[pos].1;
             number.clear();
         }
-        if number.is_empty() { Ok(()) } else { Err(err()) }
+        if number.is_empty() {
+            Ok(())
+        } else {
+            Err(err())
+        }
     };
     take(date_part, &[('W', 604_800.0), ('D', 86_400.0)])?;
     if let Some(t) = time_part {
@@ -72,9 +78,15 @@ mod tests {
     #[test]
     fn parses_kestra_durations() {
         assert_eq!(parse_duration("PT15S").unwrap(), Duration::from_secs(15));
-        assert_eq!(parse_duration("PT0.25S").unwrap(), Duration::from_millis(250));
+        assert_eq!(
+            parse_duration("PT0.25S").unwrap(),
+            Duration::from_millis(250)
+        );
         assert_eq!(parse_duration("PT1M30S").unwrap(), Duration::from_secs(90));
-        assert_eq!(parse_duration("P1DT2H").unwrap(), Duration::from_secs(93_600));
+        assert_eq!(
+            parse_duration("P1DT2H").unwrap(),
+            Duration::from_secs(93_600)
+        );
         assert_eq!(parse_duration("P1W").unwrap(), Duration::from_secs(604_800));
     }
 

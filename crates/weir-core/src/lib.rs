@@ -8,5 +8,5 @@ pub mod env;
 pub mod state;
 
 pub use diagnostic::{Diagnostic, Location};
-pub use duration::{format_duration, parse_duration, DurationError};
+pub use duration::{DurationError, format_duration, parse_duration};
 pub use state::State;

@@ -1,1 +1,165 @@
-//! weir-engine
+//! The engine: turns a flow, inputs and a trigger into an execution, walks its task tree, and
+//! records every step in the store.
+//!
+//! Retries, timeouts, `errors`/`finally`, `allowFailure`, concurrency limits and kills are all
+//! decided here; tasks only do their work and return outputs.
+
+mod context;
+mod exec;
+pub mod ids;
+pub mod owner;
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use tokio::sync::{mpsc, watch};
+use weir_core::State;
+use weir_flow::{Catalog, Flow, JsonMap};
+use weir_storage::InternalStorage;
+use weir_store::{ExecutionRecord, Store, StoreError};
+use weir_template::{Masker, Renderer};
+
+pub use owner::{current_owner, is_alive};
+
+/// What happens while an execution runs, for live views.
+#[derive(Debug, Clone)]
+pub enum Event {
+    Execution {
+        id: String,
+        state: State,
+    },
+    TaskRun {
+        execution_id: String,
+        task_run_id: String,
+        task_id: String,
+        value: Option<String>,
+        state: State,
+        attempt: u32,
+    },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("flow `{namespace}.{id}` is disabled")]
+    Disabled { namespace: String, id: String },
+}
+
+/// A request to run a flow once.
+pub struct RunRequest {
+    pub flow: Arc<Flow>,
+    pub revision: i64,
+    /// Inputs already checked and typed (see `weir_flow::resolve_inputs`).
+    pub inputs: JsonMap,
+    pub labels: Vec<(String, String)>,
+    /// `trigger.*` in templates: `date`, and `next`/`previous` when known.
+    pub trigger: serde_json::Value,
+    pub parent_id: Option<String>,
+}
+
+/// The end of an execution: its record, and the first failure met, for the user.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub execution: ExecutionRecord,
+    pub failure: Option<String>,
+}
+
+#[derive(Clone)]
+pub struct Engine {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Arc<dyn Store>,
+    storage: Arc<InternalStorage>,
+    catalog: Arc<Catalog>,
+    renderer: Renderer,
+    masker: Masker,
+    http: reqwest::Client,
+    work_root: PathBuf,
+    events: Option<mpsc::UnboundedSender<Event>>,
+    cancel: watch::Receiver<bool>,
+    detached: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+}
+
+/// How the engine is wired: the store, where files go, and who listens.
+pub struct EngineConfig {
+    pub store: Arc<dyn Store>,
+    pub storage: Arc<InternalStorage>,
+    pub catalog: Arc<Catalog>,
+    pub work_root: PathBuf,
+    pub events: Option<mpsc::UnboundedSender<Event>>,
+    /// Set to `true` to kill every running task (Ctrl-C, SIGTERM).
+    pub cancel: watch::Receiver<bool>,
+}
+
+struct StoreKv(Arc<dyn Store>);
+
+impl weir_template::KvLookup for StoreKv {
+    fn kv_get(&self, namespace: &str, key: &str) -> Result<Option<serde_json::Value>, String> {
+        self.0
+            .kv_get(namespace, key)
+            .map(|e| e.map(|e| e.value))
+            .map_err(|e| e.to_string())
+    }
+}
+
+impl Engine {
+    pub fn new(config: EngineConfig) -> Self {
+        let masker = Masker::default();
+        let renderer = Renderer::new(
+            Arc::new(StoreKv(config.store.clone())),
+            Arc::new(weir_template::EnvSecrets),
+            masker.clone(),
+        );
+        Engine {
+            inner: Arc::new(Inner {
+                store: config.store,
+                storage: config.storage,
+                catalog: config.catalog,
+                renderer,
+                masker,
+                http: reqwest::Client::builder()
+                    .user_agent(concat!("weir/", env!("CARGO_PKG_VERSION")))
+                    .build()
+                    .unwrap_or_default(),
+                work_root: config.work_root,
+                events: config.events,
+                cancel: config.cancel,
+                detached: Mutex::new(Vec::new()),
+            }),
+        }
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.inner.store
+    }
+
+    pub fn catalog(&self) -> &Catalog {
+        &self.inner.catalog
+    }
+
+    /// Runs one execution to its end and returns its final record.
+    pub async fn execute(&self, req: RunRequest) -> Result<Outcome, EngineError> {
+        exec::execute(self.clone(), req).await
+    }
+
+    /// Waits for subflows started with `wait: false`: they belong to this process.
+    pub async fn wait_detached(&self) {
+        loop {
+            let handles: Vec<_> = std::mem::take(
+                &mut *self
+                    .inner
+                    .detached
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner()),
+            );
+            if handles.is_empty() {
+                return;
+            }
+            for h in handles {
+                let _ = h.await;
+            }
+        }
+    }
+}

@@ -61,10 +61,20 @@ pub struct PropSpec {
 
 impl PropSpec {
     pub const fn req(name: &'static str, kind: PropKind, doc: &'static str) -> Self {
-        PropSpec { name, kind, required: true, doc }
+        PropSpec {
+            name,
+            kind,
+            required: true,
+            doc,
+        }
     }
     pub const fn opt(name: &'static str, kind: PropKind, doc: &'static str) -> Self {
-        PropSpec { name, kind, required: false, doc }
+        PropSpec {
+            name,
+            kind,
+            required: false,
+            doc,
+        }
     }
 }
 
@@ -128,7 +138,11 @@ pub fn closest<'a>(word: &str, candidates: impl Iterator<Item = &'a str>) -> Opt
             let c_last = cl.rsplit('.').next().unwrap_or(&cl).to_string();
             let whole = strsim::jaro_winkler(&lower, &cl);
             // A right class name in a wrong package is still a good guess.
-            let tail = if last == c_last { 0.95 } else { strsim::jaro_winkler(&last, &c_last) * 0.9 };
+            let tail = if last == c_last {
+                0.95
+            } else {
+                strsim::jaro_winkler(&last, &c_last) * 0.9
+            };
             (whole.max(tail), c)
         })
         .filter(|(score, _)| *score > 0.8)

@@ -12,9 +12,16 @@ pub fn resolve_inputs(flow: &Flow, given: &[(String, String)]) -> Result<JsonMap
         if !flow.inputs.iter().any(|i| &i.id == name) {
             let known: Vec<String> = flow.inputs.iter().map(|i| format!("`{}`", i.id)).collect();
             errors.push(if known.is_empty() {
-                format!("flow `{}` has no input `{name}`; it takes no inputs", flow.id)
+                format!(
+                    "flow `{}` has no input `{name}`; it takes no inputs",
+                    flow.id
+                )
             } else {
-                format!("flow `{}` has no input `{name}`; its inputs are {}", flow.id, known.join(", "))
+                format!(
+                    "flow `{}` has no input `{name}`; its inputs are {}",
+                    flow.id,
+                    known.join(", ")
+                )
             });
         }
     }
@@ -37,22 +44,36 @@ pub fn resolve_inputs(flow: &Flow, given: &[(String, String)]) -> Result<JsonMap
             Err(e) => errors.push(format!("input `{}`: {e}", def.id)),
         }
     }
-    if errors.is_empty() { Ok(out) } else { Err(errors) }
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(errors)
+    }
 }
 
 /// A value given as text, as on the command line.
 pub fn coerce_text(def: &InputDef, text: &str) -> Result<Json, String> {
     let parsed = match def.kind {
-        InputKind::String | InputKind::Select | InputKind::Date | InputKind::DateTime | InputKind::Duration | InputKind::Uri => {
-            Value::String(text.to_string())
-        }
+        InputKind::String
+        | InputKind::Select
+        | InputKind::Date
+        | InputKind::DateTime
+        | InputKind::Duration
+        | InputKind::Uri => Value::String(text.to_string()),
         InputKind::Int | InputKind::Float | InputKind::Boolean => {
-            serde_json::from_str::<Value>(text.trim()).unwrap_or_else(|_| Value::String(text.to_string()))
+            serde_json::from_str::<Value>(text.trim())
+                .unwrap_or_else(|_| Value::String(text.to_string()))
         }
-        InputKind::Json => serde_json::from_str(text).map_err(|e| format!("`{text}` is not valid JSON ({e})"))?,
+        InputKind::Json => {
+            serde_json::from_str(text).map_err(|e| format!("`{text}` is not valid JSON ({e})"))?
+        }
         InputKind::Array | InputKind::MultiSelect => match serde_json::from_str::<Value>(text) {
             Ok(v @ Value::Array(_)) => v,
-            _ => Value::Array(text.split(',').map(|s| Value::String(s.trim().to_string())).collect()),
+            _ => Value::Array(
+                text.split(',')
+                    .map(|s| Value::String(s.trim().to_string()))
+                    .collect(),
+            ),
         },
     };
     coerce_json(def, &parsed)
@@ -76,12 +97,20 @@ fn coerce_kind(kind: InputKind, def: &InputDef, v: &Json) -> Result<Json, String
         },
         InputKind::Int => match v {
             Value::Number(n) if n.is_i64() => Ok(v.clone()),
-            Value::String(s) if s.trim().parse::<i64>().is_ok() => Ok(Value::from(s.trim().parse::<i64>().unwrap_or_default())),
+            Value::String(s) if s.trim().parse::<i64>().is_ok() => {
+                Ok(Value::from(s.trim().parse::<i64>().unwrap_or_default()))
+            }
             _ => Err(format!("{shown} is not an integer")),
         },
         InputKind::Float => match v {
             Value::Number(_) => Ok(v.clone()),
-            Value::String(s) => s.trim().parse::<f64>().ok().and_then(serde_json::Number::from_f64).map(Value::Number).ok_or_else(|| format!("{shown} is not a number")),
+            Value::String(s) => s
+                .trim()
+                .parse::<f64>()
+                .ok()
+                .and_then(serde_json::Number::from_f64)
+                .map(Value::Number)
+                .ok_or_else(|| format!("{shown} is not a number")),
             _ => Err(format!("{shown} is not a number")),
         },
         InputKind::Boolean => match v {
@@ -90,7 +119,10 @@ fn coerce_kind(kind: InputKind, def: &InputDef, v: &Json) -> Result<Json, String
             _ => Err(format!("{shown} is not a boolean (`true` or `false`)")),
         },
         InputKind::Select => {
-            let s = v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string());
+            let s = v
+                .as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| v.to_string());
             if def.values.contains(&s) || def.allow_custom_value {
                 Ok(Value::String(s))
             } else {
@@ -98,9 +130,14 @@ fn coerce_kind(kind: InputKind, def: &InputDef, v: &Json) -> Result<Json, String
             }
         }
         InputKind::MultiSelect => {
-            let items = v.as_array().ok_or_else(|| format!("{shown} is not a list"))?;
+            let items = v
+                .as_array()
+                .ok_or_else(|| format!("{shown} is not a list"))?;
             for item in items {
-                let s = item.as_str().map(str::to_string).unwrap_or_else(|| item.to_string());
+                let s = item
+                    .as_str()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| item.to_string());
                 if !def.values.contains(&s) && !def.allow_custom_value {
                     return Err(format!("`{s}` is not one of {}", quoted_list(&def.values)));
                 }
@@ -108,26 +145,39 @@ fn coerce_kind(kind: InputKind, def: &InputDef, v: &Json) -> Result<Json, String
             Ok(v.clone())
         }
         InputKind::Array => {
-            let items = v.as_array().ok_or_else(|| format!("{shown} is not a list"))?;
+            let items = v
+                .as_array()
+                .ok_or_else(|| format!("{shown} is not a list"))?;
             let item_kind = def.item_type.unwrap_or(InputKind::String);
-            let typed: Result<Vec<Json>, String> = items.iter().map(|i| coerce_kind(item_kind, def, i)).collect();
+            let typed: Result<Vec<Json>, String> = items
+                .iter()
+                .map(|i| coerce_kind(item_kind, def, i))
+                .collect();
             Ok(Value::Array(typed?))
         }
         InputKind::Date => {
             let s = v.as_str().ok_or_else(|| format!("{shown} is not a date"))?;
-            chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| format!("`{s}` is not a date in the form `2021-01-31`"))?;
+            chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+                .map_err(|_| format!("`{s}` is not a date in the form `2021-01-31`"))?;
             Ok(v.clone())
         }
         InputKind::DateTime => {
-            let s = v.as_str().ok_or_else(|| format!("{shown} is not a datetime"))?;
-            let ok = chrono::DateTime::parse_from_rfc3339(s).is_ok() || chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f").is_ok();
+            let s = v
+                .as_str()
+                .ok_or_else(|| format!("{shown} is not a datetime"))?;
+            let ok = chrono::DateTime::parse_from_rfc3339(s).is_ok()
+                || chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f").is_ok();
             if !ok {
-                return Err(format!("`{s}` is not a datetime in the form `2021-01-31T10:00:00Z`"));
+                return Err(format!(
+                    "`{s}` is not a datetime in the form `2021-01-31T10:00:00Z`"
+                ));
             }
             Ok(v.clone())
         }
         InputKind::Duration => {
-            let s = v.as_str().ok_or_else(|| format!("{shown} is not a duration"))?;
+            let s = v
+                .as_str()
+                .ok_or_else(|| format!("{shown} is not a duration"))?;
             weir_core::parse_duration(s).map_err(|e| e.to_string())?;
             Ok(v.clone())
         }
@@ -136,5 +186,9 @@ fn coerce_kind(kind: InputKind, def: &InputDef, v: &Json) -> Result<Json, String
 }
 
 fn quoted_list(values: &[String]) -> String {
-    values.iter().map(|v| format!("`{v}`")).collect::<Vec<_>>().join(", ")
+    values
+        .iter()
+        .map(|v| format!("`{v}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }

@@ -74,7 +74,10 @@ pub struct Task {
 
 impl Task {
     pub fn branch(&self, name: &str) -> Option<&[Task]> {
-        self.branches.iter().find(|b| b.name == name).map(|b| b.tasks.as_slice())
+        self.branches
+            .iter()
+            .find(|b| b.name == name)
+            .map(|b| b.tasks.as_slice())
     }
 }
 
@@ -121,7 +124,11 @@ impl RetryPolicy {
             }
             RetryKind::Random => {
                 let min = self.min_interval.unwrap_or(Duration::ZERO).as_secs_f64();
-                let max = self.max_interval.unwrap_or(self.interval).as_secs_f64().max(min);
+                let max = self
+                    .max_interval
+                    .unwrap_or(self.interval)
+                    .as_secs_f64()
+                    .max(min);
                 Duration::from_secs_f64(min + (max - min) * random.clamp(0.0, 1.0))
             }
         }
@@ -178,7 +185,18 @@ impl InputKind {
     }
 
     pub const NAMES: &'static [&'static str] = &[
-        "STRING", "INT", "FLOAT", "BOOLEAN", "SELECT", "MULTISELECT", "ARRAY", "DATE", "DATETIME", "DURATION", "JSON", "URI",
+        "STRING",
+        "INT",
+        "FLOAT",
+        "BOOLEAN",
+        "SELECT",
+        "MULTISELECT",
+        "ARRAY",
+        "DATE",
+        "DATETIME",
+        "DURATION",
+        "JSON",
+        "URI",
     ];
 }
 

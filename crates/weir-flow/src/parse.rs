@@ -1,52 +1,144 @@
 //! YAML text → validated `Flow`, reporting every problem at once with its position.
 
-use crate::catalog::{closest, Catalog, PropKind, TaskSpec};
+use crate::catalog::{Catalog, PropKind, TaskSpec, closest};
 use crate::model::*;
 use crate::yaml::{self, Node, Pos, Style, Yaml};
 use std::collections::{HashMap, HashSet};
-use weir_core::{parse_duration, Diagnostic, Location};
+use weir_core::{Diagnostic, Location, parse_duration};
 
 const FLOW_KEYS: &[&str] = &[
-    "id", "namespace", "description", "labels", "inputs", "variables", "tasks", "triggers", "pluginDefaults",
-    "taskDefaults", "concurrency", "retry", "errors", "finally", "outputs", "disabled", "revision", "deleted",
+    "id",
+    "namespace",
+    "description",
+    "labels",
+    "inputs",
+    "variables",
+    "tasks",
+    "triggers",
+    "pluginDefaults",
+    "taskDefaults",
+    "concurrency",
+    "retry",
+    "errors",
+    "finally",
+    "outputs",
+    "disabled",
+    "revision",
+    "deleted",
     "tenantId",
 ];
 const COMMON_TASK_KEYS: &[&str] = &[
-    "id", "type", "description", "retry", "timeout", "disabled", "allowFailure", "allowWarning", "runIf",
-    "logLevel", "logToFile", "workerGroup",
+    "id",
+    "type",
+    "description",
+    "retry",
+    "timeout",
+    "disabled",
+    "allowFailure",
+    "allowWarning",
+    "runIf",
+    "logLevel",
+    "logToFile",
+    "workerGroup",
 ];
 const INPUT_KEYS: &[&str] = &[
-    "id", "name", "type", "defaults", "required", "displayName", "description", "values", "itemType",
-    "allowCustomValue", "validator", "min", "max", "dependsOn", "prefill",
+    "id",
+    "name",
+    "type",
+    "defaults",
+    "required",
+    "displayName",
+    "description",
+    "values",
+    "itemType",
+    "allowCustomValue",
+    "validator",
+    "min",
+    "max",
+    "dependsOn",
+    "prefill",
 ];
 const TRIGGER_TYPES: &[(&str, &[&str], &[&str])] = &[
     (
         "io.kestra.plugin.core.trigger.Schedule",
         &["cron"],
-        &["cron", "timezone", "inputs", "backfill", "lateMaximumDelay", "conditions", "stopAfter", "withSeconds", "recoverMissedSchedules", "labels", "scheduleConditions"],
+        &[
+            "cron",
+            "timezone",
+            "inputs",
+            "backfill",
+            "lateMaximumDelay",
+            "conditions",
+            "stopAfter",
+            "withSeconds",
+            "recoverMissedSchedules",
+            "labels",
+            "scheduleConditions",
+        ],
     ),
-    ("io.kestra.plugin.core.trigger.Flow", &[], &["conditions", "inputs", "preconditions", "states", "labels"]),
-    ("io.kestra.plugin.core.trigger.Webhook", &["key"], &["key", "conditions", "inputs", "labels", "wait", "returnOutputs"]),
+    (
+        "io.kestra.plugin.core.trigger.Flow",
+        &[],
+        &["conditions", "inputs", "preconditions", "states", "labels"],
+    ),
+    (
+        "io.kestra.plugin.core.trigger.Webhook",
+        &["key"],
+        &[
+            "key",
+            "conditions",
+            "inputs",
+            "labels",
+            "wait",
+            "returnOutputs",
+        ],
+    ),
 ];
-const TRIGGER_COMMON: &[&str] = &["id", "type", "description", "disabled", "logLevel", "minLogLevel", "stopAfter"];
+const TRIGGER_COMMON: &[&str] = &[
+    "id",
+    "type",
+    "description",
+    "disabled",
+    "logLevel",
+    "minLogLevel",
+    "stopAfter",
+];
 
 /// Parses and validates a flow. `file` is only used in messages.
 pub fn parse_flow(file: &str, source: &str, catalog: &Catalog) -> Result<Flow, Vec<Diagnostic>> {
-    let mut cx = Cx { file, source, catalog, diags: Vec::new(), task_ids: HashMap::new() };
+    let mut cx = Cx {
+        file,
+        source,
+        catalog,
+        diags: Vec::new(),
+        task_ids: HashMap::new(),
+    };
     let root = match yaml::parse(source) {
         Ok(root) => root,
         Err(errors) => {
-            return Err(errors.into_iter().map(|e| Diagnostic::new(cx.loc(e.pos), e.message)).collect());
+            return Err(errors
+                .into_iter()
+                .map(|e| Diagnostic::new(cx.loc(e.pos), e.message))
+                .collect());
         }
     };
     if root.as_map().is_none() {
-        cx.error(root.pos, format!("a flow must be a YAML map with `id`, `namespace` and `tasks`, found {}", root.kind_name()));
+        cx.error(
+            root.pos,
+            format!(
+                "a flow must be a YAML map with `id`, `namespace` and `tasks`, found {}",
+                root.kind_name()
+            ),
+        );
         return Err(cx.diags);
     }
     let flow = cx.flow(&root);
     cx.check_output_references(&flow);
-    if cx.diags.is_empty() { Ok(flow) } else {
-        cx.diags.sort_by_key(|d| (d.location.line, d.location.column));
+    if cx.diags.is_empty() {
+        Ok(flow)
+    } else {
+        cx.diags
+            .sort_by_key(|d| (d.location.line, d.location.column));
         Err(cx.diags)
     }
 }
@@ -80,7 +172,11 @@ fn valid_namespace(s: &str) -> bool {
 
 impl<'a> Cx<'a> {
     fn loc(&self, pos: Pos) -> Location {
-        Location { file: self.file.to_string(), line: pos.line, column: pos.column }
+        Location {
+            file: self.file.to_string(),
+            line: pos.line,
+            column: pos.column,
+        }
     }
 
     fn error(&mut self, pos: Pos, message: impl Into<String>) {
@@ -102,11 +198,22 @@ impl<'a> Cx<'a> {
             };
             if !allowed.contains(&key) {
                 match closest(key, allowed.iter().copied()) {
-                    Some(c) => self.error_hint(k.pos, format!("unknown property `{key}` in {what}"), format!("did you mean `{c}`?")),
+                    Some(c) => self.error_hint(
+                        k.pos,
+                        format!("unknown property `{key}` in {what}"),
+                        format!("did you mean `{c}`?"),
+                    ),
                     None => self.error_hint(
                         k.pos,
                         format!("unknown property `{key}` in {what}"),
-                        format!("known properties: {}", allowed.iter().map(|a| format!("`{a}`")).collect::<Vec<_>>().join(", ")),
+                        format!(
+                            "known properties: {}",
+                            allowed
+                                .iter()
+                                .map(|a| format!("`{a}`"))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
                     ),
                 }
             }
@@ -115,16 +222,25 @@ impl<'a> Cx<'a> {
 
     fn string(&mut self, node: &Node, key: &str, required: bool, what: &str) -> Option<String> {
         match node.get(key) {
-            None | Some(Node { value: Yaml::Null, .. }) => {
+            None
+            | Some(Node {
+                value: Yaml::Null, ..
+            }) => {
                 if required {
-                    self.error(node.pos, format!("{what} is missing required property `{key}`"));
+                    self.error(
+                        node.pos,
+                        format!("{what} is missing required property `{key}`"),
+                    );
                 }
                 None
             }
             Some(v) => match &v.value {
                 Yaml::Scalar { text, .. } => Some(text.clone()),
                 _ => {
-                    self.error(v.pos, format!("`{key}` must be a string, found {}", v.kind_name()));
+                    self.error(
+                        v.pos,
+                        format!("`{key}` must be a string, found {}", v.kind_name()),
+                    );
                     None
                 }
             },
@@ -137,7 +253,13 @@ impl<'a> Cx<'a> {
             serde_json::Value::Bool(b) => Some(b),
             serde_json::Value::Null => None,
             _ => {
-                self.error(v.pos, format!("`{key}` must be a boolean (`true` or `false`), found {}", v.kind_name()));
+                self.error(
+                    v.pos,
+                    format!(
+                        "`{key}` must be a boolean (`true` or `false`), found {}",
+                        v.kind_name()
+                    ),
+                );
                 None
             }
         }
@@ -157,12 +279,20 @@ impl<'a> Cx<'a> {
 
     fn flow(&mut self, root: &Node) -> Flow {
         self.unknown_keys(root, FLOW_KEYS, "the flow");
-        let id = self.string(root, "id", true, "the flow").unwrap_or_default();
+        let id = self
+            .string(root, "id", true, "the flow")
+            .unwrap_or_default();
         if !id.is_empty() && !valid_id(&id) {
             let pos = root.get("id").map_or(root.pos, |n| n.pos);
-            self.error_hint(pos, format!("invalid flow id `{id}`"), "ids use letters, digits, `_` and `-`, and start with a letter or digit");
+            self.error_hint(
+                pos,
+                format!("invalid flow id `{id}`"),
+                "ids use letters, digits, `_` and `-`, and start with a letter or digit",
+            );
         }
-        let namespace = self.string(root, "namespace", true, "the flow").unwrap_or_default();
+        let namespace = self
+            .string(root, "namespace", true, "the flow")
+            .unwrap_or_default();
         if !namespace.is_empty() && !valid_namespace(&namespace) {
             let pos = root.get("namespace").map_or(root.pos, |n| n.pos);
             self.error_hint(pos, format!("invalid namespace `{namespace}`"), "namespaces are dot-separated words of letters, digits, `_` and `-`, such as `company.team`");
@@ -176,12 +306,18 @@ impl<'a> Cx<'a> {
                 serde_json::Value::Object(m) => m,
                 serde_json::Value::Null => JsonMap::new(),
                 _ => {
-                    self.error(v.pos, format!("`variables` must be a map, found {}", v.kind_name()));
+                    self.error(
+                        v.pos,
+                        format!("`variables` must be a map, found {}", v.kind_name()),
+                    );
                     JsonMap::new()
                 }
             },
         };
-        let defaults = self.plugin_defaults(root.get("pluginDefaults").or_else(|| root.get("taskDefaults")));
+        let defaults = self.plugin_defaults(
+            root.get("pluginDefaults")
+                .or_else(|| root.get("taskDefaults")),
+        );
         let tasks = match root.get("tasks") {
             None => {
                 self.error(root.pos, "the flow is missing required property `tasks`");
@@ -195,8 +331,14 @@ impl<'a> Cx<'a> {
                 t
             }
         };
-        let errors = root.get("errors").map(|n| self.task_list(n, "errors", &defaults)).unwrap_or_default();
-        let finally = root.get("finally").map(|n| self.task_list(n, "finally", &defaults)).unwrap_or_default();
+        let errors = root
+            .get("errors")
+            .map(|n| self.task_list(n, "errors", &defaults))
+            .unwrap_or_default();
+        let finally = root
+            .get("finally")
+            .map(|n| self.task_list(n, "finally", &defaults))
+            .unwrap_or_default();
         let triggers = self.triggers(root.get("triggers"));
         let concurrency = root.get("concurrency").and_then(|n| self.concurrency(n));
         let retry = root.get("retry").and_then(|n| self.retry(n));
@@ -234,7 +376,13 @@ impl<'a> Cx<'a> {
                     let key = k.as_str().unwrap_or_default().to_string();
                     match &v.value {
                         Yaml::Scalar { text, .. } => out.push((key, text.clone())),
-                        _ => self.error(v.pos, format!("label `{key}` must have a string value, found {}", v.kind_name())),
+                        _ => self.error(
+                            v.pos,
+                            format!(
+                                "label `{key}` must have a string value, found {}",
+                                v.kind_name()
+                            ),
+                        ),
                     }
                 }
             }
@@ -247,7 +395,10 @@ impl<'a> Cx<'a> {
                     }
                 }
             }
-            Yaml::Scalar { .. } => self.error(node.pos, "`labels` must be a map or a list of `key`/`value` pairs"),
+            Yaml::Scalar { .. } => self.error(
+                node.pos,
+                "`labels` must be a map or a list of `key`/`value` pairs",
+            ),
         }
         out
     }
@@ -256,7 +407,10 @@ impl<'a> Cx<'a> {
         let Some(node) = node else { return Vec::new() };
         let Some(items) = node.as_seq() else {
             if !node.is_null() {
-                self.error(node.pos, format!("`inputs` must be a list, found {}", node.kind_name()));
+                self.error(
+                    node.pos,
+                    format!("`inputs` must be a list, found {}", node.kind_name()),
+                );
             }
             return Vec::new();
         };
@@ -264,7 +418,13 @@ impl<'a> Cx<'a> {
         let mut out = Vec::new();
         for item in items {
             if item.as_map().is_none() {
-                self.error(item.pos, format!("each input must be a map with `id` and `type`, found {}", item.kind_name()));
+                self.error(
+                    item.pos,
+                    format!(
+                        "each input must be a map with `id` and `type`, found {}",
+                        item.kind_name()
+                    ),
+                );
                 continue;
             }
             self.unknown_keys(item, INPUT_KEYS, "an input");
@@ -276,7 +436,9 @@ impl<'a> Cx<'a> {
             if !seen.insert(id.clone()) {
                 self.error(item.pos, format!("duplicate input id `{id}`"));
             }
-            let kind_text = self.string(item, "type", true, &format!("input `{id}`")).unwrap_or_default();
+            let kind_text = self
+                .string(item, "type", true, &format!("input `{id}`"))
+                .unwrap_or_default();
             let kind = match InputKind::parse(&kind_text) {
                 Some(k) => k,
                 None => {
@@ -293,7 +455,14 @@ impl<'a> Cx<'a> {
             };
             let values: Vec<String> = match item.get("values") {
                 Some(v) => match v.as_seq() {
-                    Some(seq) => seq.iter().map(|x| x.as_str().map(str::to_string).unwrap_or_else(|| x.to_json().to_string())).collect(),
+                    Some(seq) => seq
+                        .iter()
+                        .map(|x| {
+                            x.as_str()
+                                .map(str::to_string)
+                                .unwrap_or_else(|| x.to_json().to_string())
+                        })
+                        .collect(),
                     None => {
                         self.error(v.pos, "`values` must be a list");
                         Vec::new()
@@ -302,7 +471,10 @@ impl<'a> Cx<'a> {
                 None => Vec::new(),
             };
             if matches!(kind, InputKind::Select | InputKind::MultiSelect) && values.is_empty() {
-                self.error(item.pos, format!("input `{id}` of type {kind_text} needs a non-empty `values` list"));
+                self.error(
+                    item.pos,
+                    format!("input `{id}` of type {kind_text} needs a non-empty `values` list"),
+                );
             }
             let item_type = match self.string(item, "itemType", false, "an input") {
                 Some(t) => match InputKind::parse(&t) {
@@ -316,9 +488,15 @@ impl<'a> Cx<'a> {
                 None => None,
             };
             if kind == InputKind::Array && item_type.is_none() {
-                self.error(item.pos, format!("input `{id}` of type ARRAY needs an `itemType`"));
+                self.error(
+                    item.pos,
+                    format!("input `{id}` of type ARRAY needs an `itemType`"),
+                );
             }
-            let defaults = item.get("defaults").map(Node::to_json).filter(|v| !v.is_null());
+            let defaults = item
+                .get("defaults")
+                .map(Node::to_json)
+                .filter(|v| !v.is_null());
             let required = self.bool(item, "required").unwrap_or(true);
             let def = InputDef {
                 id,
@@ -347,7 +525,10 @@ impl<'a> Cx<'a> {
     fn plugin_defaults(&mut self, node: Option<&Node>) -> Vec<(String, bool, Node)> {
         let Some(node) = node else { return Vec::new() };
         let Some(items) = node.as_seq() else {
-            self.error(node.pos, "`pluginDefaults` must be a list of `type`/`values` entries");
+            self.error(
+                node.pos,
+                "`pluginDefaults` must be a list of `type`/`values` entries",
+            );
             return Vec::new();
         };
         let mut out = Vec::new();
@@ -356,20 +537,41 @@ impl<'a> Cx<'a> {
             let ty = self.string(item, "type", true, "a plugin default");
             let forced = self.bool(item, "forced").unwrap_or(false);
             match (ty, item.get("values")) {
-                (Some(ty), Some(values)) if values.as_map().is_some() => out.push((ty, forced, values.clone())),
-                (_, Some(values)) => self.error(values.pos, "`values` of a plugin default must be a map"),
-                (_, None) => self.error(item.pos, "a plugin default is missing required property `values`"),
+                (Some(ty), Some(values)) if values.as_map().is_some() => {
+                    out.push((ty, forced, values.clone()))
+                }
+                (_, Some(values)) => {
+                    self.error(values.pos, "`values` of a plugin default must be a map")
+                }
+                (_, None) => self.error(
+                    item.pos,
+                    "a plugin default is missing required property `values`",
+                ),
             }
         }
         out
     }
 
-    fn task_list(&mut self, node: &Node, what: &str, defaults: &[(String, bool, Node)]) -> Vec<Task> {
+    fn task_list(
+        &mut self,
+        node: &Node,
+        what: &str,
+        defaults: &[(String, bool, Node)],
+    ) -> Vec<Task> {
         match &node.value {
-            Yaml::Seq(items) => items.iter().filter_map(|item| self.task(item, defaults)).collect(),
+            Yaml::Seq(items) => items
+                .iter()
+                .filter_map(|item| self.task(item, defaults))
+                .collect(),
             Yaml::Null => Vec::new(),
             _ => {
-                self.error(node.pos, format!("`{what}` must be a list of tasks, found {}", node.kind_name()));
+                self.error(
+                    node.pos,
+                    format!(
+                        "`{what}` must be a list of tasks, found {}",
+                        node.kind_name()
+                    ),
+                );
                 Vec::new()
             }
         }
@@ -377,19 +579,38 @@ impl<'a> Cx<'a> {
 
     fn task(&mut self, node: &Node, defaults: &[(String, bool, Node)]) -> Option<Task> {
         if node.as_map().is_none() {
-            self.error(node.pos, format!("a task must be a map with `id` and `type`, found {}", node.kind_name()));
+            self.error(
+                node.pos,
+                format!(
+                    "a task must be a map with `id` and `type`, found {}",
+                    node.kind_name()
+                ),
+            );
             return None;
         }
         let id = self.string(node, "id", true, "a task");
-        let type_name = self.string(node, "type", true, &format!("task `{}`", id.as_deref().unwrap_or("?")));
+        let type_name = self.string(
+            node,
+            "type",
+            true,
+            &format!("task `{}`", id.as_deref().unwrap_or("?")),
+        );
         if let Some(id) = &id {
             let pos = node.get("id").map_or(node.pos, |n| n.pos);
             if !valid_id(id) {
-                self.error_hint(pos, format!("invalid task id `{id}`"), "ids use letters, digits, `_` and `-`, and start with a letter or digit");
+                self.error_hint(
+                    pos,
+                    format!("invalid task id `{id}`"),
+                    "ids use letters, digits, `_` and `-`, and start with a letter or digit",
+                );
             }
             if let Some(first) = self.task_ids.get(id) {
                 let first = *first;
-                self.error_hint(pos, format!("duplicate task id `{id}`"), format!("first used at line {}", first.line));
+                self.error_hint(
+                    pos,
+                    format!("duplicate task id `{id}`"),
+                    format!("first used at line {}", first.line),
+                );
             } else {
                 self.task_ids.insert(id.clone(), pos);
             }
@@ -398,14 +619,30 @@ impl<'a> Cx<'a> {
         let Some(spec) = self.catalog.get(&type_name) else {
             let pos = node.get("type").map_or(node.pos, |n| n.pos);
             match self.catalog.closest(&type_name) {
-                Some(c) => self.error_hint(pos, format!("unknown task type `{type_name}`"), format!("did you mean `{c}`?")),
-                None => self.error_hint(pos, format!("unknown task type `{type_name}`"), "`weir tasks` lists the task types weir runs"),
+                Some(c) => self.error_hint(
+                    pos,
+                    format!("unknown task type `{type_name}`"),
+                    format!("did you mean `{c}`?"),
+                ),
+                None => self.error_hint(
+                    pos,
+                    format!("unknown task type `{type_name}`"),
+                    "`weir tasks` lists the task types weir runs",
+                ),
             }
             return None;
         };
         let node = apply_defaults(node, &type_name, spec, defaults);
-        let what = format!("task `{}` ({})", id.as_deref().unwrap_or("?"), short_type(spec.name));
-        let allowed: Vec<&str> = COMMON_TASK_KEYS.iter().copied().chain(spec.props.iter().map(|p| p.name)).collect();
+        let what = format!(
+            "task `{}` ({})",
+            id.as_deref().unwrap_or("?"),
+            short_type(spec.name)
+        );
+        let allowed: Vec<&str> = COMMON_TASK_KEYS
+            .iter()
+            .copied()
+            .chain(spec.props.iter().map(|p| p.name))
+            .collect();
         self.unknown_keys(&node, &allowed, &what);
 
         let mut props = JsonMap::new();
@@ -415,7 +652,10 @@ impl<'a> Cx<'a> {
             let value = node.get(p.name).filter(|v| !v.is_null());
             let Some(value) = value else {
                 if p.required {
-                    self.error(node.pos, format!("{what} is missing required property `{}`", p.name));
+                    self.error(
+                        node.pos,
+                        format!("{what} is missing required property `{}`", p.name),
+                    );
                 }
                 continue;
             };
@@ -423,19 +663,37 @@ impl<'a> Cx<'a> {
                 PropKind::Tasks => {
                     let tasks = self.task_list(value, p.name, defaults);
                     if p.required && tasks.is_empty() && value.as_seq().is_some() {
-                        self.error(value.pos, format!("`{}` of {what} must list at least one task", p.name));
+                        self.error(
+                            value.pos,
+                            format!("`{}` of {what} must list at least one task", p.name),
+                        );
                     }
-                    branches.push(Branch { name: p.name.to_string(), tasks });
+                    branches.push(Branch {
+                        name: p.name.to_string(),
+                        tasks,
+                    });
                 }
                 PropKind::TaskCases => match value.as_map() {
                     Some(cases) => {
                         for (k, v) in cases {
-                            let case = k.as_str().map(str::to_string).unwrap_or_else(|| k.to_json().to_string());
+                            let case = k
+                                .as_str()
+                                .map(str::to_string)
+                                .unwrap_or_else(|| k.to_json().to_string());
                             let tasks = self.task_list(v, p.name, defaults);
-                            branches.push(Branch { name: format!("{}/{case}", p.name), tasks });
+                            branches.push(Branch {
+                                name: format!("{}/{case}", p.name),
+                                tasks,
+                            });
                         }
                     }
-                    None => self.error(value.pos, format!("`{}` of {what} must be a map from values to lists of tasks", p.name)),
+                    None => self.error(
+                        value.pos,
+                        format!(
+                            "`{}` of {what} must be a map from values to lists of tasks",
+                            p.name
+                        ),
+                    ),
                 },
                 kind => {
                     self.check_kind(value, kind, p.name, &what);
@@ -466,7 +724,10 @@ impl<'a> Cx<'a> {
             && !["TRACE", "DEBUG", "INFO", "WARN", "ERROR"].contains(&l.as_str())
         {
             let pos = node.get("logLevel").map_or(node.pos, |n| n.pos);
-            self.error(pos, format!("`logLevel` must be one of TRACE, DEBUG, INFO, WARN, ERROR, found `{l}`"));
+            self.error(
+                pos,
+                format!("`logLevel` must be one of TRACE, DEBUG, INFO, WARN, ERROR, found `{l}`"),
+            );
         }
         Some(Task {
             id: id?,
@@ -504,16 +765,38 @@ impl<'a> Cx<'a> {
                 }
                 None => false,
             },
-            PropKind::StringList => templated || json.as_array().is_some_and(|a| a.iter().all(|x| !x.is_array() && !x.is_object())),
-            PropKind::StringOrList => json.is_string() || json.as_array().is_some_and(|a| a.iter().all(|x| !x.is_array() && !x.is_object())),
+            PropKind::StringList => {
+                templated
+                    || json
+                        .as_array()
+                        .is_some_and(|a| a.iter().all(|x| !x.is_array() && !x.is_object()))
+            }
+            PropKind::StringOrList => {
+                json.is_string()
+                    || json
+                        .as_array()
+                        .is_some_and(|a| a.iter().all(|x| !x.is_array() && !x.is_object()))
+            }
             PropKind::List => templated || json.is_array(),
             PropKind::Map => templated || json.is_object(),
-            PropKind::StringMap => templated || json.as_object().is_some_and(|m| m.values().all(|x| !x.is_array() && !x.is_object())),
+            PropKind::StringMap => {
+                templated
+                    || json
+                        .as_object()
+                        .is_some_and(|m| m.values().all(|x| !x.is_array() && !x.is_object()))
+            }
             PropKind::MapOrString => json.is_object() || json.is_string(),
             PropKind::Any | PropKind::Tasks | PropKind::TaskCases => true,
         };
         if !ok {
-            self.error(value.pos, format!("`{name}` of {what} must be {}, found {}", kind.describe(), value.kind_name()));
+            self.error(
+                value.pos,
+                format!(
+                    "`{name}` of {what} must be {}, found {}",
+                    kind.describe(),
+                    value.kind_name()
+                ),
+            );
         }
     }
 
@@ -522,8 +805,12 @@ impl<'a> Cx<'a> {
         let Some(node) = node else { return };
         match &node.value {
             Yaml::Scalar { text, .. } => self.check_template_text(text, node, prop),
-            Yaml::Seq(items) => items.iter().for_each(|i| self.check_templates_in(Some(i), prop)),
-            Yaml::Map(entries) => entries.iter().for_each(|(_, v)| self.check_templates_in(Some(v), prop)),
+            Yaml::Seq(items) => items
+                .iter()
+                .for_each(|i| self.check_templates_in(Some(i), prop)),
+            Yaml::Map(entries) => entries
+                .iter()
+                .for_each(|(_, v)| self.check_templates_in(Some(v), prop)),
             Yaml::Null => {}
         }
     }
@@ -537,7 +824,14 @@ impl<'a> Cx<'a> {
                 Yaml::Scalar { style, .. } => *style,
                 _ => Style::Plain,
             };
-            let pos = template_pos(self.source, node.pos, style, text, e.line.unwrap_or(1), e.column.unwrap_or(1));
+            let pos = template_pos(
+                self.source,
+                node.pos,
+                style,
+                text,
+                e.line.unwrap_or(1),
+                e.column.unwrap_or(1),
+            );
             self.error(pos, format!("invalid template in `{prop}`: {}", e.message));
         }
     }
@@ -545,7 +839,18 @@ impl<'a> Cx<'a> {
     fn retry(&mut self, node: &Node) -> Option<RetryPolicy> {
         self.unknown_keys(
             node,
-            &["type", "interval", "minInterval", "maxInterval", "delayFactor", "maxAttempt", "maxAttempts", "maxDuration", "warningOnRetry", "behavior"],
+            &[
+                "type",
+                "interval",
+                "minInterval",
+                "maxInterval",
+                "delayFactor",
+                "maxAttempt",
+                "maxAttempts",
+                "maxDuration",
+                "warningOnRetry",
+                "behavior",
+            ],
             "`retry`",
         );
         let kind = match self.string(node, "type", true, "`retry`")?.as_str() {
@@ -575,7 +880,11 @@ impl<'a> Cx<'a> {
         let delay_factor = node.get("delayFactor").and_then(|v| v.to_json().as_f64());
         let max_duration = self.duration(node, "maxDuration");
         if max_attempts.is_none() && max_duration.is_none() {
-            self.error_hint(node.pos, "`retry` needs `maxAttempt` or `maxDuration`", "without one of them a failing task would retry forever");
+            self.error_hint(
+                node.pos,
+                "`retry` needs `maxAttempt` or `maxDuration`",
+                "without one of them a failing task would retry forever",
+            );
         }
         Some(RetryPolicy {
             kind,
@@ -600,17 +909,26 @@ impl<'a> Cx<'a> {
                 }
             },
             None => {
-                self.error(node.pos, "`concurrency` is missing required property `limit`");
+                self.error(
+                    node.pos,
+                    "`concurrency` is missing required property `limit`",
+                );
                 return None;
             }
         };
-        let behavior = match self.string(node, "behavior", false, "`concurrency`").as_deref() {
+        let behavior = match self
+            .string(node, "behavior", false, "`concurrency`")
+            .as_deref()
+        {
             None | Some("QUEUE") => ConcurrencyBehavior::Queue,
             Some("CANCEL") => ConcurrencyBehavior::Cancel,
             Some("FAIL") => ConcurrencyBehavior::Fail,
             Some(other) => {
                 let pos = node.get("behavior").map_or(node.pos, |n| n.pos);
-                self.error(pos, format!("`behavior` must be QUEUE, CANCEL or FAIL, found `{other}`"));
+                self.error(
+                    pos,
+                    format!("`behavior` must be QUEUE, CANCEL or FAIL, found `{other}`"),
+                );
                 return None;
             }
         };
@@ -627,11 +945,19 @@ impl<'a> Cx<'a> {
         for item in items {
             let id = self.string(item, "id", true, "a trigger");
             let ty = self.string(item, "type", true, "a trigger");
-            let (Some(id), Some(ty)) = (id, ty) else { continue };
-            let canonical = ty.replace("io.kestra.core.models.triggers.types.", "io.kestra.plugin.core.trigger.");
-            let Some((_, required, known)) = TRIGGER_TYPES.iter().find(|(n, _, _)| *n == canonical) else {
+            let (Some(id), Some(ty)) = (id, ty) else {
+                continue;
+            };
+            let canonical = ty.replace(
+                "io.kestra.core.models.triggers.types.",
+                "io.kestra.plugin.core.trigger.",
+            );
+            let Some((_, required, known)) = TRIGGER_TYPES.iter().find(|(n, _, _)| *n == canonical)
+            else {
                 let pos = item.get("type").map_or(item.pos, |n| n.pos);
-                let hint = closest(&ty, TRIGGER_TYPES.iter().map(|t| t.0)).map(|c| format!("did you mean `{c}`?")).unwrap_or_else(|| "weir knows Schedule, Flow and Webhook triggers".into());
+                let hint = closest(&ty, TRIGGER_TYPES.iter().map(|t| t.0))
+                    .map(|c| format!("did you mean `{c}`?"))
+                    .unwrap_or_else(|| "weir knows Schedule, Flow and Webhook triggers".into());
                 self.error_hint(pos, format!("unknown trigger type `{ty}`"), hint);
                 continue;
             };
@@ -639,7 +965,10 @@ impl<'a> Cx<'a> {
             self.unknown_keys(item, &allowed, &format!("trigger `{id}`"));
             for r in *required {
                 if item.get(r).is_none() {
-                    self.error(item.pos, format!("trigger `{id}` is missing required property `{r}`"));
+                    self.error(
+                        item.pos,
+                        format!("trigger `{id}` is missing required property `{r}`"),
+                    );
                 }
             }
             if let Some(cron) = item.get("cron").and_then(Node::as_str) {
@@ -648,7 +977,10 @@ impl<'a> Cx<'a> {
                 let expected = if with_seconds { 6 } else { 5 };
                 if !cron.starts_with('@') && fields != expected {
                     let pos = item.get("cron").map_or(item.pos, |n| n.pos);
-                    self.error(pos, format!("`cron` must have {expected} fields, found {fields} in `{cron}`"));
+                    self.error(
+                        pos,
+                        format!("`cron` must have {expected} fields, found {fields} in `{cron}`"),
+                    );
                 }
             }
             let mut props = match item.to_json() {
@@ -658,7 +990,13 @@ impl<'a> Cx<'a> {
             for k in ["id", "type", "disabled"] {
                 props.remove(k);
             }
-            out.push(Trigger { id, type_name: canonical, disabled: self.bool(item, "disabled").unwrap_or(false), props, pos: item.pos });
+            out.push(Trigger {
+                id,
+                type_name: canonical,
+                disabled: self.bool(item, "disabled").unwrap_or(false),
+                props,
+                pos: item.pos,
+            });
         }
         out
     }
@@ -666,21 +1004,45 @@ impl<'a> Cx<'a> {
     fn flow_outputs(&mut self, node: Option<&Node>) -> Vec<FlowOutput> {
         let Some(node) = node else { return Vec::new() };
         let Some(items) = node.as_seq() else {
-            self.error(node.pos, "`outputs` must be a list of `id`/`type`/`value` entries");
+            self.error(
+                node.pos,
+                "`outputs` must be a list of `id`/`type`/`value` entries",
+            );
             return Vec::new();
         };
         let mut out = Vec::new();
         for item in items {
-            self.unknown_keys(item, &["id", "type", "value", "displayName", "description", "required"], "a flow output");
+            self.unknown_keys(
+                item,
+                &[
+                    "id",
+                    "type",
+                    "value",
+                    "displayName",
+                    "description",
+                    "required",
+                ],
+                "a flow output",
+            );
             let id = self.string(item, "id", true, "a flow output");
-            let kind = self.string(item, "type", false, "a flow output").unwrap_or_else(|| "STRING".into());
+            let kind = self
+                .string(item, "type", false, "a flow output")
+                .unwrap_or_else(|| "STRING".into());
             let Some(value) = item.get("value") else {
-                self.error(item.pos, "a flow output is missing required property `value`");
+                self.error(
+                    item.pos,
+                    "a flow output is missing required property `value`",
+                );
                 continue;
             };
             self.check_templates_in(Some(value), "value");
             if let Some(id) = id {
-                out.push(FlowOutput { id, kind, value: value.to_json(), pos: item.pos });
+                out.push(FlowOutput {
+                    id,
+                    kind,
+                    value: value.to_json(),
+                    pos: item.pos,
+                });
             }
         }
         out
@@ -694,13 +1056,21 @@ impl<'a> Cx<'a> {
             for (task, offset) in weir_template::referenced_outputs(text) {
                 if !known.contains(&task) {
                     let (line, col) = line_col(text, offset);
-                    problems.push((template_pos(self.source, pos, style, text, line, col), task, prop.to_string()));
+                    problems.push((
+                        template_pos(self.source, pos, style, text, line, col),
+                        task,
+                        prop.to_string(),
+                    ));
                 }
             }
         };
         for task in flow.all_tasks() {
             for (name, value) in &task.props {
-                let (pos, style) = task.prop_pos.get(name).copied().unwrap_or((task.pos, Style::Plain));
+                let (pos, style) = task
+                    .prop_pos
+                    .get(name)
+                    .copied()
+                    .unwrap_or((task.pos, Style::Plain));
                 visit_strings(value, &mut |s| check(s, pos, style, name));
             }
             if let Some(r) = &task.run_if {
@@ -711,8 +1081,14 @@ impl<'a> Cx<'a> {
             visit_strings(&o.value, &mut |s| check(s, o.pos, Style::Plain, "outputs"));
         }
         for (pos, task, prop) in problems {
-            let hint = closest(&task, known.iter().map(String::as_str)).map(|c| format!("did you mean `{c}`?")).unwrap_or_else(|| "outputs can only name tasks of this flow".into());
-            self.error_hint(pos, format!("`{prop}` refers to `outputs.{task}` but the flow has no task `{task}`"), hint);
+            let hint = closest(&task, known.iter().map(String::as_str))
+                .map(|c| format!("did you mean `{c}`?"))
+                .unwrap_or_else(|| "outputs can only name tasks of this flow".into());
+            self.error_hint(
+                pos,
+                format!("`{prop}` refers to `outputs.{task}` but the flow has no task `{task}`"),
+                hint,
+            );
         }
     }
 }
@@ -739,7 +1115,14 @@ pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
 }
 
 /// Maps a line/column inside a template to a position in the flow file.
-pub fn template_pos(source: &str, start: Pos, style: Style, _text: &str, line: usize, column: usize) -> Pos {
+pub fn template_pos(
+    source: &str,
+    start: Pos,
+    style: Style,
+    _text: &str,
+    line: usize,
+    column: usize,
+) -> Pos {
     match style {
         Style::Block => {
             let file_line = start.line + line;
@@ -747,23 +1130,44 @@ pub fn template_pos(source: &str, start: Pos, style: Style, _text: &str, line: u
                 .lines()
                 .nth(file_line.saturating_sub(1))
                 .map_or(0, |l| l.chars().take_while(|c| *c == ' ').count());
-            Pos { line: file_line, column: indent + column }
+            Pos {
+                line: file_line,
+                column: indent + column,
+            }
         }
-        Style::Quoted if line == 1 => Pos { line: start.line, column: start.column + column },
-        _ if line == 1 => Pos { line: start.line, column: start.column + column - 1 },
-        _ => Pos { line: start.line + line - 1, column },
+        Style::Quoted if line == 1 => Pos {
+            line: start.line,
+            column: start.column + column,
+        },
+        _ if line == 1 => Pos {
+            line: start.line,
+            column: start.column + column - 1,
+        },
+        _ => Pos {
+            line: start.line + line - 1,
+            column,
+        },
     }
 }
 
 /// Fills the properties a task does not set from matching `pluginDefaults` (type-prefix match).
-fn apply_defaults(node: &Node, type_name: &str, spec: &TaskSpec, defaults: &[(String, bool, Node)]) -> Node {
+fn apply_defaults(
+    node: &Node,
+    type_name: &str,
+    spec: &TaskSpec,
+    defaults: &[(String, bool, Node)],
+) -> Node {
     let mut node = node.clone();
     for (prefix, forced, values) in defaults {
-        let matches = type_name.starts_with(prefix.as_str()) || spec.name.starts_with(prefix.as_str()) || spec.aliases.iter().any(|a| a.starts_with(prefix.as_str()));
+        let matches = type_name.starts_with(prefix.as_str())
+            || spec.name.starts_with(prefix.as_str())
+            || spec.aliases.iter().any(|a| a.starts_with(prefix.as_str()));
         if !matches {
             continue;
         }
-        let Yaml::Map(entries) = &mut node.value else { continue };
+        let Yaml::Map(entries) = &mut node.value else {
+            continue;
+        };
         for (k, v) in values.as_map().unwrap_or_default() {
             let key = k.as_str().unwrap_or_default();
             // A default for a whole plugin family only fills what this task type accepts.

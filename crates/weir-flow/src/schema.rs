@@ -1,7 +1,7 @@
 //! The JSON Schema of flows, generated from the catalog so editors complete what weir runs.
 
 use crate::catalog::{Catalog, PropKind};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 fn prop_schema(kind: PropKind) -> Value {
     let template = json!({"type": "string", "pattern": ".*\\{[{%].*"});
@@ -10,16 +10,26 @@ fn prop_schema(kind: PropKind) -> Value {
         PropKind::Int => json!({"anyOf": [{"type": "integer"}, template]}),
         PropKind::Number => json!({"anyOf": [{"type": "number"}, template]}),
         PropKind::Bool => json!({"anyOf": [{"type": "boolean"}, template]}),
-        PropKind::Duration => json!({"type": "string", "description": "ISO-8601 duration such as PT15S"}),
-        PropKind::StringList => json!({"anyOf": [{"type": "array", "items": {"type": ["string", "number", "boolean"]}}, template]}),
-        PropKind::StringOrList => json!({"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": ["string", "number", "boolean"]}}]}),
+        PropKind::Duration => {
+            json!({"type": "string", "description": "ISO-8601 duration such as PT15S"})
+        }
+        PropKind::StringList => {
+            json!({"anyOf": [{"type": "array", "items": {"type": ["string", "number", "boolean"]}}, template]})
+        }
+        PropKind::StringOrList => {
+            json!({"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": ["string", "number", "boolean"]}}]})
+        }
         PropKind::List => json!({"anyOf": [{"type": "array"}, template]}),
         PropKind::Map => json!({"anyOf": [{"type": "object"}, template]}),
-        PropKind::StringMap => json!({"anyOf": [{"type": "object", "additionalProperties": {"type": ["string", "number", "boolean"]}}, template]}),
+        PropKind::StringMap => {
+            json!({"anyOf": [{"type": "object", "additionalProperties": {"type": ["string", "number", "boolean"]}}, template]})
+        }
         PropKind::MapOrString => json!({"type": ["object", "string"]}),
         PropKind::Any => json!({}),
         PropKind::Tasks => json!({"type": "array", "items": {"$ref": "#/$defs/task"}}),
-        PropKind::TaskCases => json!({"type": "object", "additionalProperties": {"type": "array", "items": {"$ref": "#/$defs/task"}}}),
+        PropKind::TaskCases => {
+            json!({"type": "object", "additionalProperties": {"type": "array", "items": {"$ref": "#/$defs/task"}}})
+        }
     }
 }
 
@@ -42,7 +52,10 @@ pub fn flow_schema(catalog: &Catalog) -> Value {
         let mut props = serde_json::Map::new();
         let mut names: Vec<&str> = vec![spec.name];
         names.extend(spec.aliases.iter().copied());
-        props.insert("id".into(), json!({"type": "string", "pattern": "^[a-zA-Z0-9][a-zA-Z0-9_-]*$"}));
+        props.insert(
+            "id".into(),
+            json!({"type": "string", "pattern": "^[a-zA-Z0-9][a-zA-Z0-9_-]*$"}),
+        );
         props.insert("type".into(), json!({"enum": names}));
         props.insert("description".into(), json!({"type": "string"}));
         props.insert("retry".into(), retry.clone());
@@ -50,7 +63,10 @@ pub fn flow_schema(catalog: &Catalog) -> Value {
         props.insert("disabled".into(), json!({"type": "boolean"}));
         props.insert("allowFailure".into(), json!({"type": "boolean"}));
         props.insert("runIf".into(), json!({"type": "string"}));
-        props.insert("logLevel".into(), json!({"enum": ["TRACE", "DEBUG", "INFO", "WARN", "ERROR"]}));
+        props.insert(
+            "logLevel".into(),
+            json!({"enum": ["TRACE", "DEBUG", "INFO", "WARN", "ERROR"]}),
+        );
         let mut required = vec!["id", "type"];
         for p in spec.props {
             let mut s = prop_schema(p.kind);

@@ -66,7 +66,10 @@ impl Node {
     }
 
     pub fn get(&self, key: &str) -> Option<&Node> {
-        self.as_map()?.iter().find(|(k, _)| k.as_str() == Some(key)).map(|(_, v)| v)
+        self.as_map()?
+            .iter()
+            .find(|(k, _)| k.as_str() == Some(key))
+            .map(|(_, v)| v)
     }
 
     pub fn is_null(&self) -> bool {
@@ -92,13 +95,23 @@ impl Node {
         use serde_json::Value;
         match &self.value {
             Yaml::Null => Value::Null,
-            Yaml::Scalar { text, style: Style::Plain } => plain_scalar(text),
+            Yaml::Scalar {
+                text,
+                style: Style::Plain,
+            } => plain_scalar(text),
             Yaml::Scalar { text, .. } => Value::String(text.clone()),
             Yaml::Seq(items) => Value::Array(items.iter().map(Node::to_json).collect()),
             Yaml::Map(entries) => Value::Object(
                 entries
                     .iter()
-                    .map(|(k, v)| (k.as_str().map(str::to_string).unwrap_or_else(|| k.to_json().to_string()), v.to_json()))
+                    .map(|(k, v)| {
+                        (
+                            k.as_str()
+                                .map(str::to_string)
+                                .unwrap_or_else(|| k.to_json().to_string()),
+                            v.to_json(),
+                        )
+                    })
                     .collect(),
             ),
         }
@@ -114,12 +127,16 @@ fn plain_scalar(text: &str) -> serde_json::Value {
         _ => {}
     }
     let t = text.strip_prefix('+').unwrap_or(text);
-    let looks_numeric = t.bytes().next().is_some_and(|b| b.is_ascii_digit() || b == b'-' || b == b'.');
+    let looks_numeric = t
+        .bytes()
+        .next()
+        .is_some_and(|b| b.is_ascii_digit() || b == b'-' || b == b'.');
     if looks_numeric {
         if let Ok(i) = t.parse::<i64>() {
             return Value::from(i);
         }
-        if t.bytes().all(|b| b.is_ascii_digit() || b"-+.eE".contains(&b))
+        if t.bytes()
+            .all(|b| b.is_ascii_digit() || b"-+.eE".contains(&b))
             && let Ok(f) = t.parse::<f64>()
             && let Some(n) = serde_json::Number::from_f64(f)
         {
@@ -144,13 +161,19 @@ pub fn parse(source: &str) -> Result<Node, Vec<SyntaxError>> {
             Some(Err(e)) => {
                 let m = e.marker();
                 errors.push(SyntaxError {
-                    pos: Pos { line: m.line(), column: m.col() + 1 },
+                    pos: Pos {
+                        line: m.line(),
+                        column: m.col() + 1,
+                    },
                     message: format!("invalid YAML: {}", e.info()),
                 });
                 return Err(errors);
             }
         };
-        let pos = Pos { line: span.start.line(), column: span.start.col() + 1 };
+        let pos = Pos {
+            line: span.start.line(),
+            column: span.start.col() + 1,
+        };
         let finished: Option<(Node, usize)> = match event {
             Event::StreamStart | Event::DocumentStart(_) | Event::Nothing => None,
             Event::StreamEnd => break,
@@ -162,10 +185,25 @@ pub fn parse(source: &str) -> Result<Node, Vec<SyntaxError>> {
                 None
             }
             Event::Alias(id) => match anchors.get(&id) {
-                Some(n) => Some((Node { value: n.value.clone(), pos }, 0)),
+                Some(n) => Some((
+                    Node {
+                        value: n.value.clone(),
+                        pos,
+                    },
+                    0,
+                )),
                 None => {
-                    errors.push(SyntaxError { pos, message: "alias names an unknown anchor".into() });
-                    Some((Node { value: Yaml::Null, pos }, 0))
+                    errors.push(SyntaxError {
+                        pos,
+                        message: "alias names an unknown anchor".into(),
+                    });
+                    Some((
+                        Node {
+                            value: Yaml::Null,
+                            pos,
+                        },
+                        0,
+                    ))
                 }
             },
             Event::Scalar(text, style, anchor, tag) => {
@@ -175,24 +213,46 @@ pub fn parse(source: &str) -> Result<Node, Vec<SyntaxError>> {
                     _ => Style::Quoted,
                 };
                 let is_str_tag = tag.as_ref().is_some_and(|t| t.suffix == "str");
-                let value = if style == Style::Plain && !is_str_tag && matches!(&*text, "" | "~" | "null" | "Null" | "NULL") {
+                let value = if style == Style::Plain
+                    && !is_str_tag
+                    && matches!(&*text, "" | "~" | "null" | "Null" | "NULL")
+                {
                     Yaml::Null
                 } else {
-                    Yaml::Scalar { text: text.into_owned(), style: if is_str_tag { Style::Quoted } else { style } }
+                    Yaml::Scalar {
+                        text: text.into_owned(),
+                        style: if is_str_tag { Style::Quoted } else { style },
+                    }
                 };
                 Some((Node { value, pos }, anchor))
             }
             Event::SequenceStart(anchor, _) => {
-                stack.push((Node { value: Yaml::Seq(Vec::new()), pos }, None, anchor));
+                stack.push((
+                    Node {
+                        value: Yaml::Seq(Vec::new()),
+                        pos,
+                    },
+                    None,
+                    anchor,
+                ));
                 None
             }
             Event::MappingStart(anchor, _) => {
-                stack.push((Node { value: Yaml::Map(Vec::new()), pos }, None, anchor));
+                stack.push((
+                    Node {
+                        value: Yaml::Map(Vec::new()),
+                        pos,
+                    },
+                    None,
+                    anchor,
+                ));
                 None
             }
             Event::SequenceEnd | Event::MappingEnd => stack.pop().map(|(n, _, a)| (n, a)),
         };
-        let Some((node, anchor)) = finished else { continue };
+        let Some((node, anchor)) = finished else {
+            continue;
+        };
         if anchor != 0 {
             anchors.insert(anchor, node.clone());
         }
@@ -210,10 +270,21 @@ pub fn parse(source: &str) -> Result<Node, Vec<SyntaxError>> {
                         if let Some(k) = key.as_str()
                             && entries.iter().any(|(e, _)| e.as_str() == Some(k))
                         {
-                            errors.push(SyntaxError { pos: key.pos, message: format!("duplicate key `{k}`") });
+                            errors.push(SyntaxError {
+                                pos: key.pos,
+                                message: format!("duplicate key `{k}`"),
+                            });
                         }
                         // `<<: *anchor` merges the anchored map's keys that are not set here.
-                        if key.as_str() == Some("<<") && matches!(key.value, Yaml::Scalar { style: Style::Plain, .. }) {
+                        if key.as_str() == Some("<<")
+                            && matches!(
+                                key.value,
+                                Yaml::Scalar {
+                                    style: Style::Plain,
+                                    ..
+                                }
+                            )
+                        {
                             if let Yaml::Map(merged) = node.value {
                                 for (k, v) in merged {
                                     if !entries.iter().any(|(e, _)| e.as_str() == k.as_str()) {
@@ -233,7 +304,10 @@ pub fn parse(source: &str) -> Result<Node, Vec<SyntaxError>> {
     if !errors.is_empty() {
         return Err(errors);
     }
-    Ok(root.unwrap_or(Node { value: Yaml::Null, pos: Pos { line: 1, column: 1 } }))
+    Ok(root.unwrap_or(Node {
+        value: Yaml::Null,
+        pos: Pos { line: 1, column: 1 },
+    }))
 }
 
 #[cfg(test)]
@@ -246,7 +320,10 @@ mod tests {
         let n = parse("id: a\nlist:\n  - yes\n  - 3\n  - 1.5\n  - ~\n  - 'true'\n").unwrap();
         assert_eq!(n.get("list").unwrap().pos.line, 3);
         assert_eq!(n.get("id").unwrap().pos, Pos { line: 1, column: 5 });
-        assert_eq!(n.to_json(), json!({"id": "a", "list": ["yes", 3, 1.5, null, "true"]}));
+        assert_eq!(
+            n.to_json(),
+            json!({"id": "a", "list": ["yes", 3, 1.5, null, "true"]})
+        );
     }
 
     #[test]

@@ -26,7 +26,10 @@ pub enum StorageError {
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StorageError + '_ {
-    move |source| StorageError::Io { path: path.display().to_string(), source }
+    move |source| StorageError::Io {
+        path: path.display().to_string(),
+        source,
+    }
 }
 
 /// Where a task run's files go: one folder per task run of an execution.
@@ -54,7 +57,10 @@ impl InternalStorage {
     }
 
     fn execution_prefix(namespace: &str, flow_id: &str, execution_id: &str) -> String {
-        format!("{}/{flow_id}/executions/{execution_id}", namespace.replace('.', "/"))
+        format!(
+            "{}/{flow_id}/executions/{execution_id}",
+            namespace.replace('.', "/")
+        )
     }
 
     /// The URI a task run's file called `name` gets.
@@ -74,7 +80,9 @@ impl InternalStorage {
 
     /// The local path behind a URI. Refuses URIs that would leave the storage root.
     pub fn path_of(&self, uri: &str) -> Result<PathBuf, StorageError> {
-        let rel = uri.strip_prefix(SCHEME).ok_or_else(|| StorageError::NotInternal { uri: uri.into() })?;
+        let rel = uri
+            .strip_prefix(SCHEME)
+            .ok_or_else(|| StorageError::NotInternal { uri: uri.into() })?;
         let rel = rel.trim_start_matches('/');
         if rel.split('/').any(|seg| seg == ".." || seg == ".") || rel.is_empty() {
             return Err(StorageError::Escapes { uri: uri.into() });
@@ -108,12 +116,23 @@ impl InternalStorage {
     /// The path of an existing file, or a clear error naming the URI.
     pub fn existing(&self, uri: &str) -> Result<PathBuf, StorageError> {
         let path = self.path_of(uri)?;
-        if path.is_file() { Ok(path) } else { Err(StorageError::Missing { uri: uri.into() }) }
+        if path.is_file() {
+            Ok(path)
+        } else {
+            Err(StorageError::Missing { uri: uri.into() })
+        }
     }
 
     /// Deletes every file of an execution. Returns how many files were removed.
-    pub fn purge_execution(&self, namespace: &str, flow_id: &str, execution_id: &str) -> Result<usize, StorageError> {
-        let dir = self.root.join(Self::execution_prefix(namespace, flow_id, execution_id));
+    pub fn purge_execution(
+        &self,
+        namespace: &str,
+        flow_id: &str,
+        execution_id: &str,
+    ) -> Result<usize, StorageError> {
+        let dir = self
+            .root
+            .join(Self::execution_prefix(namespace, flow_id, execution_id));
         if !dir.exists() {
             return Ok(0);
         }
@@ -127,7 +146,13 @@ fn count_files(dir: &Path) -> usize {
     fs::read_dir(dir)
         .map(|rd| {
             rd.flatten()
-                .map(|e| if e.path().is_dir() { count_files(&e.path()) } else { 1 })
+                .map(|e| {
+                    if e.path().is_dir() {
+                        count_files(&e.path())
+                    } else {
+                        1
+                    }
+                })
                 .sum()
         })
         .unwrap_or(0)
@@ -141,16 +166,34 @@ mod tests {
     fn uris_round_trip_and_refuse_escapes() {
         let dir = tempfile::tempdir().unwrap();
         let s = InternalStorage::new(dir.path());
-        let scope = TaskScope { namespace: "a.b", flow_id: "f", execution_id: "e", task_id: "t", task_run_id: "r" };
+        let scope = TaskScope {
+            namespace: "a.b",
+            flow_id: "f",
+            execution_id: "e",
+            task_id: "t",
+            task_run_id: "r",
+        };
         let uri = s.task_file_uri(&scope, "x.csv");
         assert_eq!(uri, "kestra:///a/b/f/executions/e/tasks/t/r/x.csv");
         let src = dir.path().join("src.csv");
         std::fs::write(&src, "1,2\n").unwrap();
         assert_eq!(s.put_file(&src, &uri).unwrap(), 4);
-        assert_eq!(std::fs::read_to_string(s.existing(&uri).unwrap()).unwrap(), "1,2\n");
-        assert!(matches!(s.path_of("kestra:///a/../../etc/passwd"), Err(StorageError::Escapes { .. })));
-        assert!(matches!(s.path_of("/etc/passwd"), Err(StorageError::NotInternal { .. })));
+        assert_eq!(
+            std::fs::read_to_string(s.existing(&uri).unwrap()).unwrap(),
+            "1,2\n"
+        );
+        assert!(matches!(
+            s.path_of("kestra:///a/../../etc/passwd"),
+            Err(StorageError::Escapes { .. })
+        ));
+        assert!(matches!(
+            s.path_of("/etc/passwd"),
+            Err(StorageError::NotInternal { .. })
+        ));
         assert_eq!(s.purge_execution("a.b", "f", "e").unwrap(), 1);
-        assert!(matches!(s.existing(&uri), Err(StorageError::Missing { .. })));
+        assert!(matches!(
+            s.existing(&uri),
+            Err(StorageError::Missing { .. })
+        ));
     }
 }

@@ -27,8 +27,14 @@ pub enum StoreError {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
-    #[error("the state database at `{path}` was written by a newer weir (schema {found}, this weir knows {known})")]
-    TooNew { path: String, found: i64, known: i64 },
+    #[error(
+        "the state database at `{path}` was written by a newer weir (schema {found}, this weir knows {known})"
+    )]
+    TooNew {
+        path: String,
+        found: i64,
+        known: i64,
+    },
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -48,7 +54,12 @@ pub type LivenessCheck<'a> = &'a dyn Fn(u32, u64) -> bool;
 pub trait Store: Send + Sync {
     /// Stores a flow's source; a new revision is made only when the source changed.
     fn save_flow(&self, namespace: &str, id: &str, source: &str) -> Result<FlowRecord>;
-    fn get_flow(&self, namespace: &str, id: &str, revision: Option<i64>) -> Result<Option<FlowRecord>>;
+    fn get_flow(
+        &self,
+        namespace: &str,
+        id: &str,
+        revision: Option<i64>,
+    ) -> Result<Option<FlowRecord>>;
     /// The latest revision of every flow.
     fn list_flows(&self) -> Result<Vec<FlowRecord>>;
 

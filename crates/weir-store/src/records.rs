@@ -68,10 +68,16 @@ pub struct TaskRunRecord {
 
 impl TaskRunRecord {
     pub fn started(&self) -> Option<DateTime<Utc>> {
-        self.history.iter().find(|h| h.state == State::Running).map(|h| h.at)
+        self.history
+            .iter()
+            .find(|h| h.state == State::Running)
+            .map(|h| h.at)
     }
     pub fn ended(&self) -> Option<DateTime<Utc>> {
-        self.history.last().filter(|h| h.state.is_terminated()).map(|h| h.at)
+        self.history
+            .last()
+            .filter(|h| h.state.is_terminated())
+            .map(|h| h.at)
     }
 }
 

@@ -2,7 +2,7 @@
 
 use crate::*;
 use chrono::{DateTime, SecondsFormat, Utc};
-use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
+use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 use std::path::Path;
 use std::sync::Mutex;
 
@@ -87,11 +87,16 @@ fn ts(t: DateTime<Utc>) -> String {
 }
 
 fn parse_ts(s: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(s).map(|d| d.with_timezone(&Utc)).unwrap_or_default()
+    DateTime::parse_from_rfc3339(s)
+        .map(|d| d.with_timezone(&Utc))
+        .unwrap_or_default()
 }
 
 fn db(action: &'static str) -> impl FnOnce(rusqlite::Error) -> StoreError {
-    move |e| StoreError::Database { action, source: Box::new(e) }
+    move |e| StoreError::Database {
+        action,
+        source: Box::new(e),
+    }
 }
 
 fn state_of(s: &str) -> State {
@@ -106,29 +111,52 @@ impl SqliteStore {
     /// Opens (creating if needed) the database file and brings its schema up to date.
     pub fn open(path: &Path) -> Result<Self> {
         let shown = path.display().to_string();
-        let open_err = |e: rusqlite::Error| StoreError::Open { path: shown.clone(), source: Box::new(e) };
+        let open_err = |e: rusqlite::Error| StoreError::Open {
+            path: shown.clone(),
+            source: Box::new(e),
+        };
         let conn = Connection::open(path).map_err(open_err)?;
-        conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(open_err)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(open_err)?;
         // WAL lets readers (the CLI, the UI) see progress while a run writes; NORMAL sync is
         // durable against process crashes, which is what execution state must survive.
-        conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;")
+        conn.execute_batch(
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
+        )
+        .map_err(open_err)?;
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
             .map_err(open_err)?;
-        let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(open_err)?;
         if version > SCHEMA_VERSION {
-            return Err(StoreError::TooNew { path: shown, found: version, known: SCHEMA_VERSION });
+            return Err(StoreError::TooNew {
+                path: shown,
+                found: version,
+                known: SCHEMA_VERSION,
+            });
         }
         if version < 1 {
             let mut conn = conn;
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Exclusive).map_err(open_err)?;
-            let current: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(open_err)?;
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Exclusive)
+                .map_err(open_err)?;
+            let current: i64 = tx
+                .query_row("PRAGMA user_version", [], |r| r.get(0))
+                .map_err(open_err)?;
             if current < 1 {
                 tx.execute_batch(MIGRATION_1).map_err(open_err)?;
-                tx.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}")).map_err(open_err)?;
+                tx.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))
+                    .map_err(open_err)?;
             }
             tx.commit().map_err(open_err)?;
-            return Ok(SqliteStore { conn: Mutex::new(conn), path: path.display().to_string() });
+            return Ok(SqliteStore {
+                conn: Mutex::new(conn),
+                path: path.display().to_string(),
+            });
         }
-        Ok(SqliteStore { conn: Mutex::new(conn), path: shown })
+        Ok(SqliteStore {
+            conn: Mutex::new(conn),
+            path: shown,
+        })
     }
 
     pub fn path(&self) -> &str {
@@ -154,7 +182,8 @@ fn flow_row(r: &Row<'_>) -> rusqlite::Result<FlowRecord> {
 const EXEC_COLS: &str = "id, namespace, flow_id, flow_revision, state, inputs, labels, trigger, outputs, created, started, ended, original_id, parent_id, owner_pid, owner_start";
 
 fn exec_row(r: &Row<'_>) -> rusqlite::Result<ExecutionRecord> {
-    let labels: Vec<(String, String)> = serde_json::from_str(&r.get::<_, String>(6)?).unwrap_or_default();
+    let labels: Vec<(String, String)> =
+        serde_json::from_str(&r.get::<_, String>(6)?).unwrap_or_default();
     let pid: Option<u32> = r.get(14)?;
     let start: Option<i64> = r.get(15)?;
     Ok(ExecutionRecord {
@@ -172,14 +201,19 @@ fn exec_row(r: &Row<'_>) -> rusqlite::Result<ExecutionRecord> {
         ended: r.get::<_, Option<String>>(11)?.map(|s| parse_ts(&s)),
         original_id: r.get(12)?,
         parent_id: r.get(13)?,
-        owner: pid.map(|pid| Owner { pid, start: start.unwrap_or(0) as u64 }),
+        owner: pid.map(|pid| Owner {
+            pid,
+            start: start.unwrap_or(0) as u64,
+        }),
     })
 }
 
 impl Store for SqliteStore {
     fn save_flow(&self, namespace: &str, id: &str, source: &str) -> Result<FlowRecord> {
         let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db("saving a flow"))?;
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(db("saving a flow"))?;
         let latest = tx
             .query_row(
                 "SELECT namespace, id, revision, source, updated FROM flows WHERE namespace = ?1 AND id = ?2 ORDER BY revision DESC LIMIT 1",
@@ -194,19 +228,39 @@ impl Store for SqliteStore {
             return Ok(latest);
         }
         let revision = tx
-            .query_row("SELECT COALESCE(MAX(revision), 0) + 1 FROM flows WHERE namespace = ?1 AND id = ?2", params![namespace, id], |r| r.get(0))
+            .query_row(
+                "SELECT COALESCE(MAX(revision), 0) + 1 FROM flows WHERE namespace = ?1 AND id = ?2",
+                params![namespace, id],
+                |r| r.get(0),
+            )
             .map_err(db("saving a flow"))?;
         let now = Utc::now();
-        tx.execute("INSERT INTO flows VALUES (?1, ?2, ?3, ?4, ?5)", params![namespace, id, revision, source, ts(now)])
-            .map_err(db("saving a flow"))?;
+        tx.execute(
+            "INSERT INTO flows VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![namespace, id, revision, source, ts(now)],
+        )
+        .map_err(db("saving a flow"))?;
         tx.commit().map_err(db("saving a flow"))?;
-        Ok(FlowRecord { namespace: namespace.into(), id: id.into(), revision, source: source.into(), updated: now })
+        Ok(FlowRecord {
+            namespace: namespace.into(),
+            id: id.into(),
+            revision,
+            source: source.into(),
+            updated: now,
+        })
     }
 
-    fn get_flow(&self, namespace: &str, id: &str, revision: Option<i64>) -> Result<Option<FlowRecord>> {
+    fn get_flow(
+        &self,
+        namespace: &str,
+        id: &str,
+        revision: Option<i64>,
+    ) -> Result<Option<FlowRecord>> {
         let conn = self.conn();
         let sql = "SELECT namespace, id, revision, source, updated FROM flows WHERE namespace = ?1 AND id = ?2 AND (?3 IS NULL OR revision = ?3) ORDER BY revision DESC LIMIT 1";
-        conn.query_row(sql, params![namespace, id, revision], flow_row).optional().map_err(db("reading a flow"))
+        conn.query_row(sql, params![namespace, id, revision], flow_row)
+            .optional()
+            .map_err(db("reading a flow"))
     }
 
     fn list_flows(&self) -> Result<Vec<FlowRecord>> {
@@ -219,7 +273,8 @@ impl Store for SqliteStore {
             )
             .map_err(db("listing flows"))?;
         let rows = stmt.query_map([], flow_row).map_err(db("listing flows"))?;
-        rows.collect::<rusqlite::Result<_>>().map_err(db("listing flows"))
+        rows.collect::<rusqlite::Result<_>>()
+            .map_err(db("listing flows"))
     }
 
     fn create_execution(&self, e: &ExecutionRecord) -> Result<()> {
@@ -252,7 +307,9 @@ impl Store for SqliteStore {
     fn try_start_execution(&self, id: &str, limit: Option<u32>, owner: Owner) -> Result<bool> {
         let mut conn = self.conn();
         // IMMEDIATE takes the write lock first, so two processes cannot both see a free slot.
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db("starting an execution"))?;
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(db("starting an execution"))?;
         if let Some(limit) = limit {
             let running: i64 = tx
                 .query_row(
@@ -279,38 +336,55 @@ impl Store for SqliteStore {
     fn set_execution_state(&self, id: &str, state: State) -> Result<()> {
         let conn = self.conn();
         let ended = state.is_terminated().then(|| ts(Utc::now()));
-        conn.prepare_cached("UPDATE executions SET state = ?2, ended = COALESCE(?3, ended) WHERE id = ?1")
-            .and_then(|mut s| s.execute(params![id, state.as_str(), ended]))
-            .map_err(db("updating an execution"))?;
+        conn.prepare_cached(
+            "UPDATE executions SET state = ?2, ended = COALESCE(?3, ended) WHERE id = ?1",
+        )
+        .and_then(|mut s| s.execute(params![id, state.as_str(), ended]))
+        .map_err(db("updating an execution"))?;
         Ok(())
     }
 
     fn set_execution_labels(&self, id: &str, labels: &[(String, String)]) -> Result<()> {
         let conn = self.conn();
-        conn.execute("UPDATE executions SET labels = ?2 WHERE id = ?1", params![id, serde_json::to_string(labels).unwrap_or_default()])
-            .map_err(db("updating execution labels"))?;
+        conn.execute(
+            "UPDATE executions SET labels = ?2 WHERE id = ?1",
+            params![id, serde_json::to_string(labels).unwrap_or_default()],
+        )
+        .map_err(db("updating execution labels"))?;
         Ok(())
     }
 
     fn set_execution_outputs(&self, id: &str, outputs: &serde_json::Value) -> Result<()> {
         let conn = self.conn();
-        conn.execute("UPDATE executions SET outputs = ?2 WHERE id = ?1", params![id, outputs.to_string()])
-            .map_err(db("updating execution outputs"))?;
+        conn.execute(
+            "UPDATE executions SET outputs = ?2 WHERE id = ?1",
+            params![id, outputs.to_string()],
+        )
+        .map_err(db("updating execution outputs"))?;
         Ok(())
     }
 
     fn get_execution(&self, id: &str) -> Result<Option<ExecutionRecord>> {
         let conn = self.conn();
-        conn.query_row(&format!("SELECT {EXEC_COLS} FROM executions WHERE id = ?1"), params![id], exec_row)
-            .optional()
-            .map_err(db("reading an execution"))
+        conn.query_row(
+            &format!("SELECT {EXEC_COLS} FROM executions WHERE id = ?1"),
+            params![id],
+            exec_row,
+        )
+        .optional()
+        .map_err(db("reading an execution"))
     }
 
     fn find_execution(&self, id_prefix: &str) -> Result<Vec<String>> {
         let conn = self.conn();
-        let mut stmt = conn.prepare("SELECT id FROM executions WHERE id >= ?1 AND id < ?1 || x'ff' LIMIT 5").map_err(db("finding an execution"))?;
-        let rows = stmt.query_map(params![id_prefix], |r| r.get(0)).map_err(db("finding an execution"))?;
-        rows.collect::<rusqlite::Result<_>>().map_err(db("finding an execution"))
+        let mut stmt = conn
+            .prepare("SELECT id FROM executions WHERE id >= ?1 AND id < ?1 || x'ff' LIMIT 5")
+            .map_err(db("finding an execution"))?;
+        let rows = stmt
+            .query_map(params![id_prefix], |r| r.get(0))
+            .map_err(db("finding an execution"))?;
+        rows.collect::<rusqlite::Result<_>>()
+            .map_err(db("finding an execution"))
     }
 
     fn list_executions(&self, f: &ExecutionFilter) -> Result<Vec<ExecutionRecord>> {
@@ -322,9 +396,13 @@ impl Store for SqliteStore {
         let mut stmt = conn.prepare(&sql).map_err(db("listing executions"))?;
         let limit = f.limit.map_or(-1, |l| l as i64);
         let rows = stmt
-            .query_map(params![f.namespace, f.flow_id, f.state.map(State::as_str), limit], exec_row)
+            .query_map(
+                params![f.namespace, f.flow_id, f.state.map(State::as_str), limit],
+                exec_row,
+            )
             .map_err(db("listing executions"))?;
-        rows.collect::<rusqlite::Result<_>>().map_err(db("listing executions"))
+        rows.collect::<rusqlite::Result<_>>()
+            .map_err(db("listing executions"))
     }
 
     fn create_task_run(&self, t: &TaskRunRecord) -> Result<()> {
@@ -393,13 +471,26 @@ impl Store for SqliteStore {
             .prepare("SELECT s.task_run_id, s.state, s.at FROM task_run_states s JOIN task_runs t ON t.id = s.task_run_id WHERE t.execution_id = ?1 ORDER BY s.rowid")
             .map_err(db("reading task runs"))?;
         let changes = hist
-            .query_map(params![execution_id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)))
+            .query_map(params![execution_id], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                ))
+            })
             .map_err(db("reading task runs"))?;
-        let index: std::collections::HashMap<String, usize> = runs.iter().enumerate().map(|(i, r)| (r.id.clone(), i)).collect();
+        let index: std::collections::HashMap<String, usize> = runs
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.id.clone(), i))
+            .collect();
         for c in changes {
             let (id, state, at) = c.map_err(db("reading task runs"))?;
             if let Some(&i) = index.get(&id) {
-                runs[i].history.push(StateChange { state: state_of(&state), at: parse_ts(&at) });
+                runs[i].history.push(StateChange {
+                    state: state_of(&state),
+                    at: parse_ts(&at),
+                });
             }
         }
         Ok(runs)
@@ -412,10 +503,20 @@ impl Store for SqliteStore {
         let mut conn = self.conn();
         let tx = conn.transaction().map_err(db("writing logs"))?;
         {
-            let mut stmt = tx.prepare_cached("INSERT INTO logs VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)").map_err(db("writing logs"))?;
+            let mut stmt = tx
+                .prepare_cached("INSERT INTO logs VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")
+                .map_err(db("writing logs"))?;
             for l in logs {
-                stmt.execute(params![l.execution_id, l.task_run_id, l.task_id, l.attempt, l.level.as_str(), ts(l.at), l.message])
-                    .map_err(db("writing logs"))?;
+                stmt.execute(params![
+                    l.execution_id,
+                    l.task_run_id,
+                    l.task_id,
+                    l.attempt,
+                    l.level.as_str(),
+                    ts(l.at),
+                    l.message
+                ])
+                .map_err(db("writing logs"))?;
             }
         }
         tx.commit().map_err(db("writing logs"))
@@ -439,7 +540,8 @@ impl Store for SqliteStore {
                 })
             })
             .map_err(db("reading logs"))?;
-        rows.collect::<rusqlite::Result<_>>().map_err(db("reading logs"))
+        rows.collect::<rusqlite::Result<_>>()
+            .map_err(db("reading logs"))
     }
 
     fn kv_set(&self, e: &KvEntry) -> Result<()> {
@@ -465,25 +567,38 @@ impl Store for SqliteStore {
         let mut stmt = conn
             .prepare("SELECT namespace, key, value, kind, expires, updated FROM kv WHERE namespace = ?1 AND (expires IS NULL OR expires > ?2) ORDER BY key")
             .map_err(db("listing KV entries"))?;
-        let rows = stmt.query_map(params![namespace, ts(Utc::now())], kv_row).map_err(db("listing KV entries"))?;
-        rows.collect::<rusqlite::Result<_>>().map_err(db("listing KV entries"))
+        let rows = stmt
+            .query_map(params![namespace, ts(Utc::now())], kv_row)
+            .map_err(db("listing KV entries"))?;
+        rows.collect::<rusqlite::Result<_>>()
+            .map_err(db("listing KV entries"))
     }
 
     fn kv_delete(&self, namespace: &str, key: &str) -> Result<bool> {
         let conn = self.conn();
-        let n = conn.execute("DELETE FROM kv WHERE namespace = ?1 AND key = ?2", params![namespace, key]).map_err(db("deleting a KV entry"))?;
+        let n = conn
+            .execute(
+                "DELETE FROM kv WHERE namespace = ?1 AND key = ?2",
+                params![namespace, key],
+            )
+            .map_err(db("deleting a KV entry"))?;
         Ok(n > 0)
     }
 
     fn fail_orphans(&self, alive: LivenessCheck<'_>) -> Result<Vec<String>> {
         let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db("recovering executions"))?;
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(db("recovering executions"))?;
         let candidates: Vec<(String, Option<u32>, Option<i64>)> = {
             let mut stmt = tx
                 .prepare("SELECT id, owner_pid, owner_start FROM executions WHERE state IN ('CREATED', 'QUEUED', 'RUNNING')")
                 .map_err(db("recovering executions"))?;
-            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).map_err(db("recovering executions"))?;
-            rows.collect::<rusqlite::Result<_>>().map_err(db("recovering executions"))?
+            let rows = stmt
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .map_err(db("recovering executions"))?;
+            rows.collect::<rusqlite::Result<_>>()
+                .map_err(db("recovering executions"))?
         };
         let now = ts(Utc::now());
         let mut failed = Vec::new();
@@ -492,17 +607,32 @@ impl Store for SqliteStore {
             if alive(pid, start.unwrap_or(0) as u64) {
                 continue;
             }
-            tx.execute("UPDATE executions SET state = 'FAILED', ended = ?2 WHERE id = ?1", params![id, now]).map_err(db("recovering executions"))?;
+            tx.execute(
+                "UPDATE executions SET state = 'FAILED', ended = ?2 WHERE id = ?1",
+                params![id, now],
+            )
+            .map_err(db("recovering executions"))?;
             let open: Vec<String> = {
                 let mut stmt = tx
                     .prepare("SELECT id FROM task_runs WHERE execution_id = ?1 AND state IN ('CREATED', 'RUNNING', 'RETRYING', 'QUEUED')")
                     .map_err(db("recovering executions"))?;
-                let rows = stmt.query_map(params![id], |r| r.get(0)).map_err(db("recovering executions"))?;
-                rows.collect::<rusqlite::Result<_>>().map_err(db("recovering executions"))?
+                let rows = stmt
+                    .query_map(params![id], |r| r.get(0))
+                    .map_err(db("recovering executions"))?;
+                rows.collect::<rusqlite::Result<_>>()
+                    .map_err(db("recovering executions"))?
             };
             for run in open {
-                tx.execute("UPDATE task_runs SET state = 'FAILED' WHERE id = ?1", params![run]).map_err(db("recovering executions"))?;
-                tx.execute("INSERT INTO task_run_states VALUES (?1, 'FAILED', ?2)", params![run, now]).map_err(db("recovering executions"))?;
+                tx.execute(
+                    "UPDATE task_runs SET state = 'FAILED' WHERE id = ?1",
+                    params![run],
+                )
+                .map_err(db("recovering executions"))?;
+                tx.execute(
+                    "INSERT INTO task_run_states VALUES (?1, 'FAILED', ?2)",
+                    params![run, now],
+                )
+                .map_err(db("recovering executions"))?;
             }
             tx.execute(
                 "INSERT INTO logs VALUES (?1, NULL, NULL, NULL, 'ERROR', ?2, ?3)",
@@ -581,7 +711,14 @@ mod tests {
     fn kv_respects_ttl() {
         let dir = tempfile::tempdir().unwrap();
         let s = SqliteStore::open(&dir.path().join("s.db")).unwrap();
-        let mut e = KvEntry { namespace: "ns".into(), key: "k".into(), value: "v".into(), kind: "STRING".into(), expires: None, updated: Utc::now() };
+        let mut e = KvEntry {
+            namespace: "ns".into(),
+            key: "k".into(),
+            value: "v".into(),
+            kind: "STRING".into(),
+            expires: None,
+            updated: Utc::now(),
+        };
         s.kv_set(&e).unwrap();
         assert_eq!(s.kv_get("ns", "k").unwrap().unwrap().value, "v");
         e.expires = Some(Utc::now() - chrono::Duration::seconds(1));

@@ -12,102 +12,300 @@ macro_rules! spec {
 }
 
 // Flowable tasks: the engine runs them, since they create child task runs.
-spec!(IF, "io.kestra.plugin.core.flow.If", ["io.kestra.core.tasks.flows.If"], "Runs `then` when the condition is true, `else` otherwise.", [
-    P::req("condition", K::String, "A template whose result is true or false."),
-    P::req("then", K::Tasks, "Tasks to run when the condition is true."),
-    P::opt("else", K::Tasks, "Tasks to run when the condition is false."),
-]);
-spec!(SWITCH, "io.kestra.plugin.core.flow.Switch", ["io.kestra.core.tasks.flows.Switch"], "Runs the tasks of the case equal to `value`, or `defaults`.", [
-    P::req("value", K::String, "The value choosing the case."),
-    P::req("cases", K::TaskCases, "Tasks to run, by value."),
-    P::opt("defaults", K::Tasks, "Tasks to run when no case matches."),
-]);
-spec!(FOR_EACH, "io.kestra.plugin.core.flow.ForEach", ["io.kestra.core.tasks.flows.ForEach"], "Runs `tasks` once per value, `taskrun.value` naming it.", [
-    P::req("values", K::Any, "A list, or a JSON list as a string."),
-    P::req("tasks", K::Tasks, "Tasks to run for each value."),
-    P::opt("concurrencyLimit", K::Int, "How many values run at once; 0 for all. Default 1."),
-]);
-spec!(PARALLEL, "io.kestra.plugin.core.flow.Parallel", ["io.kestra.core.tasks.flows.Parallel"], "Runs `tasks` at the same time.", [
-    P::req("tasks", K::Tasks, "Tasks to run in parallel."),
-    P::opt("concurrent", K::Int, "How many run at once; 0 for all."),
-]);
-spec!(SEQUENTIAL, "io.kestra.plugin.core.flow.Sequential", ["io.kestra.core.tasks.flows.Sequential"], "Runs `tasks` one after another.", [
-    P::req("tasks", K::Tasks, "Tasks to run in order."),
-]);
-spec!(SUBFLOW, "io.kestra.plugin.core.flow.Subflow", ["io.kestra.core.tasks.flows.Subflow", "io.kestra.core.tasks.flows.Flow"], "Runs another flow as a child execution.", [
-    P::req("namespace", K::String, "Namespace of the flow to run."),
-    P::req("flowId", K::String, "Id of the flow to run."),
-    P::opt("inputs", K::Map, "Inputs of the child execution."),
-    P::opt("labels", K::Any, "Labels of the child execution."),
-    P::opt("wait", K::Bool, "Wait for the child to end. Default true."),
-    P::opt("transmitFailed", K::Bool, "Fail when the child fails (with `wait`). Default true."),
-    P::opt("inheritLabels", K::Bool, "Give the child this execution's labels."),
-    P::opt("revision", K::Int, "Revision of the flow; the latest by default."),
-    P::opt("outputs", K::Map, "Outputs to expose, rendered with the child's outputs."),
-]);
-spec!(LABELS, "io.kestra.plugin.core.execution.Labels", ["io.kestra.core.tasks.executions.Labels"], "Adds or replaces labels of the current execution.", [
-    P::req("labels", K::Any, "A map of labels, or a list of `key`/`value` pairs."),
-]);
+spec!(
+    IF,
+    "io.kestra.plugin.core.flow.If",
+    ["io.kestra.core.tasks.flows.If"],
+    "Runs `then` when the condition is true, `else` otherwise.",
+    [
+        P::req(
+            "condition",
+            K::String,
+            "A template whose result is true or false."
+        ),
+        P::req("then", K::Tasks, "Tasks to run when the condition is true."),
+        P::opt(
+            "else",
+            K::Tasks,
+            "Tasks to run when the condition is false."
+        ),
+    ]
+);
+spec!(
+    SWITCH,
+    "io.kestra.plugin.core.flow.Switch",
+    ["io.kestra.core.tasks.flows.Switch"],
+    "Runs the tasks of the case equal to `value`, or `defaults`.",
+    [
+        P::req("value", K::String, "The value choosing the case."),
+        P::req("cases", K::TaskCases, "Tasks to run, by value."),
+        P::opt("defaults", K::Tasks, "Tasks to run when no case matches."),
+    ]
+);
+spec!(
+    FOR_EACH,
+    "io.kestra.plugin.core.flow.ForEach",
+    ["io.kestra.core.tasks.flows.ForEach"],
+    "Runs `tasks` once per value, `taskrun.value` naming it.",
+    [
+        P::req("values", K::Any, "A list, or a JSON list as a string."),
+        P::req("tasks", K::Tasks, "Tasks to run for each value."),
+        P::opt(
+            "concurrencyLimit",
+            K::Int,
+            "How many values run at once; 0 for all. Default 1."
+        ),
+    ]
+);
+spec!(
+    PARALLEL,
+    "io.kestra.plugin.core.flow.Parallel",
+    ["io.kestra.core.tasks.flows.Parallel"],
+    "Runs `tasks` at the same time.",
+    [
+        P::req("tasks", K::Tasks, "Tasks to run in parallel."),
+        P::opt("concurrent", K::Int, "How many run at once; 0 for all."),
+    ]
+);
+spec!(
+    SEQUENTIAL,
+    "io.kestra.plugin.core.flow.Sequential",
+    ["io.kestra.core.tasks.flows.Sequential"],
+    "Runs `tasks` one after another.",
+    [P::req("tasks", K::Tasks, "Tasks to run in order."),]
+);
+spec!(
+    SUBFLOW,
+    "io.kestra.plugin.core.flow.Subflow",
+    [
+        "io.kestra.core.tasks.flows.Subflow",
+        "io.kestra.core.tasks.flows.Flow"
+    ],
+    "Runs another flow as a child execution.",
+    [
+        P::req("namespace", K::String, "Namespace of the flow to run."),
+        P::req("flowId", K::String, "Id of the flow to run."),
+        P::opt("inputs", K::Map, "Inputs of the child execution."),
+        P::opt("labels", K::Any, "Labels of the child execution."),
+        P::opt("wait", K::Bool, "Wait for the child to end. Default true."),
+        P::opt(
+            "transmitFailed",
+            K::Bool,
+            "Fail when the child fails (with `wait`). Default true."
+        ),
+        P::opt(
+            "inheritLabels",
+            K::Bool,
+            "Give the child this execution's labels."
+        ),
+        P::opt(
+            "revision",
+            K::Int,
+            "Revision of the flow; the latest by default."
+        ),
+        P::opt(
+            "outputs",
+            K::Map,
+            "Outputs to expose, rendered with the child's outputs."
+        ),
+    ]
+);
+spec!(
+    LABELS,
+    "io.kestra.plugin.core.execution.Labels",
+    ["io.kestra.core.tasks.executions.Labels"],
+    "Adds or replaces labels of the current execution.",
+    [P::req(
+        "labels",
+        K::Any,
+        "A map of labels, or a list of `key`/`value` pairs."
+    ),]
+);
 
 // Runnable tasks.
-spec!(LOG, "io.kestra.plugin.core.log.Log", ["io.kestra.core.tasks.log.Log", "io.kestra.core.tasks.debugs.Echo"], "Writes a message to the execution's logs.", [
-    P::req("message", K::Any, "A message, or a list of messages."),
-    P::opt("level", K::String, "TRACE, DEBUG, INFO, WARN or ERROR. Default INFO."),
-]);
-spec!(RETURN, "io.kestra.plugin.core.debug.Return", ["io.kestra.core.tasks.debugs.Return"], "Renders `format` into the output `value`.", [
-    P::opt("format", K::String, "The template to render."),
-]);
-spec!(OUTPUT_VALUES, "io.kestra.plugin.core.output.OutputValues", [], "Exposes `values` as the output `values`.", [
-    P::req("values", K::Map, "Values to output."),
-]);
-spec!(FAIL, "io.kestra.plugin.core.execution.Fail", ["io.kestra.core.tasks.executions.Fail"], "Fails the execution, when `condition` is true if given.", [
-    P::opt("condition", K::String, "Fail only when this renders to true."),
-    P::opt("errorMessage", K::String, "The failure message."),
-]);
-spec!(SLEEP, "io.kestra.plugin.core.flow.Sleep", ["io.kestra.core.tasks.flows.Pause"], "Waits for `duration`.", [
-    P::req("duration", K::Duration, "How long to wait."),
-]);
-spec!(PURGE, "io.kestra.plugin.core.storage.PurgeCurrentExecutionFiles", ["io.kestra.core.tasks.storages.PurgeExecution"], "Deletes the internal storage files of the current execution.", []);
-spec!(KV_SET, "io.kestra.plugin.core.kv.Set", [], "Stores a value in the KV store.", [
-    P::req("key", K::String, "The key."),
-    P::req("value", K::Any, "The value."),
-    P::opt("namespace", K::String, "Namespace of the key; the flow's by default."),
-    P::opt("overwrite", K::Bool, "Replace an existing value. Default true."),
-    P::opt("ttl", K::Duration, "How long the value lives."),
-    P::opt("kvType", K::String, "STRING, NUMBER, BOOLEAN, DATETIME, DATE, DURATION or JSON."),
-]);
-spec!(KV_GET, "io.kestra.plugin.core.kv.Get", [], "Reads a value from the KV store into the output `value`.", [
-    P::req("key", K::String, "The key."),
-    P::opt("namespace", K::String, "Namespace of the key; the flow's by default."),
-    P::opt("errorOnMissing", K::Bool, "Fail when the key does not exist. Default false."),
-]);
-spec!(KV_DELETE, "io.kestra.plugin.core.kv.Delete", [], "Deletes a key from the KV store.", [
-    P::req("key", K::String, "The key."),
-    P::opt("namespace", K::String, "Namespace of the key; the flow's by default."),
-    P::opt("errorOnMissing", K::Bool, "Fail when the key does not exist. Default false."),
-]);
-spec!(KV_GET_KEYS, "io.kestra.plugin.core.kv.GetKeys", [], "Lists keys of the KV store into the output `keys`.", [
-    P::opt("prefix", K::String, "Only keys starting with this."),
-    P::opt("namespace", K::String, "Namespace of the keys; the flow's by default."),
-]);
-spec!(DOWNLOAD, "io.kestra.plugin.core.http.Download", ["io.kestra.plugin.fs.http.Download"], "Streams an HTTP response body into internal storage.", [
-    P::req("uri", K::String, "The URL to download."),
-    P::opt("method", K::String, "HTTP method. Default GET."),
-    P::opt("headers", K::StringMap, "Request headers."),
-    P::opt("body", K::String, "Request body."),
-    P::opt("failOnEmptyResponse", K::Bool, "Fail when the body is empty. Default true."),
-    P::opt("options", K::Map, "Client options (`readTimeout`, `connectTimeout`)."),
-]);
-spec!(REQUEST, "io.kestra.plugin.core.http.Request", ["io.kestra.plugin.fs.http.Request"], "Sends an HTTP request; outputs `code`, `headers` and `body`.", [
-    P::req("uri", K::String, "The URL."),
-    P::opt("method", K::String, "HTTP method. Default GET."),
-    P::opt("headers", K::StringMap, "Request headers."),
-    P::opt("body", K::String, "Request body."),
-    P::opt("contentType", K::String, "Content type of the body."),
-    P::opt("formData", K::Map, "Form fields, sent url-encoded."),
-    P::opt("options", K::Map, "`allowFailed: true` keeps 4xx/5xx from failing; `readTimeout`, `connectTimeout`."),
-    P::opt("allowFailed", K::Bool, "Keep 4xx/5xx responses from failing the task."),
-]);
+spec!(
+    LOG,
+    "io.kestra.plugin.core.log.Log",
+    [
+        "io.kestra.core.tasks.log.Log",
+        "io.kestra.core.tasks.debugs.Echo"
+    ],
+    "Writes a message to the execution's logs.",
+    [
+        P::req("message", K::Any, "A message, or a list of messages."),
+        P::opt(
+            "level",
+            K::String,
+            "TRACE, DEBUG, INFO, WARN or ERROR. Default INFO."
+        ),
+    ]
+);
+spec!(
+    RETURN,
+    "io.kestra.plugin.core.debug.Return",
+    ["io.kestra.core.tasks.debugs.Return"],
+    "Renders `format` into the output `value`.",
+    [P::opt("format", K::String, "The template to render."),]
+);
+spec!(
+    OUTPUT_VALUES,
+    "io.kestra.plugin.core.output.OutputValues",
+    [],
+    "Exposes `values` as the output `values`.",
+    [P::req("values", K::Map, "Values to output."),]
+);
+spec!(
+    FAIL,
+    "io.kestra.plugin.core.execution.Fail",
+    ["io.kestra.core.tasks.executions.Fail"],
+    "Fails the execution, when `condition` is true if given.",
+    [
+        P::opt(
+            "condition",
+            K::String,
+            "Fail only when this renders to true."
+        ),
+        P::opt("errorMessage", K::String, "The failure message."),
+    ]
+);
+spec!(
+    SLEEP,
+    "io.kestra.plugin.core.flow.Sleep",
+    ["io.kestra.core.tasks.flows.Pause"],
+    "Waits for `duration`.",
+    [P::req("duration", K::Duration, "How long to wait."),]
+);
+spec!(
+    PURGE,
+    "io.kestra.plugin.core.storage.PurgeCurrentExecutionFiles",
+    ["io.kestra.core.tasks.storages.PurgeExecution"],
+    "Deletes the internal storage files of the current execution.",
+    []
+);
+spec!(
+    KV_SET,
+    "io.kestra.plugin.core.kv.Set",
+    [],
+    "Stores a value in the KV store.",
+    [
+        P::req("key", K::String, "The key."),
+        P::req("value", K::Any, "The value."),
+        P::opt(
+            "namespace",
+            K::String,
+            "Namespace of the key; the flow's by default."
+        ),
+        P::opt(
+            "overwrite",
+            K::Bool,
+            "Replace an existing value. Default true."
+        ),
+        P::opt("ttl", K::Duration, "How long the value lives."),
+        P::opt(
+            "kvType",
+            K::String,
+            "STRING, NUMBER, BOOLEAN, DATETIME, DATE, DURATION or JSON."
+        ),
+    ]
+);
+spec!(
+    KV_GET,
+    "io.kestra.plugin.core.kv.Get",
+    [],
+    "Reads a value from the KV store into the output `value`.",
+    [
+        P::req("key", K::String, "The key."),
+        P::opt(
+            "namespace",
+            K::String,
+            "Namespace of the key; the flow's by default."
+        ),
+        P::opt(
+            "errorOnMissing",
+            K::Bool,
+            "Fail when the key does not exist. Default false."
+        ),
+    ]
+);
+spec!(
+    KV_DELETE,
+    "io.kestra.plugin.core.kv.Delete",
+    [],
+    "Deletes a key from the KV store.",
+    [
+        P::req("key", K::String, "The key."),
+        P::opt(
+            "namespace",
+            K::String,
+            "Namespace of the key; the flow's by default."
+        ),
+        P::opt(
+            "errorOnMissing",
+            K::Bool,
+            "Fail when the key does not exist. Default false."
+        ),
+    ]
+);
+spec!(
+    KV_GET_KEYS,
+    "io.kestra.plugin.core.kv.GetKeys",
+    [],
+    "Lists keys of the KV store into the output `keys`.",
+    [
+        P::opt("prefix", K::String, "Only keys starting with this."),
+        P::opt(
+            "namespace",
+            K::String,
+            "Namespace of the keys; the flow's by default."
+        ),
+    ]
+);
+spec!(
+    DOWNLOAD,
+    "io.kestra.plugin.core.http.Download",
+    ["io.kestra.plugin.fs.http.Download"],
+    "Streams an HTTP response body into internal storage.",
+    [
+        P::req("uri", K::String, "The URL to download."),
+        P::opt("method", K::String, "HTTP method. Default GET."),
+        P::opt("headers", K::StringMap, "Request headers."),
+        P::opt("body", K::String, "Request body."),
+        P::opt(
+            "failOnEmptyResponse",
+            K::Bool,
+            "Fail when the body is empty. Default true."
+        ),
+        P::opt(
+            "options",
+            K::Map,
+            "Client options (`readTimeout`, `connectTimeout`)."
+        ),
+    ]
+);
+spec!(
+    REQUEST,
+    "io.kestra.plugin.core.http.Request",
+    ["io.kestra.plugin.fs.http.Request"],
+    "Sends an HTTP request; outputs `code`, `headers` and `body`.",
+    [
+        P::req("uri", K::String, "The URL."),
+        P::opt("method", K::String, "HTTP method. Default GET."),
+        P::opt("headers", K::StringMap, "Request headers."),
+        P::opt("body", K::String, "Request body."),
+        P::opt("contentType", K::String, "Content type of the body."),
+        P::opt("formData", K::Map, "Form fields, sent url-encoded."),
+        P::opt(
+            "options",
+            K::Map,
+            "`allowFailed: true` keeps 4xx/5xx from failing; `readTimeout`, `connectTimeout`."
+        ),
+        P::opt(
+            "allowFailed",
+            K::Bool,
+            "Keep 4xx/5xx responses from failing the task."
+        ),
+    ]
+);
 
 /// Properties shared by every script task.
 macro_rules! script_props {
@@ -131,19 +329,70 @@ macro_rules! script_props {
     };
 }
 
-spec!(SHELL_COMMANDS, "io.kestra.plugin.scripts.shell.Commands", ["io.kestra.core.tasks.scripts.Bash", "io.kestra.plugin.core.scripts.shell.Commands"], "Runs shell commands in a working directory of their own.",
-    script_props!(P::req("commands", K::StringList, "Commands to run, in order.")));
-spec!(SHELL_SCRIPT, "io.kestra.plugin.scripts.shell.Script", [], "Runs a shell script in a working directory of its own.",
-    script_props!(P::req("script", K::String, "The script.")));
-spec!(PYTHON_COMMANDS, "io.kestra.plugin.scripts.python.Commands", [], "Runs commands (usually `python …`) in a working directory of their own.",
-    script_props!(P::req("commands", K::StringList, "Commands to run, in order.")));
-spec!(PYTHON_SCRIPT, "io.kestra.plugin.scripts.python.Script", ["io.kestra.core.tasks.scripts.Python"], "Runs a Python script with the local `python3`.",
-    script_props!(P::req("script", K::String, "The Python script.")));
+spec!(
+    SHELL_COMMANDS,
+    "io.kestra.plugin.scripts.shell.Commands",
+    [
+        "io.kestra.core.tasks.scripts.Bash",
+        "io.kestra.plugin.core.scripts.shell.Commands"
+    ],
+    "Runs shell commands in a working directory of their own.",
+    script_props!(P::req(
+        "commands",
+        K::StringList,
+        "Commands to run, in order."
+    ))
+);
+spec!(
+    SHELL_SCRIPT,
+    "io.kestra.plugin.scripts.shell.Script",
+    [],
+    "Runs a shell script in a working directory of its own.",
+    script_props!(P::req("script", K::String, "The script."))
+);
+spec!(
+    PYTHON_COMMANDS,
+    "io.kestra.plugin.scripts.python.Commands",
+    [],
+    "Runs commands (usually `python …`) in a working directory of their own.",
+    script_props!(P::req(
+        "commands",
+        K::StringList,
+        "Commands to run, in order."
+    ))
+);
+spec!(
+    PYTHON_SCRIPT,
+    "io.kestra.plugin.scripts.python.Script",
+    ["io.kestra.core.tasks.scripts.Python"],
+    "Runs a Python script with the local `python3`.",
+    script_props!(P::req("script", K::String, "The Python script."))
+);
 
 /// Every task type, flowable first.
 pub static ALL: &[&TaskSpec] = &[
-    &IF, &SWITCH, &FOR_EACH, &PARALLEL, &SEQUENTIAL, &SUBFLOW, &LABELS, &LOG, &RETURN, &OUTPUT_VALUES, &FAIL, &SLEEP, &PURGE,
-    &KV_SET, &KV_GET, &KV_DELETE, &KV_GET_KEYS, &DOWNLOAD, &REQUEST, &SHELL_COMMANDS, &SHELL_SCRIPT, &PYTHON_COMMANDS,
+    &IF,
+    &SWITCH,
+    &FOR_EACH,
+    &PARALLEL,
+    &SEQUENTIAL,
+    &SUBFLOW,
+    &LABELS,
+    &LOG,
+    &RETURN,
+    &OUTPUT_VALUES,
+    &FAIL,
+    &SLEEP,
+    &PURGE,
+    &KV_SET,
+    &KV_GET,
+    &KV_DELETE,
+    &KV_GET_KEYS,
+    &DOWNLOAD,
+    &REQUEST,
+    &SHELL_COMMANDS,
+    &SHELL_SCRIPT,
+    &PYTHON_COMMANDS,
     &PYTHON_SCRIPT,
 ];
 

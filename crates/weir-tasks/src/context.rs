@@ -90,9 +90,13 @@ impl Logger {
     /// Writes buffered lines. A failure to write logs must not fail the task, so it is only
     /// reported on stderr.
     pub fn flush(&self) {
-        let batch = std::mem::take(&mut *self.inner.buffer.lock().unwrap_or_else(|p| p.into_inner()));
+        let batch =
+            std::mem::take(&mut *self.inner.buffer.lock().unwrap_or_else(|p| p.into_inner()));
         if let Err(e) = self.inner.store.append_logs(&batch) {
-            #[expect(clippy::print_stderr, reason = "the log store itself failed; stderr is the last resort")]
+            #[expect(
+                clippy::print_stderr,
+                reason = "the log store itself failed; stderr is the last resort"
+            )]
             {
                 eprintln!("warning: could not write {} log lines: {e}", batch.len());
             }
@@ -140,6 +144,7 @@ impl TaskContext {
 
     /// The rendered properties as a task's own config struct.
     pub fn props<T: DeserializeOwned>(&self) -> Result<T, TaskError> {
-        serde_json::from_value(serde_json::Value::Object(self.props.clone())).map_err(|e| TaskError::Props(e.to_string()))
+        serde_json::from_value(serde_json::Value::Object(self.props.clone()))
+            .map_err(|e| TaskError::Props(e.to_string()))
     }
 }

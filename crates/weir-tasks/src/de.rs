@@ -9,7 +9,9 @@ pub fn bool_opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Erro
         Some(Value::Bool(b)) => Ok(Some(b)),
         Some(Value::String(s)) if s.trim() == "true" => Ok(Some(true)),
         Some(Value::String(s)) if s.trim() == "false" => Ok(Some(false)),
-        Some(other) => Err(serde::de::Error::custom(format!("expected `true` or `false`, found `{other}`"))),
+        Some(other) => Err(serde::de::Error::custom(format!(
+            "expected `true` or `false`, found `{other}`"
+        ))),
     }
 }
 
@@ -18,7 +20,9 @@ pub fn u64_opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error>
         None | Some(Value::Null) => Ok(None),
         Some(Value::Number(n)) if n.is_u64() => Ok(n.as_u64()),
         Some(Value::String(s)) if s.trim().parse::<u64>().is_ok() => Ok(s.trim().parse().ok()),
-        Some(other) => Err(serde::de::Error::custom(format!("expected a non-negative integer, found `{other}`"))),
+        Some(other) => Err(serde::de::Error::custom(format!(
+            "expected a non-negative integer, found `{other}`"
+        ))),
     }
 }
 
@@ -28,7 +32,9 @@ pub fn string_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Er
         None | Some(Value::Null) => Ok(Vec::new()),
         Some(Value::Array(items)) => Ok(items.into_iter().map(scalar_text).collect()),
         Some(Value::String(s)) => match serde_json::from_str::<Vec<Value>>(&s) {
-            Ok(items) if s.trim_start().starts_with('[') => Ok(items.into_iter().map(scalar_text).collect()),
+            Ok(items) if s.trim_start().starts_with('[') => {
+                Ok(items.into_iter().map(scalar_text).collect())
+            }
             _ => Ok(vec![s]),
         },
         Some(other) => Ok(vec![scalar_text(other)]),

@@ -1,6 +1,6 @@
 //! KV store tasks: set, get, delete and list keys of a namespace.
 
-use crate::{de, Outputs, TaskContext, TaskError};
+use crate::{Outputs, TaskContext, TaskError, de};
 use chrono::Utc;
 use serde::Deserialize;
 use serde_json::Value;
@@ -40,17 +40,30 @@ pub fn set(ctx: &TaskContext) -> Result<Outputs, TaskError> {
     let p: P = ctx.props()?;
     let ns = p.namespace.unwrap_or_else(|| ctx.namespace.clone());
     if p.overwrite == Some(false) && ctx.store.kv_get(&ns, &p.key)?.is_some() {
-        return Err(TaskError::Failed(format!("kv key `{}` already exists in namespace `{ns}` and `overwrite` is false", p.key)));
+        return Err(TaskError::Failed(format!(
+            "kv key `{}` already exists in namespace `{ns}` and `overwrite` is false",
+            p.key
+        )));
     }
     let expires = match p.ttl {
         Some(t) => {
             let d = weir_core::parse_duration(&t).map_err(|e| TaskError::Props(e.to_string()))?;
-            Some(Utc::now() + chrono::Duration::from_std(d).map_err(|e| TaskError::Props(e.to_string()))?)
+            Some(
+                Utc::now()
+                    + chrono::Duration::from_std(d).map_err(|e| TaskError::Props(e.to_string()))?,
+            )
         }
         None => None,
     };
     let kind = p.kv_type.unwrap_or_else(|| kv_type_of(&p.value).into());
-    ctx.store.kv_set(&KvEntry { namespace: ns, key: p.key, value: p.value, kind, expires, updated: Utc::now() })?;
+    ctx.store.kv_set(&KvEntry {
+        namespace: ns,
+        key: p.key,
+        value: p.value,
+        kind,
+        expires,
+        updated: Utc::now(),
+    })?;
     Ok(Outputs::new())
 }
 
@@ -60,7 +73,10 @@ pub fn get(ctx: &TaskContext) -> Result<Outputs, TaskError> {
     let value = match ctx.store.kv_get(&ns, &p.key)? {
         Some(e) => e.value,
         None if p.error_on_missing == Some(true) => {
-            return Err(TaskError::Failed(format!("kv key `{}` not found in namespace `{ns}`", p.key)));
+            return Err(TaskError::Failed(format!(
+                "kv key `{}` not found in namespace `{ns}`",
+                p.key
+            )));
         }
         None => Value::Null,
     };
@@ -74,7 +90,10 @@ pub fn delete(ctx: &TaskContext) -> Result<Outputs, TaskError> {
     let ns = p.namespace.unwrap_or_else(|| ctx.namespace.clone());
     let deleted = ctx.store.kv_delete(&ns, &p.key)?;
     if !deleted && p.error_on_missing == Some(true) {
-        return Err(TaskError::Failed(format!("kv key `{}` not found in namespace `{ns}`", p.key)));
+        return Err(TaskError::Failed(format!(
+            "kv key `{}` not found in namespace `{ns}`",
+            p.key
+        )));
     }
     let mut out = Outputs::new();
     out.insert("deleted".into(), deleted.into());
@@ -82,9 +101,24 @@ pub fn delete(ctx: &TaskContext) -> Result<Outputs, TaskError> {
 }
 
 pub fn get_keys(ctx: &TaskContext) -> Result<Outputs, TaskError> {
-    let ns = ctx.props.get("namespace").and_then(Value::as_str).unwrap_or(&ctx.namespace).to_string();
-    let prefix = ctx.props.get("prefix").and_then(Value::as_str).unwrap_or("");
-    let keys: Vec<Value> = ctx.store.kv_list(&ns)?.into_iter().filter(|e| e.key.starts_with(prefix)).map(|e| Value::String(e.key)).collect();
+    let ns = ctx
+        .props
+        .get("namespace")
+        .and_then(Value::as_str)
+        .unwrap_or(&ctx.namespace)
+        .to_string();
+    let prefix = ctx
+        .props
+        .get("prefix")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let keys: Vec<Value> = ctx
+        .store
+        .kv_list(&ns)?
+        .into_iter()
+        .filter(|e| e.key.starts_with(prefix))
+        .map(|e| Value::String(e.key))
+        .collect();
     let mut out = Outputs::new();
     out.insert("keys".into(), Value::Array(keys));
     Ok(out)

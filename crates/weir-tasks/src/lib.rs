@@ -39,14 +39,27 @@ pub struct TaskResult {
 
 impl From<Outputs> for TaskResult {
     fn from(outputs: Outputs) -> Self {
-        TaskResult { outputs, warning: false }
+        TaskResult {
+            outputs,
+            warning: false,
+        }
     }
 }
 
 /// Whether the engine must run this task type itself.
 pub fn is_flowable(kind: &str) -> bool {
     use catalog::*;
-    [&IF, &SWITCH, &FOR_EACH, &PARALLEL, &SEQUENTIAL, &SUBFLOW, &LABELS].iter().any(|s| s.name == kind)
+    [
+        &IF,
+        &SWITCH,
+        &FOR_EACH,
+        &PARALLEL,
+        &SEQUENTIAL,
+        &SUBFLOW,
+        &LABELS,
+    ]
+    .iter()
+    .any(|s| s.name == kind)
 }
 
 /// Runs one attempt of a runnable task. `kind` is the canonical type name from the catalog.
@@ -82,9 +95,12 @@ pub async fn run(kind: &str, ctx: &TaskContext) -> Result<TaskResult, TaskError>
     } else if k(&SHELL_SCRIPT) {
         scripts::script(ctx, "script.sh", &["/bin/sh"]).await
     } else if k(&PYTHON_SCRIPT) {
-        let python = std::env::var(weir_core::env::WEIR_PYTHON).unwrap_or_else(|_| "python3".into());
+        let python =
+            std::env::var(weir_core::env::WEIR_PYTHON).unwrap_or_else(|_| "python3".into());
         scripts::script(ctx, "script.py", &[python.as_str()]).await
     } else {
-        Err(TaskError::Failed(format!("task type `{kind}` is not runnable here; this is a bug in weir, please report it")))
+        Err(TaskError::Failed(format!(
+            "task type `{kind}` is not runnable here; this is a bug in weir, please report it"
+        )))
     }
 }

@@ -1,7 +1,7 @@
 //! Script tasks (shell and Python) with the Process task runner: a working directory per task
 //! run, input and output files, environment, and every output line in the logs.
 
-use crate::{de, Outputs, TaskContext, TaskError, TaskResult};
+use crate::{Outputs, TaskContext, TaskError, TaskResult, de};
 use serde::Deserialize;
 use serde_json::Value;
 use std::collections::{BTreeMap, VecDeque};
@@ -46,7 +46,10 @@ struct GroupGuard(Option<i32>);
 impl GroupGuard {
     fn kill(&mut self) {
         if let Some(pgid) = self.0.take() {
-            let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pgid), nix::sys::signal::Signal::SIGKILL);
+            let _ = nix::sys::signal::killpg(
+                nix::unistd::Pid::from_raw(pgid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
         }
     }
 }
@@ -58,10 +61,17 @@ impl Drop for GroupGuard {
 }
 
 fn warn_about_runner(ctx: &TaskContext, p: &ScriptProps) {
-    let runner_type = p.task_runner.as_ref().and_then(|r| r.get("type")).and_then(Value::as_str).unwrap_or("");
+    let runner_type = p
+        .task_runner
+        .as_ref()
+        .and_then(|r| r.get("type"))
+        .and_then(Value::as_str)
+        .unwrap_or("");
     let dockerish = p.container_image.is_some()
         || p.docker.is_some()
-        || p.runner.as_deref().is_some_and(|r| r.eq_ignore_ascii_case("DOCKER"))
+        || p.runner
+            .as_deref()
+            .is_some_and(|r| r.eq_ignore_ascii_case("DOCKER"))
         || (!runner_type.is_empty() && !runner_type.ends_with(".Process"));
     if dockerish {
         ctx.log.warn("containers are not supported: `containerImage`/`taskRunner` are ignored and the commands run as local processes");
@@ -70,28 +80,49 @@ fn warn_about_runner(ctx: &TaskContext, p: &ScriptProps) {
 
 async fn prepare_dir(ctx: &TaskContext, p: &ScriptProps) -> Result<(), TaskError> {
     let dir = &ctx.working_dir;
-    let io = |e: std::io::Error, what: &str| TaskError::Failed(format!("{what} in working directory `{}` failed: {e}", dir.display()));
-    tokio::fs::create_dir_all(dir).await.map_err(|e| io(e, "creating it"))?;
+    let io = |e: std::io::Error, what: &str| {
+        TaskError::Failed(format!(
+            "{what} in working directory `{}` failed: {e}",
+            dir.display()
+        ))
+    };
+    tokio::fs::create_dir_all(dir)
+        .await
+        .map_err(|e| io(e, "creating it"))?;
     let files: serde_json::Map<String, Value> = match &p.input_files {
         None | Some(Value::Null) => Default::default(),
         Some(Value::Object(m)) => m.clone(),
-        Some(Value::String(s)) => serde_json::from_str(s).map_err(|_| TaskError::Props("`inputFiles` must be a map of file names to contents".into()))?,
-        Some(_) => return Err(TaskError::Props("`inputFiles` must be a map of file names to contents".into())),
+        Some(Value::String(s)) => serde_json::from_str(s).map_err(|_| {
+            TaskError::Props("`inputFiles` must be a map of file names to contents".into())
+        })?,
+        Some(_) => {
+            return Err(TaskError::Props(
+                "`inputFiles` must be a map of file names to contents".into(),
+            ));
+        }
     };
     for (name, content) in files {
         if name.split('/').any(|s| s == "..") || name.starts_with('/') {
-            return Err(TaskError::Props(format!("input file name `{name}` must stay inside the working directory")));
+            return Err(TaskError::Props(format!(
+                "input file name `{name}` must stay inside the working directory"
+            )));
         }
         let path = dir.join(&name);
         if let Some(parent) = path.parent() {
-            tokio::fs::create_dir_all(parent).await.map_err(|e| io(e, "creating a folder"))?;
+            tokio::fs::create_dir_all(parent)
+                .await
+                .map_err(|e| io(e, "creating a folder"))?;
         }
         let content = de::scalar_text(content);
         if InternalStorage::is_uri(content.trim()) {
             let src = ctx.storage.existing(content.trim())?;
-            tokio::fs::copy(&src, &path).await.map_err(|e| io(e, &format!("copying `{}` to `{name}`", content.trim())))?;
+            tokio::fs::copy(&src, &path)
+                .await
+                .map_err(|e| io(e, &format!("copying `{}` to `{name}`", content.trim())))?;
         } else {
-            tokio::fs::write(&path, content).await.map_err(|e| io(e, &format!("writing `{name}`")))?;
+            tokio::fs::write(&path, content)
+                .await
+                .map_err(|e| io(e, &format!("writing `{name}`")))?;
         }
     }
     Ok(())
@@ -106,21 +137,38 @@ pub async fn commands(ctx: &TaskContext) -> Result<TaskResult, TaskError> {
     }
     lines.extend(p.before_commands.iter().cloned());
     lines.extend(p.commands.iter().cloned());
-    let interpreter = if p.interpreter.is_empty() { vec!["/bin/sh".to_string(), "-c".to_string()] } else { p.interpreter.clone() };
+    let interpreter = if p.interpreter.is_empty() {
+        vec!["/bin/sh".to_string(), "-c".to_string()]
+    } else {
+        p.interpreter.clone()
+    };
     let mut argv = interpreter;
     argv.push(lines.join("\n"));
     run_process(ctx, &p, argv).await
 }
 
 /// `scripts.shell.Script` and `scripts.python.Script`: the script is written to a file first.
-pub async fn script(ctx: &TaskContext, file: &str, interpreter: &[&str]) -> Result<TaskResult, TaskError> {
+pub async fn script(
+    ctx: &TaskContext,
+    file: &str,
+    interpreter: &[&str],
+) -> Result<TaskResult, TaskError> {
     let p: ScriptProps = ctx.props()?;
     prepare_dir(ctx, &p).await?;
     let path = ctx.working_dir.join(file);
     tokio::fs::write(&path, p.script.clone().unwrap_or_default())
         .await
-        .map_err(|e| TaskError::Failed(format!("writing the script to `{}` failed: {e}", path.display())))?;
-    let run: Vec<String> = if p.interpreter.is_empty() { interpreter.iter().map(|s| s.to_string()).collect() } else { p.interpreter.clone() };
+        .map_err(|e| {
+            TaskError::Failed(format!(
+                "writing the script to `{}` failed: {e}",
+                path.display()
+            ))
+        })?;
+    let run: Vec<String> = if p.interpreter.is_empty() {
+        interpreter.iter().map(|s| s.to_string()).collect()
+    } else {
+        p.interpreter.clone()
+    };
     let argv = if p.before_commands.is_empty() {
         let mut argv = run;
         argv.push(file.to_string());
@@ -128,17 +176,33 @@ pub async fn script(ctx: &TaskContext, file: &str, interpreter: &[&str]) -> Resu
     } else {
         let mut shell = vec!["set -e".to_string()];
         shell.extend(p.before_commands.iter().cloned());
-        shell.push(format!("exec {} {file}", run.iter().map(|a| shell_quote(a)).collect::<Vec<_>>().join(" ")));
+        shell.push(format!(
+            "exec {} {file}",
+            run.iter()
+                .map(|a| shell_quote(a))
+                .collect::<Vec<_>>()
+                .join(" ")
+        ));
         vec!["/bin/sh".into(), "-c".into(), shell.join("\n")]
     };
     run_process(ctx, &p, argv).await
 }
 
 fn shell_quote(s: &str) -> String {
-    if s.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=".contains(c)) { s.to_string() } else { format!("'{}'", s.replace('\'', "'\\''")) }
+    if s.chars()
+        .all(|c| c.is_ascii_alphanumeric() || "-_./=".contains(c))
+    {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
 }
 
-async fn run_process(ctx: &TaskContext, p: &ScriptProps, argv: Vec<String>) -> Result<TaskResult, TaskError> {
+async fn run_process(
+    ctx: &TaskContext,
+    p: &ScriptProps,
+    argv: Vec<String>,
+) -> Result<TaskResult, TaskError> {
     warn_about_runner(ctx, p);
     prepare_dir(ctx, p).await?;
     let dir = &ctx.working_dir;
@@ -154,7 +218,9 @@ async fn run_process(ctx: &TaskContext, p: &ScriptProps, argv: Vec<String>) -> R
     for (k, v) in &p.env {
         cmd.env(k, de::scalar_text(v.clone()));
     }
-    let mut child = cmd.spawn().map_err(|e| TaskError::Failed(format!("could not start `{}`: {e}", argv[0])))?;
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| TaskError::Failed(format!("could not start `{}`: {e}", argv[0])))?;
     let mut guard = GroupGuard(child.id().map(|id| id as i32));
 
     let vars = Arc::new(Mutex::new(serde_json::Map::new()));
@@ -166,11 +232,16 @@ async fn run_process(ctx: &TaskContext, p: &ScriptProps, argv: Vec<String>) -> R
             let mut lines = BufReader::new(out).lines();
             while let Ok(Some(line)) = lines.next_line().await {
                 // Kestra's convention: `::{"outputs":{…}}::` on stdout sets output variables.
-                if let Some(json) = line.trim().strip_prefix("::").and_then(|l| l.strip_suffix("::"))
+                if let Some(json) = line
+                    .trim()
+                    .strip_prefix("::")
+                    .and_then(|l| l.strip_suffix("::"))
                     && let Ok(Value::Object(obj)) = serde_json::from_str::<Value>(json)
                 {
                     if let Some(Value::Object(outs)) = obj.get("outputs") {
-                        vars.lock().unwrap_or_else(|p| p.into_inner()).extend(outs.clone());
+                        vars.lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .extend(outs.clone());
                     }
                     continue;
                 }
@@ -193,7 +264,10 @@ async fn run_process(ctx: &TaskContext, p: &ScriptProps, argv: Vec<String>) -> R
             }
         })
     });
-    let status = child.wait().await.map_err(|e| TaskError::Failed(format!("waiting for `{}` failed: {e}", argv[0])))?;
+    let status = child
+        .wait()
+        .await
+        .map_err(|e| TaskError::Failed(format!("waiting for `{}` failed: {e}", argv[0])))?;
     // Background processes the script left behind would hold the pipes open forever.
     guard.kill();
     if let Some(h) = stdout {
@@ -203,7 +277,12 @@ async fn run_process(ctx: &TaskContext, p: &ScriptProps, argv: Vec<String>) -> R
         let _ = h.await;
     }
     ctx.log.flush();
-    let tail: Vec<String> = tail.lock().unwrap_or_else(|p| p.into_inner()).iter().cloned().collect();
+    let tail: Vec<String> = tail
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .iter()
+        .cloned()
+        .collect();
     let code = status.code();
     if !status.success() {
         let how = match code {
@@ -225,28 +304,47 @@ async fn run_process(ctx: &TaskContext, p: &ScriptProps, argv: Vec<String>) -> R
     let mut out = Outputs::new();
     out.insert("exitCode".into(), code.unwrap_or(0).into());
     out.insert("outputFiles".into(), Value::Object(output_files));
-    out.insert("vars".into(), Value::Object(vars.lock().unwrap_or_else(|p| p.into_inner()).clone()));
-    Ok(TaskResult { outputs: out, warning: p.warning_on_std_err == Some(true) && !tail.is_empty() })
+    out.insert(
+        "vars".into(),
+        Value::Object(vars.lock().unwrap_or_else(|p| p.into_inner()).clone()),
+    );
+    Ok(TaskResult {
+        outputs: out,
+        warning: p.warning_on_std_err == Some(true) && !tail.is_empty(),
+    })
 }
 
-fn collect_outputs(ctx: &TaskContext, dir: &Path, globs: &[String]) -> Result<serde_json::Map<String, Value>, TaskError> {
+fn collect_outputs(
+    ctx: &TaskContext,
+    dir: &Path,
+    globs: &[String],
+) -> Result<serde_json::Map<String, Value>, TaskError> {
     let mut out = serde_json::Map::new();
     for pattern in globs {
         let full = dir.join(pattern);
-        let matches = glob::glob(&full.to_string_lossy()).map_err(|e| TaskError::Props(format!("`outputFiles`: `{pattern}` is not a valid glob ({e})")))?;
+        let matches = glob::glob(&full.to_string_lossy()).map_err(|e| {
+            TaskError::Props(format!(
+                "`outputFiles`: `{pattern}` is not a valid glob ({e})"
+            ))
+        })?;
         let mut found = false;
         for entry in matches.flatten() {
             if !entry.is_file() {
                 continue;
             }
             found = true;
-            let name = entry.strip_prefix(dir).unwrap_or(&entry).to_string_lossy().to_string();
+            let name = entry
+                .strip_prefix(dir)
+                .unwrap_or(&entry)
+                .to_string_lossy()
+                .to_string();
             let uri = ctx.storage.task_file_uri(&ctx.scope(), &name);
             ctx.storage.put_file(&entry, &uri)?;
             out.insert(name, Value::String(uri));
         }
         if !found {
-            ctx.log.warn(&format!("no file matched output file pattern `{pattern}`"));
+            ctx.log
+                .warn(&format!("no file matched output file pattern `{pattern}`"));
         }
     }
     Ok(out)

@@ -99,8 +99,12 @@ pub(crate) fn register(
     env.add_function("range", range_fn);
     env.add_function("fromJson", from_json);
     env.add_function("json", from_json);
-    env.add_function("max", |args: Rest<Value>| extreme(args, std::cmp::Ordering::Greater));
-    env.add_function("min", |args: Rest<Value>| extreme(args, std::cmp::Ordering::Less));
+    env.add_function("max", |args: Rest<Value>| {
+        extreme(args, std::cmp::Ordering::Greater)
+    });
+    env.add_function("min", |args: Rest<Value>| {
+        extreme(args, std::cmp::Ordering::Less)
+    });
     env.add_function("__weir_get", lenient_get);
     env.add_function("__weir_concat", concat);
 
@@ -132,14 +136,19 @@ pub(crate) fn register(
     env.add_filter("date", date_filter);
     env.add_filter("dateAdd", date_add_filter);
     env.add_filter("timestamp", |v: Value, k: Kwargs| timestamp(v, k, 1));
-    env.add_filter("timestampMilli", |v: Value, k: Kwargs| timestamp(v, k, 1_000));
-    env.add_filter("timestampMicro", |v: Value, k: Kwargs| timestamp(v, k, 1_000_000));
+    env.add_filter("timestampMilli", |v: Value, k: Kwargs| {
+        timestamp(v, k, 1_000)
+    });
+    env.add_filter("timestampMicro", |v: Value, k: Kwargs| {
+        timestamp(v, k, 1_000_000)
+    });
     env.add_filter("timestampNano", |v: Value, k: Kwargs| {
         timestamp(v, k, 1_000_000_000)
     });
     env.add_filter("base64encode", |s: String| base64_encode(s.as_bytes()));
     env.add_filter("base64decode", |s: String| -> Result<String, Error> {
-        let bytes = base64_decode(&s).ok_or_else(|| err("base64decode: input is not valid base64"))?;
+        let bytes =
+            base64_decode(&s).ok_or_else(|| err("base64decode: input is not valid base64"))?;
         String::from_utf8(bytes).map_err(|_| err("base64decode: decoded bytes are not UTF-8 text"))
     });
     env.add_filter("distinct", distinct);
@@ -158,7 +167,9 @@ pub(crate) fn register(
     });
 
     // Tests.
-    env.add_test("__weir_present", |v: &Value| !v.is_undefined() && !v.is_none());
+    env.add_test("__weir_present", |v: &Value| {
+        !v.is_undefined() && !v.is_none()
+    });
     env.add_test("__weir_contains", contains_test);
     env.add_test("empty", is_empty);
     env.add_test("null", |v: &Value| v.is_none() || v.is_undefined());
@@ -253,7 +264,9 @@ fn now_fn(kwargs: Kwargs) -> Result<Value, Error> {
     match zone.as_deref().and_then(datetime::parse_fixed_zone) {
         Some(offset) if offset.local_minus_utc() != 0 => {
             let now = datetime::in_offset(&chrono::Utc::now().fixed_offset(), offset);
-            datetime::format(&now, "iso_micro").map(Value::from).map_err(err)
+            datetime::format(&now, "iso_micro")
+                .map(Value::from)
+                .map_err(err)
         }
         _ => Ok(Value::from(datetime::now_iso())),
     }
@@ -447,7 +460,9 @@ fn keys_filter(value: Value) -> Result<Value, Error> {
     match value.kind() {
         ValueKind::Map => Ok(Value::from(value.try_iter()?.collect::<Vec<_>>())),
         ValueKind::Seq => Ok(Value::from(
-            (0..value.len().unwrap_or(0)).map(Value::from).collect::<Vec<_>>(),
+            (0..value.len().unwrap_or(0))
+                .map(Value::from)
+                .collect::<Vec<_>>(),
         )),
         _ => Err(err(format!("keys: `{value}` is not a map"))),
     }
@@ -484,12 +499,13 @@ fn contains_test(haystack: &Value, needle: &Value) -> bool {
             (Some(h), None) => h.contains(&needle.to_string()),
             _ => false,
         },
-        ValueKind::Map => haystack
-            .get_item(needle)
-            .is_ok_and(|v| !v.is_undefined()),
+        ValueKind::Map => haystack.get_item(needle).is_ok_and(|v| !v.is_undefined()),
         ValueKind::Seq | ValueKind::Iterable => {
             // Pebble: a list contains another list when it contains all of its items.
-            let items: Vec<Value> = haystack.try_iter().map(Iterator::collect).unwrap_or_default();
+            let items: Vec<Value> = haystack
+                .try_iter()
+                .map(Iterator::collect)
+                .unwrap_or_default();
             if needle.kind() == ValueKind::Seq {
                 needle
                     .try_iter()
@@ -551,7 +567,12 @@ fn date_filter(value: Value, format: Option<String>, kwargs: Kwargs) -> Result<S
     datetime::format(&dt, format.as_deref().unwrap_or("iso")).map_err(err)
 }
 
-fn date_add_filter(value: Value, amount: i64, unit: String, kwargs: Kwargs) -> Result<String, Error> {
+fn date_add_filter(
+    value: Value,
+    amount: i64,
+    unit: String,
+    kwargs: Kwargs,
+) -> Result<String, Error> {
     let dt = to_datetime(&value)?;
     let format: Option<String> = kwargs.get("format")?;
     let _: Option<String> = kwargs.get("existingFormat")?;
@@ -596,10 +617,7 @@ fn base64_encode(bytes: &[u8]) -> String {
 }
 
 fn base64_decode(s: &str) -> Option<Vec<u8>> {
-    let clean: Vec<u8> = s
-        .bytes()
-        .filter(|b| !b.is_ascii_whitespace())
-        .collect();
+    let clean: Vec<u8> = s.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
     let data = clean
         .iter()
         .rposition(|&b| b != b'=')
@@ -680,7 +698,9 @@ mod tests {
 
     #[test]
     fn inclusive_range() {
-        let v = range_fn(1, 3, None).map(|v| v.to_string()).unwrap_or_default();
+        let v = range_fn(1, 3, None)
+            .map(|v| v.to_string())
+            .unwrap_or_default();
         assert_eq!(v, "[1, 2, 3]");
     }
 }

@@ -94,7 +94,10 @@ pub(crate) fn parse_fixed_zone(zone: &str) -> Option<FixedOffset> {
     let digits: String = rest.chars().filter(char::is_ascii_digit).collect();
     let (h, m) = match digits.len() {
         1 | 2 => (digits.parse::<i32>().ok()?, 0),
-        4 => (digits[..2].parse::<i32>().ok()?, digits[2..].parse::<i32>().ok()?),
+        4 => (
+            digits[..2].parse::<i32>().ok()?,
+            digits[2..].parse::<i32>().ok()?,
+        ),
         _ => return None,
     };
     FixedOffset::east_opt(sign * (h * 3600 + m * 60))
@@ -245,7 +248,12 @@ pub(crate) fn format_java(dt: &DateTime<FixedOffset>, pattern: &str) -> Result<S
     Ok(out)
 }
 
-fn format_field(out: &mut String, dt: &DateTime<FixedOffset>, c: char, n: usize) -> Result<(), String> {
+fn format_field(
+    out: &mut String,
+    dt: &DateTime<FixedOffset>,
+    c: char,
+    n: usize,
+) -> Result<(), String> {
     let month0 = dt.month0() as usize;
     let weekday0 = dt.weekday().num_days_from_monday() as usize;
     match c {
@@ -283,7 +291,11 @@ fn format_field(out: &mut String, dt: &DateTime<FixedOffset>, c: char, n: usize)
         },
         'a' => out.push_str(if dt.hour() < 12 { "AM" } else { "PM" }),
         'H' => pad(out, i64::from(dt.hour()), n),
-        'k' => pad(out, i64::from(if dt.hour() == 0 { 24 } else { dt.hour() }), n),
+        'k' => pad(
+            out,
+            i64::from(if dt.hour() == 0 { 24 } else { dt.hour() }),
+            n,
+        ),
         'K' => pad(out, i64::from(dt.hour() % 12), n),
         'h' => pad(out, i64::from(dt.hour12().1), n),
         'm' => pad(out, i64::from(dt.minute()), n),
@@ -300,7 +312,8 @@ fn format_field(out: &mut String, dt: &DateTime<FixedOffset>, c: char, n: usize)
         'n' => pad(out, i64::from(dt.nanosecond() % 1_000_000_000), n),
         'A' => pad(
             out,
-            i64::from(dt.num_seconds_from_midnight()) * 1000 + i64::from(dt.nanosecond() / 1_000_000),
+            i64::from(dt.num_seconds_from_midnight()) * 1000
+                + i64::from(dt.nanosecond() / 1_000_000),
             n,
         ),
         'G' => out.push_str(if n == 4 { "Anno Domini" } else { "AD" }),

@@ -51,9 +51,7 @@ enum Region {
         close: Range<usize>,
     },
     /// Pebble's `{% verbatim %}` block: its body is kept as is, the tags become `raw`.
-    PebbleVerbatim {
-        body: Range<usize>,
-    },
+    PebbleVerbatim { body: Range<usize> },
 }
 
 /// Splits a template into regions. Never fails: unterminated tags are left verbatim so that
@@ -92,12 +90,19 @@ fn scan(src: &str) -> Vec<Region> {
             _ => find_tag_end(src, inner_start, b'%', false).map(|(inner_end, end)| {
                 let word = first_word(&src[inner_start..inner_end]);
                 if word == "raw" || word == "verbatim" {
-                    let end_word = if word == "raw" { "endraw" } else { "endverbatim" };
+                    let end_word = if word == "raw" {
+                        "endraw"
+                    } else {
+                        "endverbatim"
+                    };
                     match find_end_tag(src, end, end_word) {
                         Some((_, after)) if word == "raw" => (Region::Verbatim(p..after), after),
-                        Some((body_end, after)) => {
-                            (Region::PebbleVerbatim { body: end..body_end }, after)
-                        }
+                        Some((body_end, after)) => (
+                            Region::PebbleVerbatim {
+                                body: end..body_end,
+                            },
+                            after,
+                        ),
                         // Unterminated raw block: let minijinja complain about it.
                         None => (Region::Verbatim(p..src.len()), src.len()),
                     }
@@ -371,7 +376,12 @@ fn closer(open: u8) -> u8 {
 
 /// Builds a bracket tree. A stray closing bracket stays a plain token.
 fn build_tree(src: &str, toks: &[Tok]) -> Vec<Node> {
-    fn build(src: &str, toks: &[Tok], pos: &mut usize, want: Option<u8>) -> (Vec<Node>, Option<Tok>) {
+    fn build(
+        src: &str,
+        toks: &[Tok],
+        pos: &mut usize,
+        want: Option<u8>,
+    ) -> (Vec<Node>, Option<Tok>) {
         let mut nodes = Vec::new();
         while let Some(&tok) = toks.get(*pos) {
             *pos += 1;
@@ -572,7 +582,10 @@ impl Rewriter<'_> {
                     let first = piece.iter().position(|n| !self.is_ws(n));
                     let eq = piece.iter().position(|n| self.op(n) == Some("="));
                     match (first, eq) {
-                        (Some(f), Some(e)) if self.ident(&piece[f]).is_some() && piece[f + 1..e].iter().all(|n| self.is_ws(n)) => {
+                        (Some(f), Some(e))
+                            if self.ident(&piece[f]).is_some()
+                                && piece[f + 1..e].iter().all(|n| self.is_ws(n)) =>
+                        {
                             Some(e)
                         }
                         _ => None,
@@ -680,7 +693,8 @@ impl Rewriter<'_> {
         let mut items = self.to_items(nodes);
         let mut k = 0;
         while k < items.len() {
-            let is_coalesce = matches!(&items[k].kind, ItemKind::Op(op) if op == "??" || op == "???");
+            let is_coalesce =
+                matches!(&items[k].kind, ItemKind::Op(op) if op == "??" || op == "???");
             let is_range = matches!(&items[k].kind, ItemKind::Op(op) if op == "..");
             if !is_coalesce && !is_range {
                 k += 1;
@@ -749,7 +763,9 @@ fn ends_concat_operand(items: &[Item], i: usize) -> bool {
             "+" | "-" => prev_non_ws(items, i).is_some_and(|p| items[p].kind.is_operand()),
             _ => false,
         },
-        ItemKind::Ident(name) => matches!(name.as_str(), "and" | "or" | "not" | "in" | "if" | "else"),
+        ItemKind::Ident(name) => {
+            matches!(name.as_str(), "and" | "or" | "not" | "in" | "if" | "else")
+        }
         _ => false,
     }
 }
@@ -774,14 +790,20 @@ fn concat_segments(items: &[Item]) -> String {
         let operands: Vec<&[Item]> = seg
             .split(|i| matches!(&i.kind, ItemKind::Op(op) if op == "~"))
             .collect();
-        if operands.iter().any(|o| o.iter().all(|i| i.kind == ItemKind::Ws)) {
+        if operands
+            .iter()
+            .any(|o| o.iter().all(|i| i.kind == ItemKind::Ws))
+        {
             // A missing operand is a syntax error minijinja should report as written.
             out.push_str(&join_items(seg));
             return;
         }
         // Keep surrounding whitespace outside the call so columns move as little as possible.
         let first = seg.iter().position(|i| i.kind != ItemKind::Ws).unwrap_or(0);
-        let last = seg.iter().rposition(|i| i.kind != ItemKind::Ws).map_or(seg.len(), |i| i + 1);
+        let last = seg
+            .iter()
+            .rposition(|i| i.kind != ItemKind::Ws)
+            .map_or(seg.len(), |i| i + 1);
         out.push_str(&join_items(&seg[..first]));
         out.push_str("__weir_concat(");
         let inner: Vec<&[Item]> = seg[first..last]
@@ -893,7 +915,12 @@ fn lenient_operand(items: &[Item]) -> String {
         let ItemKind::Ident(root) = &first.kind else {
             return None;
         };
-        if is_keyword(root) || matches!(root.as_str(), "true" | "false" | "none" | "True" | "False" | "None") {
+        if is_keyword(root)
+            || matches!(
+                root.as_str(),
+                "true" | "false" | "none" | "True" | "False" | "None"
+            )
+        {
             return None;
         }
         let mut args = vec![first.text.clone()];
@@ -923,7 +950,11 @@ fn coalesce_text(items: &[Item], operands: &[Range<usize>], ops: &[String]) -> S
     let mut acc = lenient_operand(&items[operands[last].clone()]);
     for i in (0..last).rev() {
         let operand = lenient_operand(&items[operands[i].clone()]);
-        let test = if ops[i] == "???" { "defined" } else { "__weir_present" };
+        let test = if ops[i] == "???" {
+            "defined"
+        } else {
+            "__weir_present"
+        };
         acc = format!("(({operand}) if ({operand}) is {test} else ({acc}))");
     }
     acc
@@ -965,9 +996,7 @@ pub(crate) fn referenced_outputs(src: &str) -> Vec<(String, usize)> {
 
 /// Decodes a quoted string literal (simple backslash escapes only).
 fn unquote(lit: &str) -> String {
-    let inner = lit
-        .get(1..lit.len().saturating_sub(1))
-        .unwrap_or_default();
+    let inner = lit.get(1..lit.len().saturating_sub(1)).unwrap_or_default();
     let mut out = String::with_capacity(inner.len());
     let mut chars = inner.chars();
     while let Some(c) = chars.next() {
@@ -1021,7 +1050,10 @@ mod tests {
     fn elseif_and_ternary() {
         assert_eq!(tr("{% elseif x %}"), "{% elif x %}");
         assert_eq!(tr("{{ c ? 1 : 2 }}"), "{{(( 1 ) if ( c ) else ( 2 ))}}");
-        assert_eq!(tr("{% set v = c ? 1 : 2 %}"), "{% set v =(( 1 ) if ( c ) else ( 2 ))%}");
+        assert_eq!(
+            tr("{% set v = c ? 1 : 2 %}"),
+            "{% set v =(( 1 ) if ( c ) else ( 2 ))%}"
+        );
     }
 
     #[test]

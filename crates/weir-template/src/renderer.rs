@@ -151,9 +151,10 @@ fn convert_error(err: &minijinja::Error, original: &str, translated: &Translated
             detail.to_string()
         }
         (ErrorKind::UndefinedError, None) => "undefined value".to_string(),
-        (ErrorKind::UnknownFunction | ErrorKind::UnknownFilter | ErrorKind::UnknownTest, Some(d)) => {
-            d.to_string()
-        }
+        (
+            ErrorKind::UnknownFunction | ErrorKind::UnknownFilter | ErrorKind::UnknownTest,
+            Some(d),
+        ) => d.to_string(),
         (kind, Some(detail)) => format!("{kind}: {detail}"),
         (kind, None) => kind.to_string(),
     };

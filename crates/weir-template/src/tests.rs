@@ -5,7 +5,9 @@ use std::sync::Arc;
 
 use serde_json::{Value as Json, json};
 
-use crate::{KvLookup, Masker, Renderer, SecretLookup, TemplateError, check_syntax, referenced_outputs};
+use crate::{
+    KvLookup, Masker, Renderer, SecretLookup, TemplateError, check_syntax, referenced_outputs,
+};
 
 struct MapKv(HashMap<(String, String), Json>);
 
@@ -14,7 +16,10 @@ impl KvLookup for MapKv {
         if key == "BROKEN" {
             return Err("store unavailable".into());
         }
-        Ok(self.0.get(&(namespace.to_string(), key.to_string())).cloned())
+        Ok(self
+            .0
+            .get(&(namespace.to_string(), key.to_string()))
+            .cloned())
     }
 }
 
@@ -28,7 +33,10 @@ impl SecretLookup for MapSecrets {
 
 fn setup() -> (Renderer, Masker) {
     let mut kv = HashMap::new();
-    kv.insert(("company.team".into(), "MY_KEY".into()), json!("team-value"));
+    kv.insert(
+        ("company.team".into(), "MY_KEY".into()),
+        json!("team-value"),
+    );
     kv.insert(("other.ns".into(), "MY_KEY".into()), json!({"a": [1, 2]}));
     let mut secrets = HashMap::new();
     secrets.insert("API_TOKEN".to_string(), "s3cr3t-token".to_string());
@@ -93,11 +101,23 @@ fn plain_text_is_unchanged() {
 fn basic_expressions() {
     assert_eq!(ok("{{ inputs.taxi }}-{{ flow.revision + 1 }}"), "green-3");
     assert_eq!(ok("{{ 'a' ~ inputs.count ~ 'b' }}"), "a3b");
-    assert_eq!(ok("{{ outputs.extract.outputFiles['x.csv'] }}"), "kestra:///x.csv");
+    assert_eq!(
+        ok("{{ outputs.extract.outputFiles['x.csv'] }}"),
+        "kestra:///x.csv"
+    );
     assert_eq!(ok("{{ outputs['a-b'].x }}"), "dashed");
-    assert_eq!(ok("{{ taskrun.value }} {{ execution.id }} {{ labels.team }}"), "v1 exec1 data");
-    assert_eq!(ok("{{ inputs.count > 2 and not inputs.flag == false }}"), "true");
-    assert_eq!(ok("{{ 'a' ~ inputs.flag ~ false ~ inputs.nothing }}"), "atruefalse");
+    assert_eq!(
+        ok("{{ taskrun.value }} {{ execution.id }} {{ labels.team }}"),
+        "v1 exec1 data"
+    );
+    assert_eq!(
+        ok("{{ inputs.count > 2 and not inputs.flag == false }}"),
+        "true"
+    );
+    assert_eq!(
+        ok("{{ 'a' ~ inputs.flag ~ false ~ inputs.nothing }}"),
+        "atruefalse"
+    );
 }
 
 #[test]
@@ -119,7 +139,10 @@ fn control_flow_with_elseif() {
     assert_eq!(ok(tpl), "three");
     let tpl = "{% if inputs.count == 1 %}one{% elif inputs.count == 3 %}three{% endif %}";
     assert_eq!(ok(tpl), "three");
-    assert_eq!(ok("{% if inputs.missing %}yes{% else %}no{% endif %}"), "no");
+    assert_eq!(
+        ok("{% if inputs.missing %}yes{% else %}no{% endif %}"),
+        "no"
+    );
 }
 
 #[test]
@@ -132,7 +155,9 @@ fn loops_and_set() {
     assert_eq!(ok("{% for i in 1..3 %}{{ i }}{% endfor %}"), "123");
     assert_eq!(ok("{% for i in range(0, 2) %}{{ i }}{% endfor %}"), "012");
     assert_eq!(
-        ok("{% for k in outputs.extract.map | keys %}{{ k }}{% if not loop.last %},{% endif %}{% endfor %}"),
+        ok(
+            "{% for k in outputs.extract.map | keys %}{{ k }}{% if not loop.last %},{% endif %}{% endfor %}"
+        ),
         "z,a"
     );
 }
@@ -140,7 +165,10 @@ fn loops_and_set() {
 #[test]
 fn pebble_operators() {
     assert_eq!(ok("{{ inputs.flag ? 'yes' : 'no' }}"), "yes");
-    assert_eq!(ok("{{ inputs.count > 5 ? 'big' : inputs.count > 2 ? 'mid' : 'small' }}"), "mid");
+    assert_eq!(
+        ok("{{ inputs.count > 5 ? 'big' : inputs.count > 2 ? 'mid' : 'small' }}"),
+        "mid"
+    );
     assert_eq!(ok("{{ outputs.extract.list contains 2 }}"), "true");
     assert_eq!(ok("{{ inputs.taxi contains 'ree' }}"), "true");
     assert_eq!(ok("{{ inputs.taxi equals 'green' }}"), "true");
@@ -155,12 +183,21 @@ fn null_coalescing() {
     assert_eq!(ok("{{ outputs.t.missing ?? 'dflt' }}"), "dflt");
     assert_eq!(ok("{{ outputs.extract.value ?? 'was null' }}"), "was null");
     assert_eq!(ok("{{ inputs.taxi ?? 'dflt' }}"), "green");
-    assert_eq!(ok("{{ nope.a.b ?? outputs.x['y'].z ?? inputs.taxi }}"), "green");
+    assert_eq!(
+        ok("{{ nope.a.b ?? outputs.x['y'].z ?? inputs.taxi }}"),
+        "green"
+    );
     assert_eq!(ok("{{ inputs.nope ?? inputs.nope2 ?? 'last' }}"), "last");
     assert_eq!(ok("{{ (inputs.nope ?? 'a') ~ 'b' }}"), "ab");
     assert_eq!(ok("{{ inputs.nope ?? 'x' | upper }}"), "X");
-    assert_eq!(ok("{{ outputs.extract.outputFiles['missing.csv'] ?? 'none' }}"), "none");
-    assert_eq!(ok("{% if (inputs.nope ?? false) %}y{% else %}n{% endif %}"), "n");
+    assert_eq!(
+        ok("{{ outputs.extract.outputFiles['missing.csv'] ?? 'none' }}"),
+        "none"
+    );
+    assert_eq!(
+        ok("{% if (inputs.nope ?? false) %}y{% else %}n{% endif %}"),
+        "n"
+    );
     // The right-hand side is only evaluated when needed.
     assert_eq!(ok("{{ inputs.taxi ?? kv('NOT_THERE') }}"), "green");
 }
@@ -193,7 +230,10 @@ fn render_function_uses_the_same_context() {
     );
     assert_eq!(ok("{{ render(vars.file) }}"), "green_tripdata_2021-01.csv");
     // Recursive by default; `recursive=false` renders one level only.
-    assert_eq!(ok("{{ render(vars.nested) }}"), "green_tripdata_2021-01.csv");
+    assert_eq!(
+        ok("{{ render(vars.nested) }}"),
+        "green_tripdata_2021-01.csv"
+    );
     assert_eq!(
         ok("{{ render(vars.nested, recursive=false) }}"),
         "{{inputs.taxi}}_tripdata_{{trigger.date | date('yyyy-MM')}}.csv"
@@ -213,11 +253,20 @@ fn self_rendering_variable_is_an_error_not_a_crash() {
 fn kv_function() {
     assert_eq!(ok("{{ kv('MY_KEY') }}"), "team-value");
     assert_eq!(ok("{{ kv('MY_KEY', 'other.ns').a[1] }}"), "2");
-    assert_eq!(ok("{{ kv('MY_KEY', namespace='other.ns').a | length }}"), "2");
+    assert_eq!(
+        ok("{{ kv('MY_KEY', namespace='other.ns').a | length }}"),
+        "2"
+    );
     assert_eq!(ok("[{{ kv('NOPE', errorOnMissing=false) }}]"), "[]");
-    assert_eq!(ok("{{ kv('NOPE', errorOnMissing=false) ?? 'dflt' }}"), "dflt");
+    assert_eq!(
+        ok("{{ kv('NOPE', errorOnMissing=false) ?? 'dflt' }}"),
+        "dflt"
+    );
     let e = fails("{{ kv('NOPE') }}");
-    assert_eq!(e.message, "kv key `NOPE` not found in namespace `company.team`");
+    assert_eq!(
+        e.message,
+        "kv key `NOPE` not found in namespace `company.team`"
+    );
     let e = fails("{{ kv('NOPE', 'x.y') }}");
     assert!(e.message.contains("namespace `x.y`"), "{e}");
     let e = fails("{{ kv('BROKEN') }}");
@@ -282,7 +331,10 @@ fn typed_render_value() {
         })
     );
     // Map key order survives the round trip.
-    let keys: Vec<&String> = out["map"].as_object().map(|m| m.keys().collect()).unwrap_or_default();
+    let keys: Vec<&String> = out["map"]
+        .as_object()
+        .map(|m| m.keys().collect())
+        .unwrap_or_default();
     assert_eq!(keys, ["z", "a"]);
     let e = r.render_value(&json!(["{{ inputs.nope }}"]), &ctx(), "ns");
     assert!(e.is_err_and(|e| e.message.contains("inputs.nope")));
@@ -290,16 +342,43 @@ fn typed_render_value() {
 
 #[test]
 fn date_filters() {
-    assert_eq!(ok("{{ trigger.date | date('yyyy-MM-dd HH:mm:ss') }}"), "2021-01-01 00:00:00");
+    assert_eq!(
+        ok("{{ trigger.date | date('yyyy-MM-dd HH:mm:ss') }}"),
+        "2021-01-01 00:00:00"
+    );
     assert_eq!(ok("{{ trigger.date | date('yyyyMMdd') }}"), "20210101");
-    assert_eq!(ok("{{ trigger.date | date('MMM MMMM EEE EEEE') }}"), "Jan January Fri Friday");
-    assert_eq!(ok("{{ trigger.date | date(\"yyyy-MM-dd'T'HH:mm'Z'\") }}"), "2021-01-01T00:00Z");
-    assert_eq!(ok("{{ trigger.date | date(\"h a 'o''clock' D yy\") }}"), "12 AM o'clock 1 21");
-    assert_eq!(ok("{{ execution.startDate | date('ss.SSS SSSSSS XXX') }}"), "30.123 123456 Z");
-    assert_eq!(ok("{{ execution.startDate | date('iso') }}"), "2024-03-05T10:20:30.123456Z");
-    assert_eq!(ok("{{ execution.startDate | date('sql') }}"), "2024-03-05 10:20:30.123456");
-    assert_eq!(ok("{{ '2021-01-01' | date('iso_local_date') }}"), "2021-01-01");
-    assert_eq!(ok("{{ '2021-06-15T12:00:00+02:00' | date('HH:mm XXX') }}"), "10:00 Z");
+    assert_eq!(
+        ok("{{ trigger.date | date('MMM MMMM EEE EEEE') }}"),
+        "Jan January Fri Friday"
+    );
+    assert_eq!(
+        ok("{{ trigger.date | date(\"yyyy-MM-dd'T'HH:mm'Z'\") }}"),
+        "2021-01-01T00:00Z"
+    );
+    assert_eq!(
+        ok("{{ trigger.date | date(\"h a 'o''clock' D yy\") }}"),
+        "12 AM o'clock 1 21"
+    );
+    assert_eq!(
+        ok("{{ execution.startDate | date('ss.SSS SSSSSS XXX') }}"),
+        "30.123 123456 Z"
+    );
+    assert_eq!(
+        ok("{{ execution.startDate | date('iso') }}"),
+        "2024-03-05T10:20:30.123456Z"
+    );
+    assert_eq!(
+        ok("{{ execution.startDate | date('sql') }}"),
+        "2024-03-05 10:20:30.123456"
+    );
+    assert_eq!(
+        ok("{{ '2021-01-01' | date('iso_local_date') }}"),
+        "2021-01-01"
+    );
+    assert_eq!(
+        ok("{{ '2021-06-15T12:00:00+02:00' | date('HH:mm XXX') }}"),
+        "10:00 Z"
+    );
     assert_eq!(
         ok("{{ '2021-06-15T12:00:00Z' | date('HH:mm xx', timeZone='+05:30') }}"),
         "17:30 +0530"
@@ -315,11 +394,26 @@ fn date_filters() {
 
 #[test]
 fn date_add_and_timestamps() {
-    assert_eq!(ok("{{ trigger.date | dateAdd(1, 'DAYS') }}"), "2021-01-02T00:00:00Z");
-    assert_eq!(ok("{{ trigger.date | dateAdd(-1, 'MONTHS') }}"), "2020-12-01T00:00:00Z");
-    assert_eq!(ok("{{ trigger.date | dateAdd(90, 'MINUTES') | date('HH:mm') }}"), "01:30");
-    assert_eq!(ok("{{ trigger.date | dateAdd(2, 'WEEKS') | date('yyyy-MM-dd') }}"), "2021-01-15");
-    assert_eq!(ok("{{ trigger.date | dateAdd(1, 'YEARS') | date('yyyy') }}"), "2022");
+    assert_eq!(
+        ok("{{ trigger.date | dateAdd(1, 'DAYS') }}"),
+        "2021-01-02T00:00:00Z"
+    );
+    assert_eq!(
+        ok("{{ trigger.date | dateAdd(-1, 'MONTHS') }}"),
+        "2020-12-01T00:00:00Z"
+    );
+    assert_eq!(
+        ok("{{ trigger.date | dateAdd(90, 'MINUTES') | date('HH:mm') }}"),
+        "01:30"
+    );
+    assert_eq!(
+        ok("{{ trigger.date | dateAdd(2, 'WEEKS') | date('yyyy-MM-dd') }}"),
+        "2021-01-15"
+    );
+    assert_eq!(
+        ok("{{ trigger.date | dateAdd(1, 'YEARS') | date('yyyy') }}"),
+        "2022"
+    );
     assert_eq!(ok("{{ trigger.date | timestamp }}"), "1609459200");
     assert_eq!(ok("{{ trigger.date | timestampMilli }}"), "1609459200000");
     let e = fails("{{ trigger.date | dateAdd(1, 'FORTNIGHTS') }}");
@@ -341,25 +435,55 @@ fn now_uuid_random() {
 
 #[test]
 fn string_and_collection_filters() {
-    assert_eq!(ok("{{ 'Hello' | upper }} {{ 'Hello' | lower }} {{ '  x ' | trim }}"), "HELLO hello x");
-    assert_eq!(ok("{{ 'hello world' | title }} {{ 'hello' | capitalize }}"), "Hello World Hello");
-    assert_eq!(ok("{{ inputs.empty | default('d') }} {{ inputs.nope | default('d') }}"), "d d");
+    assert_eq!(
+        ok("{{ 'Hello' | upper }} {{ 'Hello' | lower }} {{ '  x ' | trim }}"),
+        "HELLO hello x"
+    );
+    assert_eq!(
+        ok("{{ 'hello world' | title }} {{ 'hello' | capitalize }}"),
+        "Hello World Hello"
+    );
+    assert_eq!(
+        ok("{{ inputs.empty | default('d') }} {{ inputs.nope | default('d') }}"),
+        "d d"
+    );
     assert_eq!(ok("{{ inputs.taxi | default('d') }}"), "green");
     assert_eq!(ok("{{ outputs.extract.map | json }}"), r#"{"z":1,"a":2}"#);
     assert_eq!(ok("{{ {'a': [1, 'x']} | toJson }}"), r#"{"a":[1,"x"]}"#);
-    assert_eq!(ok("{{ 'Hello World, Kestra!' | slugify }}"), "hello-world-kestra");
-    assert_eq!(ok("{{ outputs.extract.list | first }}-{{ outputs.extract.list | last }}"), "1-3");
-    assert_eq!(ok("{{ outputs.extract.list | length }} {{ 'abc' | length }}"), "3 3");
+    assert_eq!(
+        ok("{{ 'Hello World, Kestra!' | slugify }}"),
+        "hello-world-kestra"
+    );
+    assert_eq!(
+        ok("{{ outputs.extract.list | first }}-{{ outputs.extract.list | last }}"),
+        "1-3"
+    );
+    assert_eq!(
+        ok("{{ outputs.extract.list | length }} {{ 'abc' | length }}"),
+        "3 3"
+    );
     assert_eq!(ok("{{ outputs.extract.list | join(',') }}"), "1,2,3");
     assert_eq!(ok("{{ 'a-b-c' | replace({'-': '_', 'a': 'A'}) }}"), "A_b_c");
     assert_eq!(ok("{{ 'a-b-c' | replace('-', '+') }}"), "a+b+c");
     assert_eq!(ok("{{ 'a,b' | split(',') | last }}"), "b");
     assert_eq!(ok("{{ -3 | abs }}"), "3");
     assert_eq!(ok("{{ '42' | number + 1 }} {{ '1.5' | number }}"), "43 1.5");
-    assert_eq!(ok("{{ 'abc' | startsWith('ab') }} {{ 'abc' | endsWith('x') }}"), "true false");
-    assert_eq!(ok("{{ outputs.extract.map | keys }} {{ outputs.extract.map | values }}"), r#"["z","a"] [1,2]"#);
-    assert_eq!(ok("{{ 'a/b/c' | substringAfterLast('/') }} {{ 'a/b/c' | substringBefore('/') }}"), "c a");
-    assert_eq!(ok("{{ 'hi' | base64encode }} {{ 'aGk=' | base64decode }}"), "aGk= hi");
+    assert_eq!(
+        ok("{{ 'abc' | startsWith('ab') }} {{ 'abc' | endsWith('x') }}"),
+        "true false"
+    );
+    assert_eq!(
+        ok("{{ outputs.extract.map | keys }} {{ outputs.extract.map | values }}"),
+        r#"["z","a"] [1,2]"#
+    );
+    assert_eq!(
+        ok("{{ 'a/b/c' | substringAfterLast('/') }} {{ 'a/b/c' | substringBefore('/') }}"),
+        "c a"
+    );
+    assert_eq!(
+        ok("{{ 'hi' | base64encode }} {{ 'aGk=' | base64decode }}"),
+        "aGk= hi"
+    );
 }
 
 #[test]
@@ -412,16 +536,32 @@ fn referenced_outputs_finds_task_ids() {
 #[test]
 fn raw_blocks_are_left_alone() {
     assert_eq!(ok("{% raw %}{{ x }}{% endraw %}"), "{{ x }}");
-    assert_eq!(ok("{% verbatim %}{{ a ?? b }}{% endverbatim %}"), "{{ a ?? b }}");
+    assert_eq!(
+        ok("{% verbatim %}{{ a ?? b }}{% endverbatim %}"),
+        "{{ a ?? b }}"
+    );
     assert_eq!(ok("a{# comment {{ x }} #}b"), "ab");
 }
 
 #[test]
 fn bad_templates_never_panic() {
     for tpl in [
-        "{{", "{{ }}", "{% if %}", "{{ ?? }}", "{{ a ?? }}", "{{ ? : }}", "{{ (((( }}",
-        "{{ ']' }}", "{% for %}", "{{ a.. }}", "{{ 'é' ?? 'ü' }}", "{{ x[ }}", "}}{{",
-        "{% verbatim %}", "{{ 1..100000000 }}", "{{ 'x' | date('yyyy') }}",
+        "{{",
+        "{{ }}",
+        "{% if %}",
+        "{{ ?? }}",
+        "{{ a ?? }}",
+        "{{ ? : }}",
+        "{{ (((( }}",
+        "{{ ']' }}",
+        "{% for %}",
+        "{{ a.. }}",
+        "{{ 'é' ?? 'ü' }}",
+        "{{ x[ }}",
+        "}}{{",
+        "{% verbatim %}",
+        "{{ 1..100000000 }}",
+        "{{ 'x' | date('yyyy') }}",
     ] {
         let _ = render(tpl);
         let _ = check_syntax(tpl);

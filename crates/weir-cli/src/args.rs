@@ -1,0 +1,149 @@
+//! The command line, as clap sees it.
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(
+    name = "weir",
+    version,
+    about = "Run Kestra-style data pipelines from one binary",
+    propagate_version = true
+)]
+pub struct Cli {
+    /// Folder holding all of weir's state: executions, logs, KV, internal storage.
+    #[arg(long, global = true, env = "WEIR_HOME", default_value = ".weir")]
+    pub home: PathBuf,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Check flows and report every problem with its file, line and column.
+    Validate {
+        /// Flow files, or folders to search for `*.yaml`/`*.yml`.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
+    /// Run a flow once and wait for the end.
+    Run(RunArgs),
+    /// Inspect executions.
+    #[command(subcommand)]
+    Executions(ExecutionsCommand),
+    /// Read and write the KV store.
+    #[command(subcommand)]
+    Kv(KvCommand),
+    /// Deployed flows.
+    #[command(subcommand)]
+    Flows(FlowsCommand),
+    /// List the task types weir runs.
+    Tasks,
+}
+
+#[derive(Args)]
+pub struct RunArgs {
+    /// The flow file.
+    pub flow: PathBuf,
+    /// An input value, `NAME=VALUE`; repeatable.
+    #[arg(long = "input", short = 'i', value_name = "NAME=VALUE")]
+    pub inputs: Vec<String>,
+    /// The schedule date this run stands for (`trigger.date`), e.g. `2021-01-01`.
+    #[arg(long, value_name = "DATE")]
+    pub trigger_date: Option<String>,
+    /// A label for this execution, `KEY=VALUE`; repeatable.
+    #[arg(long = "label", short = 'l', value_name = "KEY=VALUE")]
+    pub labels: Vec<String>,
+    /// Print the final execution as JSON on stdout instead of its id.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Subcommand)]
+pub enum ExecutionsCommand {
+    /// List executions, newest first.
+    List {
+        #[arg(long)]
+        namespace: Option<String>,
+        #[arg(long)]
+        flow: Option<String>,
+        /// Only executions in this state (SUCCESS, FAILED…).
+        #[arg(long)]
+        state: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one execution with its task runs, labels, inputs and outputs.
+    Show {
+        /// The execution id, or a unique prefix of it.
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the logs of an execution.
+    Logs {
+        id: String,
+        /// Only the logs of this task.
+        #[arg(long)]
+        task: Option<String>,
+        /// Only lines at this level or above.
+        #[arg(long)]
+        level: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum KvCommand {
+    /// Store a value.
+    Set {
+        #[arg(long, short)]
+        namespace: String,
+        key: String,
+        value: String,
+        /// STRING, NUMBER, BOOLEAN, DATETIME, DATE, DURATION or JSON.
+        #[arg(long = "type", default_value = "STRING")]
+        kind: String,
+        /// How long the value lives, e.g. `PT1H`.
+        #[arg(long)]
+        ttl: Option<String>,
+    },
+    /// Print a value.
+    Get {
+        #[arg(long, short)]
+        namespace: String,
+        key: String,
+    },
+    /// List the keys of a namespace.
+    List {
+        #[arg(long, short)]
+        namespace: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete a key.
+    Delete {
+        #[arg(long, short)]
+        namespace: String,
+        key: String,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum FlowsCommand {
+    /// List deployed flows (latest revisions).
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Validate and store flows so that subflows and later runs find them.
+    Deploy {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
+    /// Print the JSON Schema of flows.
+    Schema,
+}

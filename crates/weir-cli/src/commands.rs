@@ -1,0 +1,760 @@
+//! One function per command: wiring adapters, calling the crates, printing results.
+
+#![expect(
+    clippy::print_stderr,
+    reason = "commands report progress and notes on stderr"
+)]
+
+use crate::args::*;
+use crate::output::{self, paint, state_color, table, user_error, user_error_hint};
+use anyhow::{Context, Result};
+use chrono::Utc;
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use weir_core::State;
+use weir_engine::{Engine, EngineConfig, Event, RunRequest};
+use weir_flow::{Catalog, Flow};
+use weir_storage::InternalStorage;
+use weir_store::{ExecutionFilter, KvEntry, Level, SqliteStore, Store};
+
+/// Writes data to stdout; a closed pipe (`weir … | head`) ends quietly.
+fn emit(text: &str) {
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_all(text.as_bytes()).and_then(|_| out.flush())
+        && e.kind() == std::io::ErrorKind::BrokenPipe
+    {
+        std::process::exit(0);
+    }
+}
+
+fn emit_json(v: &impl serde::Serialize) {
+    emit(&format!(
+        "{}\n",
+        serde_json::to_string_pretty(v).unwrap_or_default()
+    ));
+}
+
+pub fn dispatch(cli: Cli) -> Result<u8> {
+    let home = cli.home;
+    match cli.command {
+        Command::Validate { paths } => validate(&paths),
+        Command::Run(args) => run(&home, args),
+        Command::Executions(cmd) => executions(&home, cmd),
+        Command::Kv(cmd) => kv(&home, cmd),
+        Command::Flows(cmd) => flows(&home, cmd),
+        Command::Tasks => {
+            let rows: Vec<Vec<String>> = weir_tasks::catalog::ALL
+                .iter()
+                .map(|s| vec![s.name.to_string(), s.doc.to_string()])
+                .collect();
+            emit(&table(&["TYPE", "WHAT IT DOES"], &rows));
+            Ok(0)
+        }
+    }
+}
+
+struct Home {
+    store: Arc<dyn Store>,
+    storage: Arc<InternalStorage>,
+    work: PathBuf,
+}
+
+/// Opens weir's home folder, creating it on first use, and fails executions left RUNNING by a
+/// process that is gone.
+fn open_home(home: &Path) -> Result<Home> {
+    std::fs::create_dir_all(home)
+        .with_context(|| format!("could not create weir's home folder `{}`", home.display()))?;
+    let store = SqliteStore::open(&home.join("weir.db"))?;
+    let orphans = store.fail_orphans(&weir_engine::is_alive)?;
+    for id in orphans {
+        eprintln!(
+            "{} execution {id} was left running by a weir process that is gone; marked FAILED",
+            paint("33", "note:")
+        );
+    }
+    Ok(Home {
+        store: Arc::new(store),
+        storage: Arc::new(InternalStorage::new(home.join("storage"))),
+        work: home.join("work"),
+    })
+}
+
+fn catalog() -> Arc<Catalog> {
+    Arc::new(weir_tasks::catalog::catalog())
+}
+
+fn flow_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            let mut found: Vec<PathBuf> = std::fs::read_dir(p)
+                .with_context(|| format!("could not read folder `{}`", p.display()))?
+                .flatten()
+                .map(|e| e.path())
+                .filter(|f| f.extension().is_some_and(|e| e == "yaml" || e == "yml"))
+                .collect();
+            found.sort();
+            files.extend(found);
+        } else {
+            files.push(p.clone());
+        }
+    }
+    Ok(files)
+}
+
+/// Reads and validates a flow file, printing its diagnostics. `None` when it has problems.
+fn load_flow(path: &Path, catalog: &Catalog) -> Result<Result<Flow, usize>> {
+    let source = std::fs::read_to_string(path).map_err(|e| {
+        user_error(format!(
+            "could not read flow file `{}`: {e}",
+            path.display()
+        ))
+    })?;
+    match weir_flow::parse_flow(&path.display().to_string(), &source, catalog) {
+        Ok(flow) => Ok(Ok(flow)),
+        Err(diags) => {
+            for d in &diags {
+                output::print_diagnostic(d, Some(&source));
+            }
+            Ok(Err(diags.len()))
+        }
+    }
+}
+
+fn plural(n: usize, word: &str) -> String {
+    if n == 1 {
+        format!("1 {word}")
+    } else {
+        format!("{n} {word}s")
+    }
+}
+
+fn validate(paths: &[PathBuf]) -> Result<u8> {
+    let catalog = catalog();
+    let files = flow_files(paths)?;
+    let mut problems = 0;
+    let mut bad_files = 0;
+    for f in &files {
+        if let Err(n) = load_flow(f, &catalog)? {
+            problems += n;
+            bad_files += 1;
+        }
+    }
+    if problems > 0 {
+        return Err(user_error(format!(
+            "{} in {} of {}",
+            plural(problems, "problem"),
+            plural(bad_files, "file"),
+            plural(files.len(), "flow file")
+        )));
+    }
+    eprintln!("{} {} valid", paint("32", "✓"), plural(files.len(), "flow"));
+    Ok(0)
+}
+
+fn parse_pairs(items: &[String], what: &str) -> Result<Vec<(String, String)>> {
+    items
+        .iter()
+        .map(|i| match i.split_once('=') {
+            Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+            _ => Err(user_error_hint(
+                format!("`{i}` is not a valid {what}"),
+                format!("write {what}s as `NAME=VALUE`"),
+            )),
+        })
+        .collect()
+}
+
+fn parse_trigger_date(text: &str) -> Result<chrono::DateTime<Utc>> {
+    if let Ok(d) = chrono::DateTime::parse_from_rfc3339(text) {
+        return Ok(d.with_timezone(&Utc));
+    }
+    if let Ok(d) = chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S") {
+        return Ok(d.and_utc());
+    }
+    if let Ok(d) = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        return Ok(d.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc());
+    }
+    Err(user_error_hint(
+        format!("`{text}` is not a date"),
+        "use `2021-01-01` or `2021-01-01T06:00:00Z`",
+    ))
+}
+
+fn run(home: &Path, args: RunArgs) -> Result<u8> {
+    let catalog = catalog();
+    let flow = match load_flow(&args.flow, &catalog)? {
+        Ok(f) => f,
+        Err(n) => {
+            return Err(user_error(format!(
+                "flow `{}` is invalid ({}); nothing was run",
+                args.flow.display(),
+                plural(n, "problem")
+            )));
+        }
+    };
+    let given = parse_pairs(&args.inputs, "input")?;
+    let labels = parse_pairs(&args.labels, "label")?;
+    let inputs = weir_flow::resolve_inputs(&flow, &given).map_err(|errors| {
+        user_error_hint(
+            format!(
+                "invalid inputs for flow `{}`: {}; nothing was run",
+                flow.id,
+                errors.join("; ")
+            ),
+            flow_inputs_hint(&flow),
+        )
+    })?;
+    let trigger = match &args.trigger_date {
+        Some(t) => {
+            let d = parse_trigger_date(t)?;
+            serde_json::json!({"date": d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)})
+        }
+        None => serde_json::Value::Null,
+    };
+    let h = open_home(home)?;
+    let record = h.store.save_flow(&flow.namespace, &flow.id, &flow.source)?;
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("could not start the async runtime")?;
+    let (cancel_tx, cancel_rx) = tokio::sync::watch::channel(false);
+    let (events_tx, events_rx) = tokio::sync::mpsc::unbounded_channel();
+    let engine = Engine::new(EngineConfig {
+        store: h.store.clone(),
+        storage: h.storage.clone(),
+        catalog: catalog.clone(),
+        work_root: h.work.clone(),
+        events: Some(events_tx),
+        cancel: cancel_rx,
+    });
+    let flow = Arc::new(flow);
+    let started = std::time::Instant::now();
+    let outcome = runtime.block_on(async {
+        tokio::spawn(watch_signals(cancel_tx));
+        let view = tokio::spawn(crate::commands::live::show(events_rx));
+        let req = RunRequest {
+            flow: flow.clone(),
+            revision: record.revision,
+            inputs,
+            labels,
+            trigger,
+            parent_id: None,
+        };
+        let out = engine.execute(req).await;
+        engine.wait_detached().await;
+        drop(engine);
+        let _ = view.await;
+        out
+    })?;
+    runtime.shutdown_timeout(std::time::Duration::from_millis(100));
+
+    let ex = &outcome.execution;
+    let runs = h.store.task_runs(&ex.id)?;
+    eprintln!();
+    eprint!("{}", task_table(&runs));
+    eprintln!(
+        "\nexecution {} {} in {} ({} tasks, flow {}.{} revision {})",
+        ex.id,
+        state_color(ex.state),
+        weir_core::format_duration(started.elapsed()),
+        runs.len(),
+        ex.namespace,
+        ex.flow_id,
+        ex.flow_revision
+    );
+    if let Some(f) = &outcome.failure
+        && ex.state.is_failure()
+    {
+        eprintln!("{} {f}", paint("1;31", "error:"));
+        eprintln!(
+            "{} see all logs with `weir executions logs {}`",
+            paint("1;36", "hint:"),
+            ex.id
+        );
+    }
+    if args.json {
+        emit_json(&execution_json(&*h.store, &ex.id)?);
+    } else {
+        emit(&format!("{}\n", ex.id));
+    }
+    Ok(if ex.state.is_failure() { 1 } else { 0 })
+}
+
+fn flow_inputs_hint(flow: &Flow) -> String {
+    if flow.inputs.is_empty() {
+        return "this flow takes no inputs".into();
+    }
+    let list: Vec<String> = flow
+        .inputs
+        .iter()
+        .map(|i| {
+            let values = if i.values.is_empty() {
+                String::new()
+            } else {
+                format!(" one of {}", i.values.join("|"))
+            };
+            format!("--input {}=…({:?}{values})", i.id, i.kind)
+        })
+        .collect();
+    format!("this flow takes {}", list.join(", "))
+}
+
+/// Ctrl-C and SIGTERM stop running tasks; the execution is recorded as KILLED.
+async fn watch_signals(cancel: tokio::sync::watch::Sender<bool>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+    eprintln!(
+        "\n{} stopping: killing running tasks",
+        paint("33", "signal received:")
+    );
+    let _ = cancel.send(true);
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+    eprintln!("second signal: exiting now");
+    std::process::exit(130);
+}
+
+pub mod live {
+    //! The live view of a running execution: a spinner per running task on a terminal, a line
+    //! per finished task run otherwise.
+
+    #![expect(clippy::print_stderr, reason = "the live view is drawn on stderr")]
+
+    use super::*;
+    use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+    use std::collections::HashMap;
+    use std::time::Instant;
+
+    pub async fn show(mut rx: tokio::sync::mpsc::UnboundedReceiver<Event>) {
+        let tty = std::io::stderr().is_terminal();
+        let mp = MultiProgress::with_draw_target(if tty {
+            ProgressDrawTarget::stderr()
+        } else {
+            ProgressDrawTarget::hidden()
+        });
+        let style = ProgressStyle::with_template("{spinner:.cyan} {msg} {elapsed:.dim}")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner());
+        let mut bars: HashMap<String, (ProgressBar, Instant)> = HashMap::new();
+        while let Some(ev) = rx.recv().await {
+            let Event::TaskRun {
+                task_run_id,
+                task_id,
+                value,
+                state,
+                attempt,
+                ..
+            } = ev
+            else {
+                continue;
+            };
+            let name = match &value {
+                Some(v) => format!("{task_id} [{v}]"),
+                None => task_id.clone(),
+            };
+            match state {
+                State::Running | State::Retrying => {
+                    let entry = bars.entry(task_run_id.clone()).or_insert_with(|| {
+                        let pb = mp.add(ProgressBar::new_spinner());
+                        pb.set_style(style.clone());
+                        pb.enable_steady_tick(std::time::Duration::from_millis(100));
+                        (pb, Instant::now())
+                    });
+                    let what = if state == State::Retrying {
+                        format!("{name} retrying after attempt {attempt}")
+                    } else if attempt > 1 {
+                        format!("{name} attempt {attempt}")
+                    } else {
+                        name.clone()
+                    };
+                    entry.0.set_message(what);
+                }
+                s if s.is_terminated() => {
+                    let elapsed = bars.remove(&task_run_id).map(|(pb, t)| {
+                        pb.finish_and_clear();
+                        mp.remove(&pb);
+                        t.elapsed()
+                    });
+                    let took = elapsed
+                        .map(weir_core::format_duration)
+                        .unwrap_or_default();
+                    let line = format!("  {:<9} {name} {}", state_color(s), paint("2", &took));
+                    if tty {
+                        let _ = mp.println(line);
+                    } else {
+                        eprintln!("{line}");
+                    }
+                }
+                _ => {}
+            }
+        }
+        let _ = mp.clear();
+    }
+}
+
+fn task_table(runs: &[weir_store::TaskRunRecord]) -> String {
+    let rows: Vec<Vec<String>> = runs
+        .iter()
+        .map(|r| {
+            let took = match (r.started(), r.ended()) {
+                (Some(s), Some(e)) => {
+                    weir_core::format_duration((e - s).to_std().unwrap_or_default())
+                }
+                _ => "-".into(),
+            };
+            let name = match &r.value {
+                Some(v) => format!("{} [{v}]", r.task_id),
+                None => r.task_id.clone(),
+            };
+            vec![
+                name,
+                state_color(r.state),
+                r.attempts.to_string(),
+                took,
+                short_type(&r.task_type),
+            ]
+        })
+        .collect();
+    table(&["TASK", "STATE", "ATTEMPTS", "DURATION", "TYPE"], &rows)
+}
+
+fn short_type(t: &str) -> String {
+    t.strip_prefix("io.kestra.plugin.").unwrap_or(t).to_string()
+}
+
+fn resolve_execution(store: &dyn Store, id: &str) -> Result<String> {
+    if store.get_execution(id)?.is_some() {
+        return Ok(id.to_string());
+    }
+    let found = store.find_execution(id)?;
+    match found.as_slice() {
+        [one] => Ok(one.clone()),
+        [] => Err(user_error_hint(
+            format!("no execution `{id}`"),
+            "`weir executions list` shows recent executions",
+        )),
+        _ => Err(user_error(format!(
+            "`{id}` matches several executions; give more characters"
+        ))),
+    }
+}
+
+fn execution_json(store: &dyn Store, id: &str) -> Result<serde_json::Value> {
+    let ex = store
+        .get_execution(id)?
+        .ok_or_else(|| user_error(format!("no execution `{id}`")))?;
+    let runs = store.task_runs(id)?;
+    let mut v = serde_json::to_value(&ex)?;
+    if let Some(m) = v.as_object_mut() {
+        m.insert(
+            "labels".into(),
+            serde_json::Value::Object(
+                ex.labels
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone().into()))
+                    .collect(),
+            ),
+        );
+        m.insert("taskRuns".into(), serde_json::to_value(&runs)?);
+    }
+    Ok(v)
+}
+
+fn executions(home: &Path, cmd: ExecutionsCommand) -> Result<u8> {
+    let h = open_home(home)?;
+    let store = &*h.store;
+    match cmd {
+        ExecutionsCommand::List {
+            namespace,
+            flow,
+            state,
+            limit,
+            json,
+        } => {
+            let state = match state {
+                Some(s) => Some(State::parse(&s).ok_or_else(|| {
+                    user_error(format!("`{s}` is not a state (SUCCESS, FAILED, RUNNING…)"))
+                })?),
+                None => None,
+            };
+            let list = store.list_executions(&ExecutionFilter {
+                namespace,
+                flow_id: flow,
+                state,
+                limit: Some(limit),
+            })?;
+            if json {
+                emit_json(&list);
+            } else {
+                let rows: Vec<Vec<String>> = list
+                    .iter()
+                    .map(|e| {
+                        let took = match (e.started, e.ended) {
+                            (Some(s), Some(end)) => {
+                                weir_core::format_duration((end - s).to_std().unwrap_or_default())
+                            }
+                            _ => "-".into(),
+                        };
+                        let labels = e
+                            .labels
+                            .iter()
+                            .map(|(k, v)| format!("{k}:{v}"))
+                            .collect::<Vec<_>>()
+                            .join(" ");
+                        vec![
+                            e.id.clone(),
+                            format!("{}.{}", e.namespace, e.flow_id),
+                            state_color(e.state),
+                            e.created.format("%Y-%m-%d %H:%M:%S").to_string(),
+                            took,
+                            labels,
+                        ]
+                    })
+                    .collect();
+                emit(&table(
+                    &["ID", "FLOW", "STATE", "CREATED", "DURATION", "LABELS"],
+                    &rows,
+                ));
+            }
+        }
+        ExecutionsCommand::Show { id, json } => {
+            let id = resolve_execution(store, &id)?;
+            let v = execution_json(store, &id)?;
+            if json {
+                emit_json(&v);
+            } else {
+                let ex = store
+                    .get_execution(&id)?
+                    .ok_or_else(|| user_error(format!("no execution `{id}`")))?;
+                let mut text = format!(
+                    "execution {}\n  flow     {}.{} (revision {})\n  state    {}\n  created  {}\n",
+                    ex.id,
+                    ex.namespace,
+                    ex.flow_id,
+                    ex.flow_revision,
+                    state_color(ex.state),
+                    ex.created.to_rfc3339()
+                );
+                if !ex.labels.is_empty() {
+                    text.push_str(&format!(
+                        "  labels   {}\n",
+                        ex.labels
+                            .iter()
+                            .map(|(k, v)| format!("{k}:{v}"))
+                            .collect::<Vec<_>>()
+                            .join(" ")
+                    ));
+                }
+                text.push_str(&format!(
+                    "  inputs   {}\n  outputs  {}\n\n",
+                    ex.inputs, ex.outputs
+                ));
+                text.push_str(&task_table(&store.task_runs(&id)?));
+                emit(&text);
+            }
+        }
+        ExecutionsCommand::Logs {
+            id,
+            task,
+            level,
+            json,
+        } => {
+            let id = resolve_execution(store, &id)?;
+            let min = match level {
+                Some(l) => Level::parse(&l).ok_or_else(|| {
+                    user_error(format!(
+                        "`{l}` is not a log level (TRACE, DEBUG, INFO, WARN, ERROR)"
+                    ))
+                })?,
+                None => Level::Trace,
+            };
+            let logs: Vec<_> = store
+                .logs(&id)?
+                .into_iter()
+                .filter(|l| l.level >= min && (task.is_none() || l.task_id == task))
+                .collect();
+            if json {
+                emit_json(&logs);
+            } else {
+                let mut text = String::new();
+                for l in logs {
+                    text.push_str(&format!(
+                        "{} {:<5} {} {}\n",
+                        l.at.format("%H:%M:%S%.3f"),
+                        l.level.as_str(),
+                        l.task_id.as_deref().unwrap_or("-"),
+                        l.message
+                    ));
+                }
+                emit(&text);
+            }
+        }
+    }
+    Ok(0)
+}
+
+fn kv_value(kind: &str, text: &str) -> Result<serde_json::Value> {
+    let kind = kind.to_ascii_uppercase();
+    let bad = |what: &str| user_error(format!("`{text}` is not {what} (--type {kind})"));
+    Ok(match kind.as_str() {
+        "STRING" | "DATETIME" | "DATE" => serde_json::Value::String(text.to_string()),
+        "DURATION" => {
+            weir_core::parse_duration(text).map_err(|e| user_error(e.to_string()))?;
+            serde_json::Value::String(text.to_string())
+        }
+        "NUMBER" => text
+            .parse::<f64>()
+            .ok()
+            .and_then(|_| serde_json::from_str(text).ok())
+            .ok_or_else(|| bad("a number"))?,
+        "BOOLEAN" => match text {
+            "true" => true.into(),
+            "false" => false.into(),
+            _ => return Err(bad("a boolean")),
+        },
+        "JSON" => serde_json::from_str(text).map_err(|_| bad("valid JSON"))?,
+        _ => {
+            return Err(user_error(format!(
+                "`{kind}` is not a KV type (STRING, NUMBER, BOOLEAN, DATETIME, DATE, DURATION, JSON)"
+            )));
+        }
+    })
+}
+
+fn kv(home: &Path, cmd: KvCommand) -> Result<u8> {
+    let h = open_home(home)?;
+    let store = &*h.store;
+    match cmd {
+        KvCommand::Set {
+            namespace,
+            key,
+            value,
+            kind,
+            ttl,
+        } => {
+            let v = kv_value(&kind, &value)?;
+            let expires = match ttl {
+                Some(t) => Some(
+                    Utc::now()
+                        + chrono::Duration::from_std(
+                            weir_core::parse_duration(&t).map_err(|e| user_error(e.to_string()))?,
+                        )?,
+                ),
+                None => None,
+            };
+            store.kv_set(&KvEntry {
+                namespace,
+                key,
+                value: v,
+                kind: kind.to_ascii_uppercase(),
+                expires,
+                updated: Utc::now(),
+            })?;
+        }
+        KvCommand::Get { namespace, key } => match store.kv_get(&namespace, &key)? {
+            Some(e) => emit(&format!("{}\n", weir_tasks::de::scalar_text(e.value))),
+            None => {
+                return Err(user_error_hint(
+                    format!("kv key `{key}` not found in namespace `{namespace}`"),
+                    format!("`weir kv list --namespace {namespace}` shows the keys there"),
+                ));
+            }
+        },
+        KvCommand::List { namespace, json } => {
+            let entries = store.kv_list(&namespace)?;
+            if json {
+                emit_json(&entries);
+            } else {
+                let rows: Vec<Vec<String>> = entries
+                    .iter()
+                    .map(|e| {
+                        vec![
+                            e.key.clone(),
+                            e.kind.clone(),
+                            e.expires
+                                .map(|x| x.to_rfc3339())
+                                .unwrap_or_else(|| "-".into()),
+                            weir_tasks::de::scalar_text(e.value.clone()),
+                        ]
+                    })
+                    .collect();
+                emit(&table(&["KEY", "TYPE", "EXPIRES", "VALUE"], &rows));
+            }
+        }
+        KvCommand::Delete { namespace, key } => {
+            if !store.kv_delete(&namespace, &key)? {
+                return Err(user_error(format!(
+                    "kv key `{key}` not found in namespace `{namespace}`"
+                )));
+            }
+        }
+    }
+    Ok(0)
+}
+
+fn flows(home: &Path, cmd: FlowsCommand) -> Result<u8> {
+    match cmd {
+        FlowsCommand::Schema => {
+            emit_json(&weir_flow::schema::flow_schema(&catalog()));
+            Ok(0)
+        }
+        FlowsCommand::Deploy { paths } => {
+            let catalog = catalog();
+            let files = flow_files(&paths)?;
+            let mut flows = Vec::new();
+            let mut problems = 0;
+            for f in &files {
+                match load_flow(f, &catalog)? {
+                    Ok(flow) => flows.push(flow),
+                    Err(n) => problems += n,
+                }
+            }
+            if problems > 0 {
+                return Err(user_error(format!(
+                    "{}; nothing was deployed",
+                    plural(problems, "problem")
+                )));
+            }
+            let h = open_home(home)?;
+            for flow in flows {
+                let r = h.store.save_flow(&flow.namespace, &flow.id, &flow.source)?;
+                eprintln!("deployed {}.{} revision {}", r.namespace, r.id, r.revision);
+            }
+            Ok(0)
+        }
+        FlowsCommand::List { json } => {
+            let h = open_home(home)?;
+            let list = h.store.list_flows()?;
+            if json {
+                emit_json(&list.iter().map(|f| serde_json::json!({"namespace": f.namespace, "id": f.id, "revision": f.revision, "updated": f.updated})).collect::<Vec<_>>());
+            } else {
+                let rows: Vec<Vec<String>> = list
+                    .iter()
+                    .map(|f| {
+                        vec![
+                            f.namespace.clone(),
+                            f.id.clone(),
+                            f.revision.to_string(),
+                            f.updated.format("%Y-%m-%d %H:%M:%S").to_string(),
+                        ]
+                    })
+                    .collect();
+                emit(&table(&["NAMESPACE", "ID", "REVISION", "UPDATED"], &rows));
+            }
+            Ok(0)
+        }
+    }
+}

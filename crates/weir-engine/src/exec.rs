@@ -1,0 +1,1050 @@
+//! Walking one execution: the task tree, retries, timeouts, errors/finally, concurrency, kills.
+
+use crate::context::{self, Scope, TaskRunInfo};
+use crate::ids::new_id;
+use crate::{Engine, EngineError, Event, Outcome, RunRequest};
+use chrono::Utc;
+use futures::future::BoxFuture;
+use futures::{FutureExt, StreamExt};
+use serde_json::{Map, Value, json};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::watch;
+use weir_core::State;
+use weir_flow::{ConcurrencyBehavior, Flow, Task};
+use weir_store::{ExecutionRecord, Level, StateChange, TaskRunRecord};
+use weir_tasks::{Logger, TaskContext, TaskError};
+
+struct Exec {
+    engine: Engine,
+    flow: Arc<Flow>,
+    id: String,
+    base: Map<String, Value>,
+    outputs: Mutex<Map<String, Value>>,
+    labels: Mutex<Vec<(String, String)>>,
+    log: Logger,
+    failure: Mutex<Option<String>>,
+    killed: AtomicBool,
+}
+
+enum AttemptError {
+    Failed(String),
+    Killed,
+}
+
+/// Resolves when the user asks to stop everything.
+async fn cancelled(mut rx: watch::Receiver<bool>) {
+    loop {
+        if *rx.borrow_and_update() {
+            return;
+        }
+        if rx.changed().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
+fn iso(d: Duration) -> String {
+    let secs = d.as_secs_f64();
+    if secs.fract() == 0.0 {
+        format!("PT{}S", d.as_secs())
+    } else {
+        format!("PT{secs}S")
+    }
+}
+
+pub async fn execute(engine: Engine, req: RunRequest) -> Result<Outcome, EngineError> {
+    let flow = req.flow.clone();
+    if flow.disabled {
+        return Err(EngineError::Disabled {
+            namespace: flow.namespace.clone(),
+            id: flow.id.clone(),
+        });
+    }
+    let inner = &engine.inner;
+    let id = new_id();
+    let created = Utc::now();
+    let mut base = Map::new();
+    base.insert("inputs".into(), Value::Object(req.inputs.clone()));
+    base.insert("vars".into(), Value::Object(flow.variables.clone()));
+    base.insert("trigger".into(), req.trigger.clone());
+    base.insert(
+        "execution".into(),
+        json!({"id": id, "startDate": created.to_rfc3339_opts(chrono::SecondsFormat::Micros, true), "originalId": id, "parentId": req.parent_id}),
+    );
+    base.insert(
+        "flow".into(),
+        json!({"id": flow.id, "namespace": flow.namespace, "revision": req.revision}),
+    );
+    base.insert("envs".into(), Value::Object(Map::new()));
+
+    let record = ExecutionRecord {
+        id: id.clone(),
+        namespace: flow.namespace.clone(),
+        flow_id: flow.id.clone(),
+        flow_revision: req.revision,
+        state: State::Created,
+        inputs: Value::Object(
+            inner
+                .masker
+                .mask_json(&Value::Object(req.inputs.clone()))
+                .as_object()
+                .cloned()
+                .unwrap_or_default(),
+        ),
+        labels: Vec::new(),
+        trigger: req.trigger.clone(),
+        outputs: json!({}),
+        created,
+        started: None,
+        ended: None,
+        original_id: None,
+        parent_id: req.parent_id.clone(),
+        owner: Some(crate::current_owner()),
+    };
+    inner.store.create_execution(&record)?;
+    let log = Logger::new(
+        inner.store.clone(),
+        inner.masker.clone(),
+        &id,
+        None,
+        Level::Trace,
+    );
+    let exec = Arc::new(Exec {
+        engine: engine.clone(),
+        flow: flow.clone(),
+        id: id.clone(),
+        base,
+        outputs: Mutex::new(Map::new()),
+        labels: Mutex::new(Vec::new()),
+        log,
+        failure: Mutex::new(None),
+        killed: AtomicBool::new(false),
+    });
+
+    // Labels: the flow's (rendered), then those given for this run.
+    let ctx = context::build(&exec.base, &Map::new(), &[], &Scope::default(), None);
+    let mut labels = Vec::new();
+    let mut label_error = None;
+    for (k, v) in &flow.labels {
+        match inner.renderer.render_str(v, &ctx, &flow.namespace) {
+            Ok(v) => labels.push((k.clone(), v)),
+            Err(e) => label_error = Some(format!("cannot render label `{k}`: {e}")),
+        }
+    }
+    for (k, v) in &req.labels {
+        labels.retain(|(lk, _)| lk != k);
+        labels.push((k.clone(), v.clone()));
+    }
+    inner.store.set_execution_labels(&id, &labels)?;
+    *exec.labels.lock().unwrap_or_else(|p| p.into_inner()) = labels;
+    if let Some(e) = label_error {
+        return exec.finish(State::Failed, Some(e)).await;
+    }
+
+    // Concurrency: claim a slot, or queue, cancel or fail as the flow says.
+    let limit = flow.concurrency.map(|c| c.limit);
+    let owner = crate::current_owner();
+    let mut queued = false;
+    while !inner.store.try_start_execution(&id, limit, owner)? {
+        let behavior = flow
+            .concurrency
+            .map_or(ConcurrencyBehavior::Queue, |c| c.behavior);
+        let limit = limit.unwrap_or_default();
+        match behavior {
+            ConcurrencyBehavior::Queue => {
+                if !queued {
+                    queued = true;
+                    inner.store.set_execution_state(&id, State::Queued)?;
+                    exec.emit_execution(State::Queued);
+                    exec.log.info(&format!("queued: {limit} execution(s) of this flow already running (concurrency limit {limit})"));
+                    exec.log.flush();
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_millis(100)) => {}
+                    _ = cancelled(inner.cancel.clone()) => return exec.finish(State::Killed, Some("killed while queued".into())).await,
+                }
+            }
+            ConcurrencyBehavior::Cancel => {
+                let msg = format!(
+                    "cancelled: concurrency limit {limit} of flow `{}` reached",
+                    flow.id
+                );
+                exec.log.warn(&msg);
+                return exec.finish(State::Cancelled, Some(msg)).await;
+            }
+            ConcurrencyBehavior::Fail => {
+                let msg = format!(
+                    "concurrency limit {limit} of flow `{}` reached (behavior FAIL)",
+                    flow.id
+                );
+                exec.log.error(&msg);
+                return exec.finish(State::Failed, Some(msg)).await;
+            }
+        }
+    }
+    exec.emit_execution(State::Running);
+
+    let root = Scope::default();
+    let mut state = exec.run_list(&flow.tasks, &root).await;
+    if state.is_failure() && !exec.is_killed() && !flow.errors.is_empty() {
+        let errors_state = exec.run_list(&flow.errors, &root).await;
+        state = state.worst(errors_state);
+    }
+    if !exec.is_killed() && !flow.finally.is_empty() {
+        let finally_state = exec.run_list(&flow.finally, &root).await;
+        state = state.worst(finally_state);
+    }
+    if exec.is_killed() {
+        state = State::Killed;
+    }
+    if state == State::Skipped {
+        state = State::Success;
+    }
+    let failure = exec
+        .failure
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone();
+    exec.finish(state, failure).await
+}
+
+impl Exec {
+    fn is_killed(&self) -> bool {
+        self.killed.load(Ordering::SeqCst) || *self.engine.inner.cancel.borrow()
+    }
+
+    fn emit_execution(&self, state: State) {
+        if let Some(tx) = &self.engine.inner.events {
+            let _ = tx.send(Event::Execution {
+                id: self.id.clone(),
+                state,
+            });
+        }
+    }
+
+    fn emit_task(&self, run: &TaskRunRecord, state: State, attempt: u32) {
+        if let Some(tx) = &self.engine.inner.events {
+            let _ = tx.send(Event::TaskRun {
+                execution_id: self.id.clone(),
+                task_run_id: run.id.clone(),
+                task_id: run.task_id.clone(),
+                value: run.value.clone(),
+                state,
+                attempt,
+            });
+        }
+    }
+
+    fn note_failure(&self, task: &Task, scope: &Scope, msg: &str) {
+        let mut f = self.failure.lock().unwrap_or_else(|p| p.into_inner());
+        if f.is_none() {
+            let at = scope.value().map(|v| format!(" [{v}]")).unwrap_or_default();
+            *f = Some(format!(
+                "task `{}`{at} failed: {}",
+                task.id,
+                self.engine.inner.masker.mask(msg)
+            ));
+        }
+    }
+
+    /// Renders flow outputs, stores the final state and returns the outcome.
+    async fn finish(
+        &self,
+        mut state: State,
+        mut failure: Option<String>,
+    ) -> Result<Outcome, EngineError> {
+        let inner = &self.engine.inner;
+        if !state.is_failure() && !self.flow.outputs.is_empty() {
+            let ctx = self.context(&Scope::default(), None);
+            let mut outs = Map::new();
+            for o in &self.flow.outputs {
+                match inner
+                    .renderer
+                    .render_value(&o.value, &ctx, &self.flow.namespace)
+                {
+                    Ok(v) => {
+                        outs.insert(o.id.clone(), v);
+                    }
+                    Err(e) => {
+                        let msg = format!("cannot render flow output `{}`: {e}", o.id);
+                        self.log.error(&msg);
+                        failure.get_or_insert(msg);
+                        state = State::Failed;
+                    }
+                }
+            }
+            inner
+                .store
+                .set_execution_outputs(&self.id, &inner.masker.mask_json(&Value::Object(outs)))?;
+        }
+        self.log.flush();
+        inner.store.set_execution_state(&self.id, state)?;
+        self.emit_execution(state);
+        let execution = inner.store.get_execution(&self.id)?.ok_or_else(|| {
+            EngineError::Store(weir_store::StoreError::Database {
+                action: "reading back an execution",
+                source: "the execution vanished from the store".into(),
+            })
+        })?;
+        Ok(Outcome { execution, failure })
+    }
+
+    fn context(&self, scope: &Scope, run: Option<&TaskRunInfo<'_>>) -> Value {
+        let outputs = self.outputs.lock().unwrap_or_else(|p| p.into_inner());
+        let labels = self.labels.lock().unwrap_or_else(|p| p.into_inner());
+        context::build(&self.base, &outputs, &labels, scope, run)
+    }
+
+    /// Runs tasks in order, stopping at the first failure. Returns the worst state met.
+    fn run_list<'a>(
+        self: &'a Arc<Self>,
+        tasks: &'a [Task],
+        scope: &'a Scope,
+    ) -> BoxFuture<'a, State> {
+        async move {
+            let mut acc = State::Success;
+            for task in tasks {
+                if self.is_killed() {
+                    return State::Killed;
+                }
+                let st = self.run_task(task, scope).await;
+                acc = acc.worst(st);
+                if st.is_failure() {
+                    break;
+                }
+            }
+            acc
+        }
+        .boxed()
+    }
+
+    fn set_state(&self, run: &TaskRunRecord, state: State, attempt: u32) {
+        if let Err(e) = self
+            .engine
+            .inner
+            .store
+            .set_task_run_state(&run.id, state, attempt)
+        {
+            self.log.error(&format!(
+                "could not record state {state} of task run `{}`: {e}",
+                run.task_id
+            ));
+        }
+        self.emit_task(run, state, attempt);
+    }
+
+    async fn run_task(self: &Arc<Self>, task: &Task, scope: &Scope) -> State {
+        if task.disabled {
+            return State::Skipped;
+        }
+        let now = Utc::now();
+        let run = TaskRunRecord {
+            id: new_id(),
+            execution_id: self.id.clone(),
+            task_id: task.id.clone(),
+            task_type: task.kind.to_string(),
+            parent_id: scope.parent_run.clone(),
+            value: scope.value().map(str::to_string),
+            state: State::Created,
+            attempts: 1,
+            outputs: json!({}),
+            history: vec![StateChange {
+                state: State::Created,
+                at: now,
+            }],
+        };
+        if let Err(e) = self.engine.inner.store.create_task_run(&run) {
+            let msg = format!("could not record the task run: {e}");
+            self.note_failure(task, scope, &msg);
+            return State::Failed;
+        }
+        self.emit_task(&run, State::Created, 1);
+
+        if let Some(cond) = &task.run_if {
+            let info = TaskRunInfo {
+                id: &run.id,
+                task_id: &task.id,
+                task_type: task.kind,
+                attempt: 1,
+                working_dir: None,
+            };
+            let ctx = self.context(scope, Some(&info));
+            match self
+                .engine
+                .inner
+                .renderer
+                .render_str(cond, &ctx, &self.flow.namespace)
+            {
+                Ok(v) if !context::truthy(&Value::String(v.clone())) => {
+                    self.set_state(&run, State::Skipped, 1);
+                    return State::Skipped;
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    let msg = format!("cannot render `runIf`: {e}");
+                    return self.end_failed(task, &run, scope, 1, msg);
+                }
+            }
+        }
+        self.set_state(&run, State::Running, 1);
+        let (state, attempt, error) = if weir_tasks::is_flowable(task.kind) {
+            let (s, e) = self.run_flowable(task, &run, scope).await;
+            (s, 1, e)
+        } else {
+            self.run_runnable(task, &run, scope).await
+        };
+        match (state, error) {
+            (State::Killed, _) => {
+                self.killed.store(true, Ordering::SeqCst);
+                self.set_state(&run, State::Killed, attempt);
+                State::Killed
+            }
+            (s, Some(msg)) if s.is_failure() => self.end_failed(task, &run, scope, attempt, msg),
+            (s, _) if s.is_failure() && task.allow_failure => {
+                self.set_state(&run, State::Warning, attempt);
+                State::Warning
+            }
+            (s, _) => {
+                self.set_state(&run, s, attempt);
+                s
+            }
+        }
+    }
+
+    /// Ends a task run as FAILED, or WARNING when the task allows failure.
+    fn end_failed(
+        &self,
+        task: &Task,
+        run: &TaskRunRecord,
+        scope: &Scope,
+        attempt: u32,
+        msg: String,
+    ) -> State {
+        let logger = Logger::new(
+            self.engine.inner.store.clone(),
+            self.engine.inner.masker.clone(),
+            &self.id,
+            Some((&run.id, &task.id, attempt)),
+            Level::Trace,
+        );
+        if task.allow_failure {
+            logger.warn(&format!("{msg} (allowed to fail: continuing)"));
+            logger.flush();
+            self.set_state(run, State::Warning, attempt);
+            return State::Warning;
+        }
+        logger.error(&msg);
+        logger.flush();
+        self.note_failure(task, scope, &msg);
+        self.set_state(run, State::Failed, attempt);
+        State::Failed
+    }
+
+    /// Renders a task's properties, each on its own so an error can name the property.
+    fn render_props(&self, task: &Task, ctx: &Value) -> Result<Map<String, Value>, String> {
+        let mut out = Map::new();
+        for (name, value) in &task.props {
+            match self
+                .engine
+                .inner
+                .renderer
+                .render_value(value, ctx, &self.flow.namespace)
+            {
+                Ok(v) => {
+                    out.insert(name.clone(), v);
+                }
+                Err(e) => {
+                    let at = match task.prop_pos.get(name) {
+                        Some((pos, style)) if value.is_string() => {
+                            let p = weir_flow::parse::template_pos(
+                                &self.flow.source,
+                                *pos,
+                                *style,
+                                "",
+                                e.line.unwrap_or(1),
+                                e.column.unwrap_or(1),
+                            );
+                            format!("{}:{}:{}", self.flow.file, p.line, p.column)
+                        }
+                        Some((pos, _)) => format!("{}:{}:{}", self.flow.file, pos.line, pos.column),
+                        None => format!("{}:{}:{}", self.flow.file, task.pos.line, task.pos.column),
+                    };
+                    return Err(format!(
+                        "cannot render property `{name}` ({at}): {}",
+                        e.message
+                    ));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn min_level(task: &Task) -> Level {
+        task.log_level
+            .as_deref()
+            .and_then(Level::parse)
+            .unwrap_or(Level::Trace)
+    }
+
+    fn store_outputs(
+        &self,
+        task: &Task,
+        run: &TaskRunRecord,
+        scope: &Scope,
+        outputs: Map<String, Value>,
+    ) {
+        let inner = &self.engine.inner;
+        let value = Value::Object(outputs);
+        if let Err(e) = inner
+            .store
+            .set_task_run_outputs(&run.id, &inner.masker.mask_json(&value))
+        {
+            self.log
+                .error(&format!("could not store outputs of `{}`: {e}", task.id));
+        }
+        let mut all = self.outputs.lock().unwrap_or_else(|p| p.into_inner());
+        // Inside ForEach, outputs are keyed by iteration value: `outputs.task[value].prop`.
+        let mut slot = all.entry(task.id.clone()).or_insert_with(|| {
+            if scope.values.is_empty() {
+                Value::Null
+            } else {
+                json!({})
+            }
+        });
+        for v in &scope.values {
+            if !slot.is_object() {
+                *slot = json!({});
+            }
+            slot = match slot {
+                Value::Object(m) => m.entry(v.clone()).or_insert(Value::Null),
+                _ => unreachable!("made an object just above"),
+            };
+        }
+        *slot = value;
+    }
+
+    async fn run_runnable(
+        self: &Arc<Self>,
+        task: &Task,
+        run: &TaskRunRecord,
+        scope: &Scope,
+    ) -> (State, u32, Option<String>) {
+        let inner = &self.engine.inner;
+        let policy = task.retry.as_ref().or(self.flow.retry.as_ref());
+        let started = Instant::now();
+        let mut attempt = 1u32;
+        loop {
+            let working_dir = inner.work_root.join(format!("{}-{attempt}", run.id));
+            let wd = working_dir.to_string_lossy().to_string();
+            let info = TaskRunInfo {
+                id: &run.id,
+                task_id: &task.id,
+                task_type: task.kind,
+                attempt,
+                working_dir: Some(&wd),
+            };
+            let ctx = self.context(scope, Some(&info));
+            let logger = Logger::new(
+                inner.store.clone(),
+                inner.masker.clone(),
+                &self.id,
+                Some((&run.id, &task.id, attempt)),
+                Self::min_level(task),
+            );
+            let result = match self.render_props(task, &ctx) {
+                Err(msg) => Err(AttemptError::Failed(msg)),
+                Ok(props) => {
+                    let tctx = TaskContext {
+                        props,
+                        namespace: self.flow.namespace.clone(),
+                        flow_id: self.flow.id.clone(),
+                        execution_id: self.id.clone(),
+                        task_id: task.id.clone(),
+                        task_run_id: run.id.clone(),
+                        attempt,
+                        storage: inner.storage.clone(),
+                        store: inner.store.clone(),
+                        http: inner.http.clone(),
+                        log: logger.clone(),
+                        working_dir: working_dir.clone(),
+                        masker: inner.masker.clone(),
+                    };
+                    let r = self.attempt(task, &tctx).await;
+                    let _ = tokio::fs::remove_dir_all(&working_dir).await;
+                    r
+                }
+            };
+            logger.flush();
+            match result {
+                Ok(r) => {
+                    self.store_outputs(task, run, scope, r.outputs);
+                    let retried = attempt > 1 && policy.is_some_and(|p| p.warning_on_retry);
+                    return (
+                        if r.warning || retried {
+                            State::Warning
+                        } else {
+                            State::Success
+                        },
+                        attempt,
+                        None,
+                    );
+                }
+                Err(AttemptError::Killed) => return (State::Killed, attempt, None),
+                Err(AttemptError::Failed(msg)) => {
+                    let Some(p) = policy else {
+                        return (State::Failed, attempt, Some(msg));
+                    };
+                    let delay = p.delay(attempt + 1, rand_unit());
+                    let attempts_left = p.max_attempts.is_none_or(|m| attempt < m);
+                    let time_left = p.max_duration.is_none_or(|m| started.elapsed() + delay < m);
+                    if !(attempts_left && time_left) {
+                        return (State::Failed, attempt, Some(msg));
+                    }
+                    logger.warn(&format!(
+                        "attempt {attempt} failed: {msg}; retrying in {}",
+                        weir_core::format_duration(delay)
+                    ));
+                    logger.flush();
+                    self.set_state(run, State::Retrying, attempt);
+                    tokio::select! {
+                        _ = tokio::time::sleep(delay) => {}
+                        _ = cancelled(inner.cancel.clone()) => return (State::Killed, attempt, None),
+                    }
+                    attempt += 1;
+                    self.set_state(run, State::Running, attempt);
+                }
+            }
+        }
+    }
+
+    /// One attempt, bounded by the task's timeout and by a kill.
+    async fn attempt(
+        &self,
+        task: &Task,
+        ctx: &TaskContext,
+    ) -> Result<weir_tasks::TaskResult, AttemptError> {
+        let work = async {
+            let fut = weir_tasks::run(task.kind, ctx);
+            match task.timeout {
+                Some(limit) => match tokio::time::timeout(limit, fut).await {
+                    Ok(r) => r.map_err(|e| AttemptError::Failed(describe(&e))),
+                    Err(_) => Err(AttemptError::Failed(format!(
+                        "timed out after {} (timeout {})",
+                        weir_core::format_duration(limit),
+                        iso(limit)
+                    ))),
+                },
+                None => fut.await.map_err(|e| AttemptError::Failed(describe(&e))),
+            }
+        };
+        tokio::select! {
+            r = work => r,
+            _ = cancelled(self.engine.inner.cancel.clone()) => Err(AttemptError::Killed),
+        }
+    }
+
+    async fn render_prop(
+        &self,
+        task: &Task,
+        name: &str,
+        scope: &Scope,
+        run: &TaskRunRecord,
+    ) -> Result<Value, String> {
+        let info = TaskRunInfo {
+            id: &run.id,
+            task_id: &task.id,
+            task_type: task.kind,
+            attempt: 1,
+            working_dir: None,
+        };
+        let ctx = self.context(scope, Some(&info));
+        match task.props.get(name) {
+            None => Ok(Value::Null),
+            Some(v) => {
+                let mut one = task.clone();
+                one.props = Map::from_iter([(name.to_string(), v.clone())]);
+                self.render_props(&one, &ctx)
+                    .map(|mut m| m.remove(name).unwrap_or(Value::Null))
+            }
+        }
+    }
+
+    /// Boxed: flowable tasks recurse into `run_task`, and the box makes the future's size and
+    /// `Send`-ness finite.
+    fn run_flowable<'a>(
+        self: &'a Arc<Self>,
+        task: &'a Task,
+        run: &'a TaskRunRecord,
+        scope: &'a Scope,
+    ) -> BoxFuture<'a, (State, Option<String>)> {
+        self.run_flowable_inner(task, run, scope).boxed()
+    }
+
+    async fn run_flowable_inner(
+        self: &Arc<Self>,
+        task: &Task,
+        run: &TaskRunRecord,
+        scope: &Scope,
+    ) -> (State, Option<String>) {
+        use weir_tasks::catalog as c;
+        let child_scope = scope.child(&run.id, None);
+        let kind = task.kind;
+        let mut outputs = Map::new();
+        let state = if kind == c::IF.name {
+            let cond = match self.render_prop(task, "condition", scope, run).await {
+                Ok(v) => context::truthy(&v),
+                Err(e) => return (State::Failed, Some(e)),
+            };
+            outputs.insert("evaluationResult".into(), cond.into());
+            self.store_outputs(task, run, scope, outputs);
+            match task.branch(if cond { "then" } else { "else" }) {
+                Some(tasks) => self.run_list(tasks, &child_scope).await,
+                None => State::Success,
+            }
+        } else if kind == c::SWITCH.name {
+            let value = match self.render_prop(task, "value", scope, run).await {
+                Ok(v) => weir_tasks::de::scalar_text(v),
+                Err(e) => return (State::Failed, Some(e)),
+            };
+            let case = format!("cases/{value}");
+            let (branch, defaults) = match task.branch(&case) {
+                Some(t) => (Some(t), false),
+                None => (task.branch("defaults"), true),
+            };
+            outputs.insert("value".into(), value.clone().into());
+            outputs.insert("defaults".into(), defaults.into());
+            self.store_outputs(task, run, scope, outputs);
+            match branch {
+                Some(tasks) => self.run_list(tasks, &child_scope).await,
+                None => {
+                    return (
+                        State::Failed,
+                        Some(format!(
+                            "no case matches value `{value}` and there are no `defaults`"
+                        )),
+                    );
+                }
+            }
+        } else if kind == c::FOR_EACH.name {
+            let values = match self.render_prop(task, "values", scope, run).await {
+                Ok(Value::Array(a)) => a,
+                Ok(Value::String(s)) => match serde_json::from_str::<Value>(&s) {
+                    Ok(Value::Array(a)) => a,
+                    _ => {
+                        return (
+                            State::Failed,
+                            Some(format!("`values` must be a list or a JSON list, got `{s}`")),
+                        );
+                    }
+                },
+                Ok(other) => {
+                    return (
+                        State::Failed,
+                        Some(format!("`values` must be a list, got `{other}`")),
+                    );
+                }
+                Err(e) => return (State::Failed, Some(e)),
+            };
+            let limit = match self.render_prop(task, "concurrencyLimit", scope, run).await {
+                Ok(Value::Null) => 1,
+                Ok(v) => match v
+                    .as_u64()
+                    .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+                {
+                    Some(0) => values.len().max(1),
+                    Some(n) => n as usize,
+                    None => {
+                        return (
+                            State::Failed,
+                            Some(format!(
+                                "`concurrencyLimit` must be a non-negative integer, got `{v}`"
+                            )),
+                        );
+                    }
+                },
+                Err(e) => return (State::Failed, Some(e)),
+            };
+            let children = task.branch("tasks").unwrap_or_default();
+            let failed = AtomicBool::new(false);
+            let scopes: Vec<Scope> = values
+                .into_iter()
+                .map(|v| scope.child(&run.id, Some(weir_tasks::de::scalar_text(v))))
+                .collect();
+            let mut iterations = Vec::with_capacity(scopes.len());
+            for s in &scopes {
+                iterations.push(self.iteration(children, s, &failed));
+            }
+            run_bounded(iterations, limit).await
+        } else if kind == c::PARALLEL.name {
+            let children = task.branch("tasks").unwrap_or_default();
+            let limit = match self.render_prop(task, "concurrent", scope, run).await {
+                Ok(v) => v
+                    .as_u64()
+                    .filter(|n| *n > 0)
+                    .map_or(children.len().max(1), |n| n as usize),
+                Err(e) => return (State::Failed, Some(e)),
+            };
+            let mut runs = Vec::with_capacity(children.len());
+            for t in children {
+                runs.push(self.run_task(t, &child_scope).boxed());
+            }
+            run_bounded(runs, limit).await
+        } else if kind == c::SEQUENTIAL.name {
+            self.run_list(task.branch("tasks").unwrap_or_default(), &child_scope)
+                .await
+        } else if kind == c::LABELS.name {
+            match self.render_prop(task, "labels", scope, run).await {
+                Ok(v) => match self.apply_labels(&v) {
+                    Ok(()) => State::Success,
+                    Err(e) => return (State::Failed, Some(e)),
+                },
+                Err(e) => return (State::Failed, Some(e)),
+            }
+        } else if kind == c::SUBFLOW.name {
+            return self.run_subflow(task, run, scope).await;
+        } else {
+            return (
+                State::Failed,
+                Some(format!(
+                    "flowable task type `{kind}` has no runner; this is a bug in weir, please report it"
+                )),
+            );
+        };
+        (state, None)
+    }
+
+    /// One ForEach iteration. After a failure no new iteration starts; running ones finish.
+    fn iteration<'a>(
+        self: &'a Arc<Self>,
+        children: &'a [Task],
+        scope: &'a Scope,
+        failed: &'a AtomicBool,
+    ) -> BoxFuture<'a, State> {
+        async move {
+            if failed.load(Ordering::SeqCst) {
+                return State::Skipped;
+            }
+            let st = self.run_list(children, scope).await;
+            if st.is_failure() {
+                failed.store(true, Ordering::SeqCst);
+            }
+            st
+        }
+        .boxed()
+    }
+
+    fn apply_labels(&self, v: &Value) -> Result<(), String> {
+        let pairs: Vec<(String, String)> = match v {
+            Value::Object(m) => m
+                .iter()
+                .map(|(k, v)| (k.clone(), weir_tasks::de::scalar_text(v.clone())))
+                .collect(),
+            Value::Array(items) => items
+                .iter()
+                .map(
+                    |i| match (i.get("key").and_then(Value::as_str), i.get("value")) {
+                        (Some(k), Some(v)) => {
+                            Ok((k.to_string(), weir_tasks::de::scalar_text(v.clone())))
+                        }
+                        _ => Err("each label in the list needs `key` and `value`".to_string()),
+                    },
+                )
+                .collect::<Result<_, _>>()?,
+            other => {
+                return Err(format!(
+                    "`labels` must be a map or a list of `key`/`value` pairs, got `{other}`"
+                ));
+            }
+        };
+        let snapshot = {
+            let mut labels = self.labels.lock().unwrap_or_else(|p| p.into_inner());
+            for (k, v) in pairs {
+                labels.retain(|(lk, _)| lk != &k);
+                labels.push((k, v));
+            }
+            labels.clone()
+        };
+        self.engine
+            .inner
+            .store
+            .set_execution_labels(&self.id, &snapshot)
+            .map_err(|e| e.to_string())
+    }
+
+    async fn run_subflow(
+        self: &Arc<Self>,
+        task: &Task,
+        run: &TaskRunRecord,
+        scope: &Scope,
+    ) -> (State, Option<String>) {
+        let info = TaskRunInfo {
+            id: &run.id,
+            task_id: &task.id,
+            task_type: task.kind,
+            attempt: 1,
+            working_dir: None,
+        };
+        let ctx = self.context(scope, Some(&info));
+        let props = match self.render_props(task, &ctx) {
+            Ok(p) => p,
+            Err(e) => return (State::Failed, Some(e)),
+        };
+        let text = |k: &str| props.get(k).map(|v| weir_tasks::de::scalar_text(v.clone()));
+        let flag = |k: &str, default: bool| match props.get(k) {
+            Some(Value::Bool(b)) => *b,
+            Some(Value::String(s)) => s == "true",
+            _ => default,
+        };
+        let (ns, flow_id) = (
+            text("namespace").unwrap_or_default(),
+            text("flowId").unwrap_or_default(),
+        );
+        let revision = props.get("revision").and_then(|v| {
+            v.as_i64()
+                .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+        });
+        let store = &self.engine.inner.store;
+        let record = match store.get_flow(&ns, &flow_id, revision) {
+            Ok(Some(r)) => r,
+            Ok(None) => {
+                return (
+                    State::Failed,
+                    Some(format!(
+                        "flow `{ns}.{flow_id}` is not deployed; deploy it with `weir flows deploy FILE`"
+                    )),
+                );
+            }
+            Err(e) => return (State::Failed, Some(e.to_string())),
+        };
+        let file = format!("{ns}.{flow_id} (revision {})", record.revision);
+        let child = match weir_flow::parse_flow(&file, &record.source, &self.engine.inner.catalog) {
+            Ok(f) => f,
+            Err(diags) => {
+                return (
+                    State::Failed,
+                    Some(format!("flow `{ns}.{flow_id}` is invalid: {}", diags[0])),
+                );
+            }
+        };
+        let given: Vec<(String, String)> = props
+            .get("inputs")
+            .and_then(Value::as_object)
+            .map(|m| {
+                m.iter()
+                    .map(|(k, v)| (k.clone(), weir_tasks::de::scalar_text(v.clone())))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let inputs = match weir_flow::resolve_inputs(&child, &given) {
+            Ok(i) => i,
+            Err(errors) => {
+                return (
+                    State::Failed,
+                    Some(format!(
+                        "inputs of subflow `{ns}.{flow_id}`: {}",
+                        errors.join("; ")
+                    )),
+                );
+            }
+        };
+        let mut labels: Vec<(String, String)> = if flag("inheritLabels", false) {
+            self.labels
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone()
+        } else {
+            Vec::new()
+        };
+        if let Some(Value::Object(m)) = props.get("labels") {
+            labels.extend(
+                m.iter()
+                    .map(|(k, v)| (k.clone(), weir_tasks::de::scalar_text(v.clone()))),
+            );
+        }
+        let req = RunRequest {
+            flow: Arc::new(child),
+            revision: record.revision,
+            inputs,
+            labels,
+            trigger: Value::Null,
+            parent_id: Some(self.id.clone()),
+        };
+        if !flag("wait", true) {
+            let engine = self.engine.clone();
+            let handle = tokio::spawn(async move {
+                let _ = Box::pin(engine.execute(req)).await;
+            });
+            self.engine
+                .inner
+                .detached
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(handle);
+            self.store_outputs(
+                task,
+                run,
+                scope,
+                Map::from_iter([("executionId".into(), Value::Null)]),
+            );
+            return (State::Success, None);
+        }
+        let outcome = match Box::pin(self.engine.execute(req)).await {
+            Ok(o) => o,
+            Err(e) => return (State::Failed, Some(e.to_string())),
+        };
+        let child_state = outcome.execution.state;
+        let mut outputs = Map::new();
+        outputs.insert("executionId".into(), outcome.execution.id.clone().into());
+        outputs.insert("state".into(), child_state.as_str().into());
+        outputs.insert("outputs".into(), outcome.execution.outputs.clone());
+        self.store_outputs(task, run, scope, outputs);
+        if child_state.is_failure() && flag("transmitFailed", true) {
+            let why = outcome
+                .failure
+                .map(|f| format!(": {f}"))
+                .unwrap_or_default();
+            return (
+                State::Failed,
+                Some(format!(
+                    "subflow execution `{}` of `{ns}.{flow_id}` ended {child_state}{why}",
+                    outcome.execution.id
+                )),
+            );
+        }
+        (
+            if child_state == State::Warning {
+                State::Warning
+            } else {
+                State::Success
+            },
+            None,
+        )
+    }
+}
+
+/// Runs futures with at most `limit` at once; returns the worst state.
+async fn run_bounded(futs: Vec<BoxFuture<'_, State>>, limit: usize) -> State {
+    let states: Vec<State> = futures::stream::iter(futs)
+        .buffer_unordered(limit.max(1))
+        .collect()
+        .await;
+    states.into_iter().fold(State::Success, State::worst)
+}
+
+fn describe(e: &TaskError) -> String {
+    let mut msg = e.to_string();
+    let mut src = std::error::Error::source(e);
+    while let Some(s) = src {
+        msg.push_str(": ");
+        msg.push_str(&s.to_string());
+        src = s.source();
+    }
+    msg
+}
+
+/// A number in [0, 1) for random retry delays; randomness quality does not matter here.
+fn rand_unit() -> f64 {
+    (uuid::Uuid::new_v4().as_u128() % 1_000_000) as f64 / 1_000_000.0
+}
