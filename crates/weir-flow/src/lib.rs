@@ -14,3 +14,6 @@ pub use catalog::{Catalog, PropKind, PropSpec, TaskSpec};
 pub use inputs::resolve_inputs;
 pub use model::*;
 pub use parse::parse_flow;
+
+#[cfg(test)]
+mod tests;

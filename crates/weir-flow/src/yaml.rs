@@ -149,7 +149,8 @@ fn plain_scalar(text: &str) -> serde_json::Value {
 /// Parses one YAML document. Anchors and aliases are resolved; duplicate keys are reported.
 pub fn parse(source: &str) -> Result<Node, Vec<SyntaxError>> {
     let mut parser = Parser::new_from_str(source);
-    let mut stack: Vec<(Node, Option<Node>, usize)> = Vec::new(); // (container, pending map key, anchor)
+    // (container, pending map key, anchor, keys that came from a `<<` merge and may be overridden)
+    let mut stack: Vec<(Node, Option<Node>, usize, Vec<String>)> = Vec::new();
     let mut anchors: HashMap<usize, Node> = HashMap::new();
     let mut root: Option<Node> = None;
     let mut errors = Vec::new();
@@ -234,6 +235,7 @@ pub fn parse(source: &str) -> Result<Node, Vec<SyntaxError>> {
                     },
                     None,
                     anchor,
+                    Vec::new(),
                 ));
                 None
             }
@@ -245,10 +247,11 @@ pub fn parse(source: &str) -> Result<Node, Vec<SyntaxError>> {
                     },
                     None,
                     anchor,
+                    Vec::new(),
                 ));
                 None
             }
-            Event::SequenceEnd | Event::MappingEnd => stack.pop().map(|(n, _, a)| (n, a)),
+            Event::SequenceEnd | Event::MappingEnd => stack.pop().map(|(n, _, a, _)| (n, a)),
         };
         let Some((node, anchor)) = finished else {
             continue;
@@ -262,35 +265,29 @@ pub fn parse(source: &str) -> Result<Node, Vec<SyntaxError>> {
                     root = Some(node);
                 }
             }
-            Some((parent, pending, _)) => match &mut parent.value {
+            Some((parent, pending, _, merged_keys)) => match &mut parent.value {
                 Yaml::Seq(items) => items.push(node),
                 Yaml::Map(entries) => match pending.take() {
                     None => *pending = Some(node),
                     Some(key) => {
-                        if let Some(k) = key.as_str()
-                            && entries.iter().any(|(e, _)| e.as_str() == Some(k))
-                        {
-                            errors.push(SyntaxError {
-                                pos: key.pos,
-                                message: format!("duplicate key `{k}`"),
-                            });
-                        }
-                        // `<<: *anchor` merges the anchored map's keys that are not set here.
-                        if key.as_str() == Some("<<")
-                            && matches!(
-                                key.value,
-                                Yaml::Scalar {
-                                    style: Style::Plain,
-                                    ..
-                                }
-                            )
-                        {
+                        let name = key.as_str().map(str::to_string);
+                        if key.as_str() == Some("<<") && matches!(key.value, Yaml::Scalar { style: Style::Plain, .. }) {
+                            // `<<: *anchor` merges the anchored map's keys that are not set here.
                             if let Yaml::Map(merged) = node.value {
                                 for (k, v) in merged {
                                     if !entries.iter().any(|(e, _)| e.as_str() == k.as_str()) {
+                                        merged_keys.extend(k.as_str().map(str::to_string));
                                         entries.push((k, v));
                                     }
                                 }
+                            }
+                        } else if let Some(i) = name.as_ref().and_then(|k| entries.iter().position(|(e, _)| e.as_str() == Some(k))) {
+                            let k = name.unwrap_or_default();
+                            if let Some(m) = merged_keys.iter().position(|m| *m == k) {
+                                merged_keys.remove(m);
+                                entries[i] = (key, node);
+                            } else {
+                                errors.push(SyntaxError { pos: key.pos, message: format!("duplicate key `{k}`") });
                             }
                         } else {
                             entries.push((key, node));
@@ -337,7 +334,8 @@ mod tests {
 
     #[test]
     fn resolves_anchors_and_merge_keys() {
-        let n = parse("base: &b {x: 1, y: 2}\nother:\n  <<: *b\n  y: 3\n").unwrap();
+        let n = parse("base: &b {x: 1, y: 2}\nother:\n  <<: *b\n  y: 3\n");
+        let n = n.unwrap_or_else(|e| panic!("{e:?}"));
         assert_eq!(n.get("other").unwrap().to_json(), json!({"y": 3, "x": 1}));
     }
 }

@@ -399,3 +399,32 @@ pub static ALL: &[&TaskSpec] = &[
 pub fn catalog() -> Catalog {
     Catalog::new(ALL.iter().copied())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    #[test]
+    fn names_and_aliases_are_unique() {
+        let mut seen = std::collections::HashSet::new();
+        for spec in ALL {
+            for name in std::iter::once(&spec.name).chain(spec.aliases.iter()) {
+                assert!(seen.insert(*name), "`{name}` is declared twice");
+            }
+        }
+    }
+
+    /// Editors complete flows from `schema/flow.schema.json`; it must match what weir accepts.
+    #[test]
+    fn committed_flow_schema_is_current() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../schema/flow.schema.json");
+        let fresh = serde_json::to_string_pretty(&weir_flow::schema::flow_schema(&catalog())).expect("schema serialises") + "\n";
+        if std::env::var_os("WEIR_BLESS").is_some() {
+            std::fs::write(&path, &fresh).expect("schema file is writable");
+            return;
+        }
+        let committed = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(committed == fresh, "schema/flow.schema.json is stale: regenerate it with `WEIR_BLESS=1 cargo test -p weir-tasks committed_flow_schema`");
+    }
+}
