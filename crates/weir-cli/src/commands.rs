@@ -388,9 +388,7 @@ pub mod live {
                         mp.remove(&pb);
                         t.elapsed()
                     });
-                    let took = elapsed
-                        .map(weir_core::format_duration)
-                        .unwrap_or_default();
+                    let took = elapsed.map(weir_core::format_duration).unwrap_or_default();
                     let line = format!("  {:<9} {name} {}", state_color(s), paint("2", &took));
                     if tty {
                         let _ = mp.println(line);
@@ -459,15 +457,6 @@ fn execution_json(store: &dyn Store, id: &str) -> Result<serde_json::Value> {
     let runs = store.task_runs(id)?;
     let mut v = serde_json::to_value(&ex)?;
     if let Some(m) = v.as_object_mut() {
-        m.insert(
-            "labels".into(),
-            serde_json::Value::Object(
-                ex.labels
-                    .iter()
-                    .map(|(k, v)| (k.clone(), v.clone().into()))
-                    .collect(),
-            ),
-        );
         m.insert("taskRuns".into(), serde_json::to_value(&runs)?);
     }
     Ok(v)

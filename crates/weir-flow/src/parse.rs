@@ -1132,10 +1132,19 @@ pub fn template_pos(
                 .get(start.line.saturating_sub(1))
                 .and_then(|l| l.get(start.column.saturating_sub(1)..))
                 .is_some_and(|rest| rest.trim_start().starts_with(['|', '>']));
-            let first = if at_indicator { start.line + 1 } else { start.line };
+            let first = if at_indicator {
+                start.line + 1
+            } else {
+                start.line
+            };
             let file_line = first + line - 1;
-            let indent = lines.get(file_line.saturating_sub(1)).map_or(0, |l| l.chars().take_while(|c| *c == ' ').count());
-            Pos { line: file_line, column: indent + column }
+            let indent = lines
+                .get(file_line.saturating_sub(1))
+                .map_or(0, |l| l.chars().take_while(|c| *c == ' ').count());
+            Pos {
+                line: file_line,
+                column: indent + column,
+            }
         }
         Style::Quoted if line == 1 => Pos {
             line: start.line,

@@ -7,19 +7,29 @@ static LOG: TaskSpec = TaskSpec {
     name: "io.kestra.plugin.core.log.Log",
     aliases: &[],
     doc: "",
-    props: &[P::req("message", K::Any, ""), P::opt("level", K::String, "")],
+    props: &[
+        P::req("message", K::Any, ""),
+        P::opt("level", K::String, ""),
+    ],
 };
 static IF: TaskSpec = TaskSpec {
     name: "io.kestra.plugin.core.flow.If",
     aliases: &[],
     doc: "",
-    props: &[P::req("condition", K::String, ""), P::req("then", K::Tasks, ""), P::opt("else", K::Tasks, "")],
+    props: &[
+        P::req("condition", K::String, ""),
+        P::req("then", K::Tasks, ""),
+        P::opt("else", K::Tasks, ""),
+    ],
 };
 static SHELL: TaskSpec = TaskSpec {
     name: "io.kestra.plugin.scripts.shell.Commands",
     aliases: &[],
     doc: "",
-    props: &[P::req("commands", K::StringList, ""), P::opt("containerImage", K::String, "")],
+    props: &[
+        P::req("commands", K::StringList, ""),
+        P::opt("containerImage", K::String, ""),
+    ],
 };
 
 fn catalog() -> Catalog {
@@ -30,7 +40,10 @@ fn catalog() -> Catalog {
 fn problems(src: &str) -> Vec<String> {
     match parse_flow("f.yaml", src, &catalog()) {
         Ok(_) => Vec::new(),
-        Err(d) => d.iter().map(|d| format!("{}:{} {}", d.location.line, d.location.column, d.message)).collect(),
+        Err(d) => d
+            .iter()
+            .map(|d| format!("{}:{} {}", d.location.line, d.location.column, d.message))
+            .collect(),
     }
 }
 
@@ -85,7 +98,16 @@ fn inputs_are_typed_and_checked_before_running() {
     let ok = resolve_inputs(&flow, &[("n".into(), "3".into())]).unwrap();
     assert_eq!(ok["taxi"], "green");
     assert_eq!(ok["n"], 3);
-    let err = resolve_inputs(&flow, &[("taxi".into(), "blue".into()), ("n".into(), "x".into()), ("when".into(), "2021-13-01".into()), ("zzz".into(), "1".into())]).unwrap_err();
+    let err = resolve_inputs(
+        &flow,
+        &[
+            ("taxi".into(), "blue".into()),
+            ("n".into(), "x".into()),
+            ("when".into(), "2021-13-01".into()),
+            ("zzz".into(), "1".into()),
+        ],
+    )
+    .unwrap_err();
     assert_eq!(
         err,
         vec![

@@ -271,7 +271,15 @@ pub fn parse(source: &str) -> Result<Node, Vec<SyntaxError>> {
                     None => *pending = Some(node),
                     Some(key) => {
                         let name = key.as_str().map(str::to_string);
-                        if key.as_str() == Some("<<") && matches!(key.value, Yaml::Scalar { style: Style::Plain, .. }) {
+                        if key.as_str() == Some("<<")
+                            && matches!(
+                                key.value,
+                                Yaml::Scalar {
+                                    style: Style::Plain,
+                                    ..
+                                }
+                            )
+                        {
                             // `<<: *anchor` merges the anchored map's keys that are not set here.
                             if let Yaml::Map(merged) = node.value {
                                 for (k, v) in merged {
@@ -281,13 +289,19 @@ pub fn parse(source: &str) -> Result<Node, Vec<SyntaxError>> {
                                     }
                                 }
                             }
-                        } else if let Some(i) = name.as_ref().and_then(|k| entries.iter().position(|(e, _)| e.as_str() == Some(k))) {
+                        } else if let Some(i) = name
+                            .as_ref()
+                            .and_then(|k| entries.iter().position(|(e, _)| e.as_str() == Some(k)))
+                        {
                             let k = name.unwrap_or_default();
                             if let Some(m) = merged_keys.iter().position(|m| *m == k) {
                                 merged_keys.remove(m);
                                 entries[i] = (key, node);
                             } else {
-                                errors.push(SyntaxError { pos: key.pos, message: format!("duplicate key `{k}`") });
+                                errors.push(SyntaxError {
+                                    pos: key.pos,
+                                    message: format!("duplicate key `{k}`"),
+                                });
                             }
                         } else {
                             entries.push((key, node));

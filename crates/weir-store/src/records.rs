@@ -29,6 +29,7 @@ pub struct ExecutionRecord {
     pub flow_revision: i64,
     pub state: State,
     pub inputs: serde_json::Value,
+    #[serde(serialize_with = "labels_as_map")]
     pub labels: Vec<(String, String)>,
     pub trigger: serde_json::Value,
     pub outputs: serde_json::Value,
@@ -133,4 +134,17 @@ pub struct KvEntry {
     pub kind: String,
     pub expires: Option<DateTime<Utc>>,
     pub updated: DateTime<Utc>,
+}
+
+/// Labels keep their order in memory but read as a map in JSON, as Kestra shows them.
+fn labels_as_map<S: serde::Serializer>(
+    labels: &[(String, String)],
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    let mut m = s.serialize_map(Some(labels.len()))?;
+    for (k, v) in labels {
+        m.serialize_entry(k, v)?;
+    }
+    m.end()
 }

@@ -419,12 +419,17 @@ mod tests {
     #[test]
     fn committed_flow_schema_is_current() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../schema/flow.schema.json");
-        let fresh = serde_json::to_string_pretty(&weir_flow::schema::flow_schema(&catalog())).expect("schema serialises") + "\n";
+        let fresh = serde_json::to_string_pretty(&weir_flow::schema::flow_schema(&catalog()))
+            .expect("schema serialises")
+            + "\n";
         if std::env::var_os("WEIR_BLESS").is_some() {
             std::fs::write(&path, &fresh).expect("schema file is writable");
             return;
         }
         let committed = std::fs::read_to_string(&path).unwrap_or_default();
-        assert!(committed == fresh, "schema/flow.schema.json is stale: regenerate it with `WEIR_BLESS=1 cargo test -p weir-tasks committed_flow_schema`");
+        assert!(
+            committed == fresh,
+            "schema/flow.schema.json is stale: regenerate it with `WEIR_BLESS=1 cargo test -p weir-tasks committed_flow_schema`"
+        );
     }
 }

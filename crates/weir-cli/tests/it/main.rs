@@ -1,0 +1,6 @@
+//! End-to-end tests of the `weir` binary: behaviour of runs (`engine`) and the bad-input
+//! corpus (`corpus`), sharing the harness in `common`.
+
+mod common;
+mod corpus;
+mod engine;
