@@ -98,7 +98,13 @@ impl Env {
     }
 
     /// Starts `weir` in the background, its output going to files in the test folder.
+    /// The home is created first, by a command of its own: concurrent first use of a home is
+    /// tested on its own (`concurrent_first_use_of_a_home`).
     pub fn spawn(&self, args: &[&str], tag: &str) -> Child {
+        if !self.home().join("weir.db").exists() {
+            let o = self.weir(&["executions", "list"]);
+            assert_eq!(o.code, 0, "could not create the home: {o:#?}");
+        }
         let out = std::fs::File::create(self.path().join(format!("{tag}.out"))).expect("out");
         let err = std::fs::File::create(self.path().join(format!("{tag}.err"))).expect("err");
         self.command(args)
@@ -373,8 +379,9 @@ pub fn normalize(text: &str, case_dir: &Path, home: &Path, port: Option<u16>) ->
         out.push_str(&rest[..i + 5]);
         rest = &rest[i + 5..];
         let trimmed = rest.trim_start_matches(' ');
-        if trimmed.len() != rest.len() && !trimmed.starts_with('\n') && !trimmed.is_empty() {
-            out.push_str("  ");
+        let spaces = rest.len() - trimmed.len();
+        if spaces > 0 && !trimmed.starts_with('\n') && !trimmed.is_empty() {
+            out.push_str(if spaces == 1 { " " } else { "  " });
         }
         rest = trimmed;
     }
@@ -394,7 +401,9 @@ fn replace_tokens(text: &str) -> String {
     while i < chars.len() {
         let prev_word = i > 0 && (is_word(chars[i - 1]) || chars[i - 1] == '.');
         if !prev_word {
-            if let Some(n) = timestamp_len(&chars[i..]) {
+            // Dates quoted in backticks are values the user wrote or examples: kept.
+            let quoted = i > 0 && chars[i - 1] == '`';
+            if let Some(n) = timestamp_len(&chars[i..]).filter(|_| !quoted) {
                 out.push_str("[TIME]");
                 i += n;
                 continue;

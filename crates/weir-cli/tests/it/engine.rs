@@ -995,3 +995,33 @@ tasks:
     assert_eq!(run_of(&ex, "use")["state"], "SUCCESS");
     assert_eq!(env.log_messages(&id, Some("use")), ["lines=3"]);
 }
+
+/// Several weir processes starting at once on a new home (a scheduler and a few `weir run`s
+/// from cron, say) must all work: none may fail because another one is creating the database.
+#[test]
+fn concurrent_first_use_of_a_home() {
+    let mut failures = Vec::new();
+    for round in 0..40 {
+        let env = Env::new();
+        let children: Vec<_> = (0..8)
+            .map(|i| {
+                env.command(&["kv", "list", "--namespace", "demo"])
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .map(|c| (i, c))
+                    .expect("spawn weir")
+            })
+            .collect();
+        for (i, c) in children {
+            let o = c.wait_with_output().expect("wait");
+            if !o.status.success() {
+                failures.push(format!(
+                    "round {round}, process {i}: {}",
+                    String::from_utf8_lossy(&o.stderr).trim()
+                ));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
