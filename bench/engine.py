@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # Engine-overhead benchmark for weir: 40 Log tasks, 40 shell tasks vs a bare python3 loop, with baselines.
 """Measure weir's per-task engine overhead and its cost over bare processes.
 
@@ -105,15 +104,14 @@ def resolve_python(name: str) -> str:
     return out.stdout.strip() or name
 
 
-def busy_builds() -> list[str]:
+def busy_builds() -> dict[str, int]:
     """Compilers running right now (another build sharing the cores skews the figures)."""
-    names = []
+    seen = {}
     for prog in ("rustc", "cargo", "cc1", "cc1plus", "ld", "lld", "mold"):
         r = subprocess.run(["pgrep", "-x", prog], capture_output=True, text=True)
-        n = len(r.stdout.split())
-        if n:
-            names.append(f"{prog}×{n}")
-    return names
+        if n := len(r.stdout.split()):
+            seen[prog] = n
+    return seen
 
 
 def loadavg() -> list[float]:
@@ -228,7 +226,7 @@ def main() -> int:
               f"runs: {args.runs} (+{args.warmup} warm-up) per case, interleaved; fresh --home per weir run",
               file=sys.stderr)
         load_before = loadavg()
-        busy_seen: set[str] = set(busy_builds())
+        busy_seen: dict[str, int] = busy_builds()  # program -> most processes seen at once
         for i in range(args.warmup):
             for c in cases:
                 c.once(scratch, record=False, verify=(i == 0))
@@ -239,7 +237,8 @@ def main() -> int:
         for r in range(args.runs):
             for c in cases:
                 c.once(scratch, record=True, verify=False)
-            busy_seen.update(busy_builds())
+            for prog, n in busy_builds().items():
+                busy_seen[prog] = max(n, busy_seen.get(prog, 0))
             print(f"  run {r + 1}/{args.runs} done", file=sys.stderr)
         load_after = loadavg()
     finally:
@@ -278,7 +277,7 @@ def main() -> int:
     print(f"  {mark(t['shell40_vs_bare_ratio']['pass'])}  shell-40 / bare-40 = {ratio:.3f}×  "
           f"(target <= {TARGET_SHELL_RATIO:g}×)", file=out)
     if busy_seen or (load_before and load_before[0] > 1.0):
-        print(f"\nWARNING: machine not quiet (builds seen: {', '.join(sorted(busy_seen)) or 'none'}; "
+        print(f"\nWARNING: machine not quiet (builds seen: {', '.join(f'{k}×{v}' for k, v in sorted(busy_seen.items())) or 'none'}; "
               f"load before {load_before}, after {load_after}); re-run when idle.", file=out)
 
     today = dt.date.today().isoformat()
@@ -295,7 +294,7 @@ def main() -> int:
         "runs": args.runs, "warmup": args.warmup, "tasks": N_TASKS,
         "method": "wall time via time.perf_counter around subprocess.run; fresh --home per weir run "
                   "(state creation included); cases interleaved round-robin",
-        "load": {"loadavg_before": load_before, "loadavg_after": load_after, "builds_seen": sorted(busy_seen)},
+        "load": {"loadavg_before": load_before, "loadavg_after": load_after, "builds_seen": busy_seen},
         "cases": st,
         "derived": {"startup_ms": med["version"], "log1_minus_startup_ms": med["log-1"] - med["version"],
                     "per_task_overhead_ms": per_task, "shell40_over_bare40_ratio": ratio,

@@ -256,11 +256,11 @@ fn run(home: &Path, args: RunArgs) -> Result<u8> {
     eprintln!();
     eprint!("{}", task_table(&runs));
     eprintln!(
-        "\nexecution {} {} in {} ({} tasks, flow {}.{} revision {})",
+        "\nexecution {} {} in {} ({}, flow {}.{} revision {})",
         ex.id,
         state_color(ex.state),
         weir_core::format_duration(started.elapsed()),
-        runs.len(),
+        plural(runs.len(), "task"),
         ex.namespace,
         ex.flow_id,
         ex.flow_revision
@@ -291,12 +291,17 @@ fn flow_inputs_hint(flow: &Flow) -> String {
         .inputs
         .iter()
         .map(|i| {
-            let values = if i.values.is_empty() {
-                String::new()
+            let what = if i.values.is_empty() {
+                i.kind.name().to_string()
             } else {
-                format!(" one of {}", i.values.join("|"))
+                format!("{}: {}", i.kind.name(), i.values.join("|"))
             };
-            format!("--input {}=…({:?}{values})", i.id, i.kind)
+            let optional = if !i.required || i.defaults.is_some() {
+                ", optional"
+            } else {
+                ""
+            };
+            format!("`--input {}=…` ({what}{optional})", i.id)
         })
         .collect();
     format!("this flow takes {}", list.join(", "))
@@ -348,7 +353,8 @@ pub mod live {
         });
         let style = ProgressStyle::with_template("{spinner:.cyan} {msg} {elapsed:.dim}")
             .unwrap_or_else(|_| ProgressStyle::default_spinner());
-        let mut bars: HashMap<String, (ProgressBar, Instant)> = HashMap::new();
+        let mut bars: HashMap<String, ProgressBar> = HashMap::new();
+        let mut started: HashMap<String, Instant> = HashMap::new();
         while let Some(ev) = rx.recv().await {
             let Event::TaskRun {
                 task_run_id,
@@ -367,11 +373,18 @@ pub mod live {
             };
             match state {
                 State::Running | State::Retrying => {
-                    let entry = bars.entry(task_run_id.clone()).or_insert_with(|| {
+                    started
+                        .entry(task_run_id.clone())
+                        .or_insert_with(Instant::now);
+                    // Without a terminal there is nothing to animate: only finished runs print.
+                    if !tty {
+                        continue;
+                    }
+                    let pb = bars.entry(task_run_id.clone()).or_insert_with(|| {
                         let pb = mp.add(ProgressBar::new_spinner());
                         pb.set_style(style.clone());
                         pb.enable_steady_tick(std::time::Duration::from_millis(100));
-                        (pb, Instant::now())
+                        pb
                     });
                     let what = if state == State::Retrying {
                         format!("{name} retrying after attempt {attempt}")
@@ -380,15 +393,17 @@ pub mod live {
                     } else {
                         name.clone()
                     };
-                    entry.0.set_message(what);
+                    pb.set_message(what);
                 }
                 s if s.is_terminated() => {
-                    let elapsed = bars.remove(&task_run_id).map(|(pb, t)| {
+                    if let Some(pb) = bars.remove(&task_run_id) {
                         pb.finish_and_clear();
                         mp.remove(&pb);
-                        t.elapsed()
-                    });
-                    let took = elapsed.map(weir_core::format_duration).unwrap_or_default();
+                    }
+                    let took = started
+                        .remove(&task_run_id)
+                        .map(|t| weir_core::format_duration(t.elapsed()))
+                        .unwrap_or_default();
                     let line = format!("  {:<9} {name} {}", state_color(s), paint("2", &took));
                     if tty {
                         let _ = mp.println(line);

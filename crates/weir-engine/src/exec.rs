@@ -572,7 +572,9 @@ impl Exec {
                         masker: inner.masker.clone(),
                     };
                     let r = self.attempt(task, &tctx).await;
-                    let _ = tokio::fs::remove_dir_all(&working_dir).await;
+                    if working_dir.exists() {
+                        let _ = tokio::fs::remove_dir_all(&working_dir).await;
+                    }
                     r
                 }
             };

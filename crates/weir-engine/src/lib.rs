@@ -75,7 +75,7 @@ struct Inner {
     catalog: Arc<Catalog>,
     renderer: Renderer,
     masker: Masker,
-    http: reqwest::Client,
+    http: weir_tasks::HttpClient,
     work_root: PathBuf,
     events: Option<mpsc::UnboundedSender<Event>>,
     cancel: watch::Receiver<bool>,
@@ -119,10 +119,7 @@ impl Engine {
                 catalog: config.catalog,
                 renderer,
                 masker,
-                http: reqwest::Client::builder()
-                    .user_agent(concat!("weir/", env!("CARGO_PKG_VERSION")))
-                    .build()
-                    .unwrap_or_default(),
+                http: weir_tasks::HttpClient::default(),
                 work_root: config.work_root,
                 events: config.events,
                 cancel: config.cancel,

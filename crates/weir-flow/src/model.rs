@@ -184,6 +184,24 @@ impl InputKind {
         })
     }
 
+    /// The name as flows write it.
+    pub fn name(self) -> &'static str {
+        match self {
+            InputKind::String => "STRING",
+            InputKind::Int => "INT",
+            InputKind::Float => "FLOAT",
+            InputKind::Boolean => "BOOLEAN",
+            InputKind::Select => "SELECT",
+            InputKind::MultiSelect => "MULTISELECT",
+            InputKind::Array => "ARRAY",
+            InputKind::Date => "DATE",
+            InputKind::DateTime => "DATETIME",
+            InputKind::Duration => "DURATION",
+            InputKind::Json => "JSON",
+            InputKind::Uri => "URI",
+        }
+    }
+
     pub const NAMES: &'static [&'static str] = &[
         "STRING",
         "INT",

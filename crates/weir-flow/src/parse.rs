@@ -116,9 +116,20 @@ pub fn parse_flow(file: &str, source: &str, catalog: &Catalog) -> Result<Flow, V
     let root = match yaml::parse(source) {
         Ok(root) => root,
         Err(errors) => {
+            // The parser reports an unclosed collection one line past the end; point at the
+            // last line instead, where the snippet can show something.
+            let last = source.lines().count().max(1);
             return Err(errors
                 .into_iter()
-                .map(|e| Diagnostic::new(cx.loc(e.pos), e.message))
+                .map(|mut e| {
+                    if e.pos.line > last {
+                        e.pos = Pos {
+                            line: last,
+                            column: source.lines().last().map_or(0, |l| l.chars().count()) + 1,
+                        };
+                    }
+                    Diagnostic::new(cx.loc(e.pos), e.message)
+                })
                 .collect());
         }
     };
@@ -325,7 +336,7 @@ impl<'a> Cx<'a> {
             }
             Some(n) => {
                 let t = self.task_list(n, "tasks", &defaults);
-                if t.is_empty() {
+                if n.is_null() || n.as_seq().is_some_and(<[Node]>::is_empty) {
                     self.error(n.pos, "`tasks` must list at least one task");
                 }
                 t
@@ -341,7 +352,9 @@ impl<'a> Cx<'a> {
             .unwrap_or_default();
         let triggers = self.triggers(root.get("triggers"));
         let concurrency = root.get("concurrency").and_then(|n| self.concurrency(n));
-        let retry = root.get("retry").and_then(|n| self.retry(n));
+        let retry = root
+            .get("retry")
+            .and_then(|n| self.retry(n, key_pos(root, "retry")));
         let outputs = self.flow_outputs(root.get("outputs"));
         let disabled = self.bool(root, "disabled").unwrap_or(false);
         self.check_templates_in(root.get("labels"), "labels");
@@ -651,7 +664,14 @@ impl<'a> Cx<'a> {
         for p in spec.props {
             let value = node.get(p.name).filter(|v| !v.is_null());
             let Some(value) = value else {
-                if p.required {
+                // A misspelt required property is already reported as an unknown key with a
+                // did-you-mean; a second "missing" error would only repeat it.
+                let misspelt = node.as_map().unwrap_or_default().iter().any(|(k, _)| {
+                    k.as_str().is_some_and(|k| {
+                        !allowed.contains(&k) && closest(k, allowed.iter().copied()) == Some(p.name)
+                    })
+                });
+                if p.required && !misspelt {
                     self.error(
                         node.pos,
                         format!("{what} is missing required property `{}`", p.name),
@@ -734,7 +754,9 @@ impl<'a> Cx<'a> {
             type_name,
             kind: spec.name,
             description: self.string(&node, "description", false, &what),
-            retry: node.get("retry").and_then(|n| self.retry(n)),
+            retry: node
+                .get("retry")
+                .and_then(|n| self.retry(n, key_pos(&node, "retry"))),
             timeout: self.duration(&node, "timeout"),
             disabled: self.bool(&node, "disabled").unwrap_or(false),
             allow_failure: self.bool(&node, "allowFailure").unwrap_or(false),
@@ -788,6 +810,31 @@ impl<'a> Cx<'a> {
             PropKind::MapOrString => json.is_object() || json.is_string(),
             PropKind::Any | PropKind::Tasks | PropKind::TaskCases => true,
         };
+        // A list of strings with one bad item: point at the item, not the list.
+        if !ok
+            && matches!(kind, PropKind::StringList | PropKind::StringOrList)
+            && let Some(items) = value.as_seq()
+        {
+            for (i, item) in items.iter().enumerate() {
+                if item.as_map().is_some() || item.as_seq().is_some() {
+                    let hint = if item.as_map().is_some() {
+                        "an unquoted `: ` makes YAML read a map; quote the whole item, e.g. `- \"echo a: b\"`"
+                    } else {
+                        "nested lists are not allowed here"
+                    };
+                    self.error_hint(
+                        item.pos,
+                        format!(
+                            "item {} of `{name}` of {what} must be a string, found {}",
+                            i + 1,
+                            item.kind_name()
+                        ),
+                        hint,
+                    );
+                }
+            }
+            return;
+        }
         if !ok {
             self.error(
                 value.pos,
@@ -836,7 +883,7 @@ impl<'a> Cx<'a> {
         }
     }
 
-    fn retry(&mut self, node: &Node) -> Option<RetryPolicy> {
+    fn retry(&mut self, node: &Node, at: Pos) -> Option<RetryPolicy> {
         self.unknown_keys(
             node,
             &[
@@ -865,7 +912,7 @@ impl<'a> Cx<'a> {
         };
         let interval = self.duration(node, "interval");
         if interval.is_none() && kind != RetryKind::Random {
-            self.error(node.pos, "`retry` is missing required property `interval`");
+            self.error(at, "`retry` is missing required property `interval`");
         }
         let max_attempts = match node.get("maxAttempt").or_else(|| node.get("maxAttempts")) {
             None => None,
@@ -881,7 +928,7 @@ impl<'a> Cx<'a> {
         let max_duration = self.duration(node, "maxDuration");
         if max_attempts.is_none() && max_duration.is_none() {
             self.error_hint(
-                node.pos,
+                at,
                 "`retry` needs `maxAttempt` or `maxDuration`",
                 "without one of them a failing task would retry forever",
             );
@@ -1091,6 +1138,13 @@ impl<'a> Cx<'a> {
             );
         }
     }
+}
+
+/// Where a key of a map is written (for errors about its value as a whole).
+fn key_pos(map: &Node, key: &str) -> Pos {
+    map.as_map()
+        .and_then(|m| m.iter().find(|(k, _)| k.as_str() == Some(key)))
+        .map_or(map.pos, |(k, _)| k.pos)
 }
 
 fn short_type(name: &str) -> &str {

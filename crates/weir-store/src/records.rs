@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use weir_core::State;
 
 #[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct FlowRecord {
     pub namespace: String,
     pub id: String,
@@ -22,6 +23,7 @@ pub struct Owner {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ExecutionRecord {
     pub id: String,
     pub namespace: String,
@@ -45,12 +47,14 @@ pub struct ExecutionRecord {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct StateChange {
     pub state: State,
     pub at: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct TaskRunRecord {
     pub id: String,
     pub execution_id: String,
@@ -115,6 +119,7 @@ impl Level {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct LogRecord {
     pub execution_id: String,
     pub task_run_id: Option<String>,
@@ -126,6 +131,7 @@ pub struct LogRecord {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct KvEntry {
     pub namespace: String,
     pub key: String,

@@ -115,6 +115,19 @@ impl SqliteStore {
             path: shown.clone(),
             source: Box::new(e),
         };
+        // Opening a new file in WAL mode and migrating it must not race with another weir
+        // process doing the same: SQLite answers BUSY there without waiting.
+        let lock_path = path.with_extension("db.lock");
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .and_then(|f| f.lock().map(|()| f))
+            .map_err(|e| StoreError::Open {
+                path: lock_path.display().to_string(),
+                source: Box::new(e),
+            })?;
         let conn = Connection::open(path).map_err(open_err)?;
         conn.busy_timeout(std::time::Duration::from_secs(10))
             .map_err(open_err)?;
@@ -148,11 +161,13 @@ impl SqliteStore {
                     .map_err(open_err)?;
             }
             tx.commit().map_err(open_err)?;
+            drop(lock);
             return Ok(SqliteStore {
                 conn: Mutex::new(conn),
                 path: path.display().to_string(),
             });
         }
+        drop(lock);
         Ok(SqliteStore {
             conn: Mutex::new(conn),
             path: shown,

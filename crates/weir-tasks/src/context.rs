@@ -111,6 +111,26 @@ impl Drop for LoggerInner {
     }
 }
 
+/// The HTTP client, built on first use: building it reads the system's CA certificates, which
+/// costs milliseconds that flows without HTTP tasks should not pay (and fails on hosts without
+/// certificates, which only HTTP tasks should notice).
+#[derive(Clone, Default)]
+pub struct HttpClient(Arc<std::sync::OnceLock<Result<reqwest::Client, String>>>);
+
+impl HttpClient {
+    pub fn get(&self) -> Result<&reqwest::Client, TaskError> {
+        self.0
+            .get_or_init(|| {
+                reqwest::Client::builder()
+                    .user_agent(concat!("weir/", env!("CARGO_PKG_VERSION")))
+                    .build()
+                    .map_err(|e| format!("could not set up the HTTP client: {e}"))
+            })
+            .as_ref()
+            .map_err(|e| TaskError::Failed(e.clone()))
+    }
+}
+
 /// Everything one attempt of one task run can use.
 pub struct TaskContext {
     /// Properties with every template already rendered.
@@ -123,7 +143,7 @@ pub struct TaskContext {
     pub attempt: u32,
     pub storage: Arc<InternalStorage>,
     pub store: Arc<dyn Store>,
-    pub http: reqwest::Client,
+    pub http: HttpClient,
     pub log: Logger,
     /// The working directory of this attempt (created by script tasks when they need it);
     /// templates see it as `{{ workingDir }}`.

@@ -43,7 +43,7 @@ async fn send(ctx: &TaskContext, p: &HttpProps) -> Result<reqwest::Response, Tas
         .map_err(|_| TaskError::Props(format!("`method`: `{method}` is not an HTTP method")))?;
     let url = reqwest::Url::parse(&p.uri)
         .map_err(|e| TaskError::Props(format!("`uri`: `{}` is not a valid URL ({e})", p.uri)))?;
-    let mut req = ctx.http.request(method.clone(), url);
+    let mut req = ctx.http.get()?.request(method.clone(), url);
     for (k, v) in &p.headers {
         req = req.header(k, de::scalar_text(v.clone()));
     }

@@ -12,7 +12,7 @@ mod http;
 mod kv;
 mod scripts;
 
-pub use context::{Logger, TaskContext};
+pub use context::{HttpClient, Logger, TaskContext};
 
 pub type Outputs = weir_flow::JsonMap;
 

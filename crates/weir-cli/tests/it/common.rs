@@ -151,7 +151,7 @@ impl Env {
     pub fn log_messages(&self, id: &str, task: Option<&str>) -> Vec<String> {
         self.logs(id)
             .iter()
-            .filter(|l| task.is_none() || l["task_id"].as_str() == task)
+            .filter(|l| task.is_none() || l["taskId"].as_str() == task)
             .map(|l| l["message"].as_str().unwrap_or_default().to_string())
             .collect()
     }
@@ -171,7 +171,7 @@ impl Env {
             if let Some(e) = self
                 .executions()
                 .into_iter()
-                .find(|e| e["flow_id"] == flow_id && e["state"] == state)
+                .find(|e| e["flowId"] == flow_id && e["state"] == state)
             {
                 return e["id"].as_str().unwrap_or_default().to_string();
             }
@@ -189,7 +189,7 @@ impl Env {
 pub fn runs_of<'a>(ex: &'a Value, task: &str) -> Vec<&'a Value> {
     ex["taskRuns"]
         .as_array()
-        .map(|a| a.iter().filter(|r| r["task_id"] == task).collect())
+        .map(|a| a.iter().filter(|r| r["taskId"] == task).collect())
         .unwrap_or_default()
 }
 

@@ -14,7 +14,7 @@ fn states(ex: &Value) -> Vec<(String, String)> {
         .iter()
         .map(|r| {
             (
-                r["task_id"].as_str().unwrap_or_default().to_string(),
+                r["taskId"].as_str().unwrap_or_default().to_string(),
                 r["state"].as_str().unwrap_or_default().to_string(),
             )
         })
@@ -67,7 +67,7 @@ tasks:
         ["CREATED", "RUNNING", "SUCCESS"]
     );
     let logs = env.logs(&id);
-    let say: Vec<&Value> = logs.iter().filter(|l| l["task_id"] == "say").collect();
+    let say: Vec<&Value> = logs.iter().filter(|l| l["taskId"] == "say").collect();
     assert_eq!(say.len(), 1, "{logs:#?}");
     assert_eq!(say[0]["message"], "hello weir");
     assert_eq!(say[0]["level"], "INFO");
@@ -119,7 +119,7 @@ tasks:
     let errors: Vec<String> = env
         .logs(&id)
         .into_iter()
-        .filter(|l| l["level"] == "ERROR" && l["task_id"] == "sh")
+        .filter(|l| l["level"] == "ERROR" && l["taskId"] == "sh")
         .map(|l| l["message"].as_str().unwrap_or_default().to_string())
         .collect();
     assert_eq!(errors.len(), 1, "{errors:?}");
@@ -351,7 +351,7 @@ tasks:
     assert_eq!(run_of(&ex, "by_color")["outputs"]["value"], "green");
     assert_eq!(run_of(&ex, "by_color")["outputs"]["defaults"], false);
     // Children point at their flowable parent.
-    assert_eq!(run_of(&ex, "is_big")["parent_id"], run_of(&ex, "big")["id"]);
+    assert_eq!(run_of(&ex, "is_big")["parentId"], run_of(&ex, "big")["id"]);
 
     let ex = run("3", "blue");
     assert_eq!(
@@ -502,7 +502,7 @@ tasks:
     let child_id = sub["outputs"]["executionId"].as_str().expect("child id");
     let cx = env.show(child_id);
     assert_eq!(cx["state"], "SUCCESS");
-    assert_eq!(cx["parent_id"], id.as_str());
+    assert_eq!(cx["parentId"], id.as_str());
     assert_eq!(cx["outputs"], json!({"x": "doubled 42"}));
     assert_eq!(cx["inputs"], json!({"n": 21}));
 }
@@ -700,7 +700,7 @@ outputs:
     let warn: Vec<Value> = env
         .logs(&id)
         .into_iter()
-        .filter(|l| l["task_id"] == "warn")
+        .filter(|l| l["taskId"] == "warn")
         .collect();
     assert_eq!(warn.len(), 2, "{warn:#?}");
     assert!(warn.iter().all(|l| l["level"] == "WARN"));
