@@ -12,6 +12,7 @@ mod datetime;
 mod error;
 mod json;
 mod lookup;
+mod names;
 mod pebble;
 mod renderer;
 

@@ -9,6 +9,7 @@ use serde_json::Value as Json;
 use crate::builtins::{self, Root};
 use crate::error::TemplateError;
 use crate::lookup::{KvLookup, Masker, SecretLookup};
+use crate::names::{self, NameKind};
 use crate::pebble::{self, Translated};
 use crate::{has_template_syntax, json};
 
@@ -40,13 +41,25 @@ fn base_environment<'a>() -> Environment<'a> {
     env
 }
 
+/// The full rendering environment: base settings plus Kestra's functions, filters and tests.
+/// Also the source of the known names used by [`check_syntax`].
+pub(crate) fn kestra_environment(
+    kv: Arc<dyn KvLookup>,
+    secrets: Arc<dyn SecretLookup>,
+    masker: Masker,
+) -> Environment<'static> {
+    let mut env = base_environment();
+    env.set_formatter(builtins::format_value);
+    builtins::register(&mut env, kv, secrets, masker);
+    env
+}
+
 impl Renderer {
     /// Builds the environment with Kestra's functions, filters and tests.
     pub fn new(kv: Arc<dyn KvLookup>, secrets: Arc<dyn SecretLookup>, masker: Masker) -> Self {
-        let mut env = base_environment();
-        env.set_formatter(builtins::format_value);
-        builtins::register(&mut env, kv, secrets, masker);
-        Renderer { env }
+        Renderer {
+            env: kestra_environment(kv, secrets, masker),
+        }
     }
 
     /// Render one template string. `namespace` is the flow's namespace: the default for kv('KEY').
@@ -133,15 +146,32 @@ fn contains_template(value: &Json) -> bool {
 }
 
 /// Syntax-checks a template without rendering it.
+///
+/// Besides syntax errors this reports calls to functions, filters and tests that do not
+/// exist, which minijinja itself would only notice while rendering.
 pub fn check_syntax(template: &str) -> Result<(), TemplateError> {
     if !has_template_syntax(template) {
         return Ok(());
     }
     let translated = pebble::translate(template);
     let env = base_environment();
-    env.template_from_str(&translated.source)
-        .map(|_| ())
-        .map_err(|e| convert_error(&e, template, &translated))
+    let tmpl = env
+        .template_from_str(&translated.source)
+        .map_err(|e| convert_error(&e, template, &translated))?;
+    let compiled = minijinja::machinery::get_compiled_template(&tmpl);
+    let Some(unknown) = names::find_unknown(compiled) else {
+        return Ok(());
+    };
+    let mut err = TemplateError::new(unknown.message());
+    match unknown.offset {
+        Some(offset) => {
+            let approx = translated.original_offset(offset);
+            let at = locate_name(template, approx, unknown.name);
+            (err.line, err.column) = line_column(template, at);
+        }
+        None => err.line = unknown.line,
+    }
+    Err(err)
 }
 
 /// Turns a minijinja error into a [`TemplateError`] with positions in the original template.
@@ -151,10 +181,9 @@ fn convert_error(err: &minijinja::Error, original: &str, translated: &Translated
             detail.to_string()
         }
         (ErrorKind::UndefinedError, None) => "undefined value".to_string(),
-        (
-            ErrorKind::UnknownFunction | ErrorKind::UnknownFilter | ErrorKind::UnknownTest,
-            Some(d),
-        ) => d.to_string(),
+        (ErrorKind::UnknownFunction, detail) => unknown_message(NameKind::Function, detail),
+        (ErrorKind::UnknownFilter, detail) => unknown_message(NameKind::Filter, detail),
+        (ErrorKind::UnknownTest, detail) => unknown_message(NameKind::Test, detail),
         (kind, Some(detail)) => format!("{kind}: {detail}"),
         (kind, None) => kind.to_string(),
     };
@@ -167,16 +196,86 @@ fn convert_error(err: &minijinja::Error, original: &str, translated: &Translated
         return out;
     }
     if let Some(range) = err.range() {
-        let offset = translated.original_offset(range.start).min(original.len());
-        let offset = floor_char_boundary(original, offset);
-        let before = &original[..offset];
-        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-        out.line = Some(before.matches('\n').count() + 1);
-        out.column = Some(before[line_start..].chars().count() + 1);
+        let mut offset = translated.original_offset(range.start).min(original.len());
+        if err.kind() == ErrorKind::SyntaxError
+            && err
+                .detail()
+                .is_some_and(|d| d.starts_with("unexpected end of input"))
+        {
+            // minijinja points inside the last token; the tag left open is what matters.
+            offset = unclosed_tag_start(original).unwrap_or(original.len());
+        }
+        (out.line, out.column) = line_column(original, offset);
     } else {
         out.line = err.line();
     }
     out
+}
+
+/// Rewrites minijinja's "x is unknown" / "filter x is unknown" into our wording, with a
+/// suggestion when a known name is close.
+fn unknown_message(kind: NameKind, detail: Option<&str>) -> String {
+    let name = detail.and_then(|d| {
+        let d = d.strip_suffix(" is unknown")?;
+        let d = d
+            .strip_prefix("filter ")
+            .or_else(|| d.strip_prefix("test "))
+            .unwrap_or(d);
+        (!d.is_empty() && !d.contains(char::is_whitespace)).then_some(d)
+    });
+    match (name, detail) {
+        (Some(name), _) => names::unknown_message(kind, name),
+        (None, Some(detail)) => format!("unknown {}: {detail}", kind.label()),
+        (None, None) => format!("unknown {}", kind.label()),
+    }
+}
+
+/// The start of the last `{{` / `{%` tag that is never closed, if any.
+fn unclosed_tag_start(src: &str) -> Option<usize> {
+    let open = src.rfind("{{").into_iter().chain(src.rfind("{%")).max()?;
+    let close = if src[open..].starts_with("{{") {
+        "}}"
+    } else {
+        "%}"
+    };
+    (!src[open + 2..].contains(close)).then_some(open)
+}
+
+/// Finds where `name` is written near `approx`. Rewritten Pebble syntax only maps back
+/// approximately, so when the name is not exactly at `approx`, the nearest whole-word
+/// occurrence is taken.
+fn locate_name(src: &str, approx: usize, name: &str) -> usize {
+    let approx = floor_char_boundary(src, approx.min(src.len()));
+    let is_ident = |c: char| c.is_alphanumeric() || c == '_';
+    let whole_word = |at: usize| {
+        src[..at].chars().next_back().is_none_or(|c| !is_ident(c))
+            && src[at + name.len()..]
+                .chars()
+                .next()
+                .is_none_or(|c| !is_ident(c))
+    };
+    if name.is_empty() {
+        return approx;
+    }
+    if src[approx..].starts_with(name) && whole_word(approx) {
+        return approx;
+    }
+    src.match_indices(name)
+        .map(|(at, _)| at)
+        .filter(|&at| whole_word(at))
+        .min_by_key(|&at| at.abs_diff(approx))
+        .unwrap_or(approx)
+}
+
+/// 1-based line and column (in characters) of a byte offset.
+fn line_column(src: &str, offset: usize) -> (Option<usize>, Option<usize>) {
+    let offset = floor_char_boundary(src, offset.min(src.len()));
+    let before = &src[..offset];
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    (
+        Some(before.matches('\n').count() + 1),
+        Some(before[line_start..].chars().count() + 1),
+    )
 }
 
 fn floor_char_boundary(s: &str, mut i: usize) -> usize {

@@ -568,3 +568,136 @@ fn bad_templates_never_panic() {
         let _ = referenced_outputs(tpl);
     }
 }
+
+fn check_err(tpl: &str) -> TemplateError {
+    match check_syntax(tpl) {
+        Ok(()) => panic!("check_syntax({tpl:?}) unexpectedly passed"),
+        Err(e) => e,
+    }
+}
+
+#[test]
+fn check_syntax_reports_unknown_functions() {
+    let e = check_err("line one\n  {{ nowish() }}");
+    assert_eq!(e.message, "unknown function `nowish` (did you mean `now`?)");
+    assert_eq!((e.line, e.column), (Some(2), Some(6)), "{e}");
+
+    let e = check_err("{{ frobnicate(1) }}");
+    assert_eq!(e.message, "unknown function `frobnicate`");
+    assert_eq!((e.line, e.column), (Some(1), Some(4)), "{e}");
+
+    // Nested in arguments, in tags, and after Pebble rewrites that shift columns.
+    let e = check_err("{% if x ?? false %}{{ now(nowish()) }}{% endif %}");
+    assert_eq!(e.message, "unknown function `nowish` (did you mean `now`?)");
+    assert_eq!(e.column, Some(27), "{e}");
+    let e = check_err("{{ a ?? 'b' }} {{ c ? uuidd() : 1 }}");
+    assert_eq!(e.message, "unknown function `uuidd` (did you mean `uuid`?)");
+    assert_eq!(e.column, Some(23), "{e}");
+    let e = check_err("{% for i in rnage(3) %}{{ i }}{% endfor %}");
+    assert_eq!(
+        e.message,
+        "unknown function `rnage` (did you mean `range`?)"
+    );
+    assert_eq!(e.column, Some(13), "{e}");
+
+    // The first unknown name by position is reported.
+    let e = check_err("{{ one() }}\n{{ x | two }}");
+    assert_eq!(e.message, "unknown function `one`");
+}
+
+#[test]
+fn check_syntax_accepts_known_and_local_callables() {
+    for tpl in [
+        "{{ now() }} {{ uuid() }} {{ randomInt(1, 5) }} {{ kv('K') }} {{ secret('S') }}",
+        "{{ range(3) }} {{ dict(a=1) }} {{ namespace() }} {{ fromJson('{}') }} {{ max(1, 2) }}",
+        "{{ render(vars.x) }} {{ 1..3 }} {{ a ?? b }} {{ a contains 'x' }}",
+        "{% macro greet(n) %}hi {{ n }}{% endmacro %}{{ greet('x') }}",
+        "{% set f = namespace() %}{% for x in [1] recursive %}{{ loop([]) }}{% endfor %}",
+        "{{ 'nowish()' }} {# {{ nowish() }} #} {% raw %}{{ nowish() }}{% endraw %}",
+        "{{ x | upper | slugify | dateAdd(1, 'DAYS') | json | tojson | default('a') }}",
+        "{% if x is defined and y is null and z is empty and m is map %}{% endif %}",
+        "{% filter upper %}text{% endfilter %}",
+    ] {
+        if let Err(e) = check_syntax(tpl) {
+            panic!("check_syntax({tpl:?}) failed: {e}");
+        }
+    }
+}
+
+#[test]
+fn check_syntax_reports_unknown_filters_and_tests() {
+    let e = check_err("a\n{{ inputs.taxi | shout }}");
+    assert_eq!(e.message, "unknown filter `shout`");
+    assert_eq!((e.line, e.column), (Some(2), Some(18)), "{e}");
+
+    let e = check_err("{{ x | uper }}");
+    assert_eq!(e.message, "unknown filter `uper` (did you mean `upper`?)");
+    let e = check_err("{{ x | tojSon }}");
+    assert!(
+        e.message
+            .starts_with("unknown filter `tojSon` (did you mean `"),
+        "{e}"
+    );
+
+    let e = check_err("{% if x | lenght > 1 %}{% endif %}");
+    assert_eq!(
+        e.message,
+        "unknown filter `lenght` (did you mean `length`?)"
+    );
+    assert_eq!(e.column, Some(11), "{e}");
+    let e = check_err("{% for i in xs | srot %}{% endfor %}");
+    assert_eq!(e.message, "unknown filter `srot` (did you mean `sort`?)");
+    let e = check_err("{% set y = x ?? 1 | shout %}");
+    assert_eq!(e.message, "unknown filter `shout`");
+    let e = check_err("text {% filter shout %}body{% endfilter %}");
+    assert_eq!(e.message, "unknown filter `shout`");
+    assert_eq!(e.column, Some(16), "{e}");
+
+    let e = check_err("{% if x is nul %}{% endif %}");
+    assert_eq!(e.message, "unknown test `nul` (did you mean `null`?)");
+    assert_eq!(e.column, Some(12), "{e}");
+}
+
+#[test]
+fn runtime_unknown_names_are_worded_like_check_syntax() {
+    let e = fails("{{ render('{{ nowish() }}') }}");
+    assert_eq!(e.message, "unknown function `nowish` (did you mean `now`?)");
+    let e = fails("{{ render('{{ 1 | shout }}') }}");
+    assert_eq!(e.message, "unknown filter `shout`");
+    let e = fails("{{ render('{% if 1 is nul %}{% endif %}') }}");
+    assert_eq!(e.message, "unknown test `nul` (did you mean `null`?)");
+    let e = fails("{{ nowish() }}");
+    assert_eq!(e.message, "unknown function `nowish` (did you mean `now`?)");
+    assert_eq!(e.column, Some(4), "{e}");
+}
+
+#[test]
+fn unclosed_expression_points_at_its_opening() {
+    let e = check_err("ok\n  {{ name");
+    assert!(e.message.contains("unexpected end of input"), "{e}");
+    assert_eq!((e.line, e.column), (Some(2), Some(3)), "{e}");
+    let e = check_err("{{ a }} and {{ inputs.taxi");
+    assert_eq!(e.column, Some(13), "{e}");
+    let e = fails("x {% if a");
+    assert_eq!(e.column, Some(3), "{e}");
+}
+
+#[test]
+fn known_names_come_from_the_environment() {
+    let known = crate::names::known();
+    for (kind, name) in [
+        (crate::names::NameKind::Function, "now"),
+        (crate::names::NameKind::Function, "range"),
+        (crate::names::NameKind::Filter, "slugify"),
+        (crate::names::NameKind::Filter, "upper"),
+        (crate::names::NameKind::Test, "empty"),
+        (crate::names::NameKind::Test, "defined"),
+    ] {
+        assert!(known.contains(kind, name), "{name}");
+    }
+    // Reading the names from minijinja's Debug output must keep working: an empty list
+    // would silently accept every name.
+    assert!(!known.contains(crate::names::NameKind::Filter, "shout"));
+    assert!(!known.contains(crate::names::NameKind::Test, "nul"));
+    assert!(!known.contains(crate::names::NameKind::Function, "nowish"));
+}
