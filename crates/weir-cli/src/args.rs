@@ -39,6 +39,38 @@ pub enum Command {
     Flows(FlowsCommand),
     /// List the task types weir runs.
     Tasks,
+    /// Run the NYC-taxi pipeline on embedded defaults: generate Jan–Jun 2021, serve, load.
+    Demo(DemoArgs),
+    /// Run SQL on a warehouse and print the rows.
+    Query {
+        /// `jdbc:duckdb:PATH`, `jdbc:postgresql://HOST:PORT/DB?user=…` or `jdbc:redshift://…`.
+        url: String,
+        sql: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Args)]
+pub struct DemoArgs {
+    /// First month to load.
+    #[arg(long, default_value = "2021-01")]
+    pub from: String,
+    /// Last month to load.
+    #[arg(long, default_value = "2021-06")]
+    pub to: String,
+    /// Taxi colours to load; repeatable.
+    #[arg(long, default_values_t = ["green".to_string(), "yellow".to_string()])]
+    pub taxi: Vec<String>,
+    /// Size of the generated months: 1.0 is as large as the real ones (1.37 M yellow trips in 2021-01).
+    #[arg(long, default_value_t = 1.0)]
+    pub scale: f64,
+    /// Load into this warehouse instead of the demo's DuckDB file (sets KV `JDBC_URL`).
+    #[arg(long)]
+    pub url: Option<String>,
+    /// Run the article's own SQL (staging table + COPY + MERGE) instead of `weir.warehouse.Load`.
+    #[arg(long)]
+    pub article: bool,
 }
 
 #[derive(Args)]

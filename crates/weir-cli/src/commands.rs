@@ -19,7 +19,7 @@ use weir_storage::InternalStorage;
 use weir_store::{ExecutionFilter, KvEntry, Level, SqliteStore, Store};
 
 /// Writes data to stdout; a closed pipe (`weir … | head`) ends quietly.
-fn emit(text: &str) {
+pub(crate) fn emit(text: &str) {
     let mut out = std::io::stdout().lock();
     if let Err(e) = out.write_all(text.as_bytes()).and_then(|_| out.flush())
         && e.kind() == std::io::ErrorKind::BrokenPipe
@@ -43,6 +43,8 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
         Command::Executions(cmd) => executions(&home, cmd),
         Command::Kv(cmd) => kv(&home, cmd),
         Command::Flows(cmd) => flows(&home, cmd),
+        Command::Demo(args) => crate::demo::demo(&home, args),
+        Command::Query { url, sql, json } => query(&url, &sql, json),
         Command::Tasks => {
             let rows: Vec<Vec<String>> = weir_tasks::catalog::ALL
                 .iter()
@@ -54,15 +56,15 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
     }
 }
 
-struct Home {
-    store: Arc<dyn Store>,
-    storage: Arc<InternalStorage>,
-    work: PathBuf,
+pub(crate) struct Home {
+    pub store: Arc<dyn Store>,
+    pub storage: Arc<InternalStorage>,
+    pub work: PathBuf,
 }
 
 /// Opens weir's home folder, creating it on first use, and fails executions left RUNNING by a
 /// process that is gone.
-fn open_home(home: &Path) -> Result<Home> {
+pub(crate) fn open_home(home: &Path) -> Result<Home> {
     std::fs::create_dir_all(home)
         .with_context(|| format!("could not create weir's home folder `{}`", home.display()))?;
     let store = SqliteStore::open(&home.join("weir.db"))?;
@@ -80,7 +82,7 @@ fn open_home(home: &Path) -> Result<Home> {
     })
 }
 
-fn catalog() -> Arc<Catalog> {
+pub(crate) fn catalog() -> Arc<Catalog> {
     Arc::new(weir_tasks::catalog::catalog())
 }
 
@@ -227,6 +229,7 @@ fn run(home: &Path, args: RunArgs) -> Result<u8> {
         storage: h.storage.clone(),
         catalog: catalog.clone(),
         work_root: h.work.clone(),
+        home: home.to_path_buf(),
         events: Some(events_tx),
         cancel: cancel_rx,
     });
@@ -308,7 +311,7 @@ fn flow_inputs_hint(flow: &Flow) -> String {
 }
 
 /// Ctrl-C and SIGTERM stop running tasks; the execution is recorded as KILLED.
-async fn watch_signals(cancel: tokio::sync::watch::Sender<bool>) {
+pub(crate) async fn watch_signals(cancel: tokio::sync::watch::Sender<bool>) {
     use tokio::signal::unix::{SignalKind, signal};
     let (Ok(mut term), Ok(mut int)) = (
         signal(SignalKind::terminate()),
@@ -761,4 +764,27 @@ fn flows(home: &Path, cmd: FlowsCommand) -> Result<u8> {
             Ok(0)
         }
     }
+}
+
+fn query(url: &str, sql: &str, json: bool) -> Result<u8> {
+    let target =
+        weir_warehouse::url::parse(url, None, None).map_err(|e| user_error(e.to_string()))?;
+    let mut w = weir_warehouse::connect(&target)?;
+    let rows = w.query(sql)?;
+    if json {
+        emit_json(&rows.objects());
+    } else {
+        let cells: Vec<Vec<String>> = rows
+            .rows
+            .iter()
+            .map(|r| {
+                r.iter()
+                    .map(|v| weir_tasks::de::scalar_text(v.clone()))
+                    .collect()
+            })
+            .collect();
+        let headers: Vec<&str> = rows.columns.iter().map(String::as_str).collect();
+        emit(&table(&headers, &cells));
+    }
+    Ok(0)
 }

@@ -8,3 +8,12 @@ pub const SECRET_PREFIX: &str = "SECRET_";
 pub const NO_COLOR: &str = "NO_COLOR";
 /// The Python interpreter used by `scripts.python.*` tasks (default `python3`).
 pub const WEIR_PYTHON: &str = "WEIR_PYTHON";
+/// The S3-compatible server buckets live on (e.g. `http://127.0.0.1:9000`). Unset: buckets are
+/// folders under `<home>/buckets`.
+pub const WEIR_S3_ENDPOINT: &str = "WEIR_S3_ENDPOINT";
+/// The region of S3 buckets (default `us-east-1`).
+pub const WEIR_S3_REGION: &str = "WEIR_S3_REGION";
+/// The access key of S3 buckets, read as the AWS tools do.
+pub const AWS_ACCESS_KEY_ID: &str = "AWS_ACCESS_KEY_ID";
+/// The secret key of S3 buckets, read as the AWS tools do.
+pub const AWS_SECRET_ACCESS_KEY: &str = "AWS_SECRET_ACCESS_KEY";

@@ -570,6 +570,7 @@ impl Exec {
                         log: logger.clone(),
                         working_dir: working_dir.clone(),
                         masker: inner.masker.clone(),
+                        home: inner.home.clone(),
                     };
                     let r = self.attempt(task, &tctx).await;
                     if working_dir.exists() {

@@ -77,6 +77,7 @@ struct Inner {
     masker: Masker,
     http: weir_tasks::HttpClient,
     work_root: PathBuf,
+    home: PathBuf,
     events: Option<mpsc::UnboundedSender<Event>>,
     cancel: watch::Receiver<bool>,
     detached: Mutex<Vec<tokio::task::JoinHandle<()>>>,
@@ -88,6 +89,8 @@ pub struct EngineConfig {
     pub storage: Arc<InternalStorage>,
     pub catalog: Arc<Catalog>,
     pub work_root: PathBuf,
+    /// weir's home folder (tasks keep local buckets in `<home>/buckets`).
+    pub home: PathBuf,
     pub events: Option<mpsc::UnboundedSender<Event>>,
     /// Set to `true` to kill every running task (Ctrl-C, SIGTERM).
     pub cancel: watch::Receiver<bool>,
@@ -121,6 +124,7 @@ impl Engine {
                 masker,
                 http: weir_tasks::HttpClient::default(),
                 work_root: config.work_root,
+                home: config.home,
                 events: config.events,
                 cancel: config.cancel,
                 detached: Mutex::new(Vec::new()),

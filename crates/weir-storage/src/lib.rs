@@ -4,6 +4,10 @@
 //! templates (`{{ outputs.extract.outputFiles['x.csv'] }}`) exactly as Kestra flows do. The
 //! embedded implementation keeps them in a folder under weir's home.
 
+pub mod buckets;
+#[cfg(any(test, feature = "test-server"))]
+pub mod test_server;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 

@@ -369,8 +369,220 @@ spec!(
     script_props!(P::req("script", K::String, "The Python script."))
 );
 
+/// Kestra's AWS connection properties, accepted by every S3 task (usually set through
+/// `pluginDefaults` for `io.kestra.plugin.aws`).
+macro_rules! aws_props {
+    ($($extra:expr),*) => {
+        [
+            $($extra,)*
+            P::opt("region", K::String, "The AWS region. Default `WEIR_S3_REGION` or us-east-1."),
+            P::opt("accessKeyId", K::String, "The access key id. Default `AWS_ACCESS_KEY_ID`."),
+            P::opt("secretKeyId", K::String, "The secret access key. Default `AWS_SECRET_ACCESS_KEY`."),
+            P::opt("sessionToken", K::String, "A session token, for temporary credentials."),
+            P::opt("endpointOverride", K::String, "An S3-compatible server. Default `WEIR_S3_ENDPOINT`; without one, buckets are folders under `<home>/buckets`."),
+            P::opt("forcePathStyle", K::Bool, "Path-style requests (`host/bucket`); `false` asks for virtual-hosted style."),
+            P::opt("compatibilityMode", K::Bool, "Accepted for compatibility."),
+        ]
+    };
+}
+
+spec!(
+    S3_UPLOAD,
+    "io.kestra.plugin.aws.s3.Upload",
+    [],
+    "Uploads internal storage files to a bucket; outputs `bucket`, `key` and `uri`.",
+    aws_props!(
+        P::req("bucket", K::String, "The bucket."),
+        P::req(
+            "key",
+            K::String,
+            "The key; with several files, the folder they go into."
+        ),
+        P::req(
+            "from",
+            K::StringOrList,
+            "A `kestra:///` URI, or a list of them."
+        )
+    )
+);
+spec!(
+    S3_DOWNLOAD,
+    "io.kestra.plugin.aws.s3.Download",
+    [],
+    "Downloads an object into internal storage; outputs `uri` and `contentLength`.",
+    aws_props!(
+        P::req("bucket", K::String, "The bucket."),
+        P::req("key", K::String, "The key of the object.")
+    )
+);
+spec!(
+    S3_LIST,
+    "io.kestra.plugin.aws.s3.List",
+    [],
+    "Lists objects of a bucket into the output `objects` (`key`, `size`, `lastModified`).",
+    aws_props!(
+        P::req("bucket", K::String, "The bucket."),
+        P::opt("prefix", K::String, "Only keys starting with this."),
+        P::opt(
+            "regexp",
+            K::String,
+            "Only keys this regular expression matches in full."
+        )
+    )
+);
+spec!(
+    S3_DELETE,
+    "io.kestra.plugin.aws.s3.Delete",
+    [],
+    "Deletes an object; outputs `deleted`.",
+    aws_props!(
+        P::req("bucket", K::String, "The bucket."),
+        P::req("key", K::String, "The key of the object.")
+    )
+);
+spec!(
+    S3_COPY,
+    "io.kestra.plugin.aws.s3.Copy",
+    [],
+    "Copies an object, within a bucket or across buckets.",
+    aws_props!(
+        P::req("from", K::Map, "The source: `bucket` and `key`."),
+        P::req("to", K::Map, "The destination: `bucket` and `key`."),
+        P::opt("delete", K::Bool, "Delete the source once copied.")
+    )
+);
+
+/// Connection properties shared by every warehouse task.
+macro_rules! jdbc_props {
+    ($($extra:expr),*) => {
+        [
+            P::opt("url", K::String, "`jdbc:duckdb:PATH`, `jdbc:postgresql://HOST:PORT/DB` or `jdbc:redshift://HOST:PORT/DB`; the URL, not the task type, chooses the engine."),
+            P::opt("username", K::String, "Database user."),
+            P::opt("password", K::String, "Database password."),
+            $($extra,)*
+        ]
+    };
+}
+
+macro_rules! query_props {
+    () => {
+        jdbc_props!(
+            P::req("sql", K::String, "One or more statements separated by `;`, run in one transaction."),
+            P::opt("fetchType", K::String, "NONE, FETCH_ONE (output `row`), FETCH (output `rows`) or STORE (rows to internal storage, output `uri`)."),
+            P::opt("fetchOne", K::Bool, "Deprecated form of `fetchType: FETCH_ONE`."),
+            P::opt("fetch", K::Bool, "Deprecated form of `fetchType: FETCH`."),
+            P::opt("store", K::Bool, "Deprecated form of `fetchType: STORE`."),
+            P::opt("fetchSize", K::Int, "Accepted for compatibility."),
+            P::opt("timeZoneId", K::String, "Accepted for compatibility."),
+            P::opt("autoCommit", K::Bool, "Accepted for compatibility; each task runs in one transaction."),
+            P::opt("databaseFile", K::String, "Accepted for compatibility (DuckDB); use `url`.")
+        )
+    };
+}
+
+spec!(
+    DUCKDB_QUERY,
+    "io.kestra.plugin.jdbc.duckdb.Query",
+    ["io.kestra.plugin.jdbc.duckdb.Queries"],
+    "Runs SQL on the warehouse its `url` names (DuckDB by default).",
+    query_props!()
+);
+spec!(
+    POSTGRES_QUERY,
+    "io.kestra.plugin.jdbc.postgresql.Query",
+    ["io.kestra.plugin.jdbc.postgresql.Queries"],
+    "Runs SQL on the warehouse its `url` names.",
+    query_props!()
+);
+spec!(
+    REDSHIFT_QUERY,
+    "io.kestra.plugin.jdbc.redshift.Query",
+    ["io.kestra.plugin.jdbc.redshift.Queries"],
+    "Runs SQL on the warehouse its `url` names; Redshift's `COPY … FROM 's3://…'` works on every engine.",
+    query_props!()
+);
+spec!(
+    POSTGRES_COPY_IN,
+    "io.kestra.plugin.jdbc.postgresql.CopyIn",
+    [],
+    "Streams a CSV file (`kestra:///` or `s3://`) into a table.",
+    jdbc_props!(
+        P::req("table", K::String, "The table to load."),
+        P::req(
+            "from",
+            K::String,
+            "The file: `kestra:///…` or `s3://bucket/key`."
+        ),
+        P::opt("columns", K::StringList, "Columns of the file, in order."),
+        P::opt("header", K::Bool, "The file starts with a header line."),
+        P::opt("delimiter", K::String, "Field separator. Default `,`."),
+        P::opt("quote", K::String, "Quote character. Default `\"`."),
+        P::opt(
+            "nullString",
+            K::String,
+            "Text standing for NULL. Default empty."
+        ),
+        P::opt("format", K::String, "CSV (the only format for now)."),
+        P::opt("escape", K::String, "Accepted for compatibility.")
+    )
+);
+spec!(
+    WEIR_LOAD,
+    "weir.warehouse.Load",
+    [],
+    "Loads a CSV file into a table idempotently: an md5 row key, one copy of rows duplicated in the file, nothing inserted twice; outputs rows read, inserted, skipped and rejected.",
+    jdbc_props!(
+        P::req(
+            "from",
+            K::String,
+            "The file: `s3://bucket/key`, `kestra:///…`; gzip when it ends in `.gz`."
+        ),
+        P::req(
+            "table",
+            K::String,
+            "The table, which must exist (create it with a Query task)."
+        ),
+        P::opt(
+            "columns",
+            K::StringList,
+            "Columns of the file, in order; the header by default."
+        ),
+        P::opt(
+            "keyColumns",
+            K::StringList,
+            "Columns the row key is computed from; all columns by default."
+        ),
+        P::opt(
+            "keyColumn",
+            K::String,
+            "Column holding the row key. Default `unique_row_id`."
+        ),
+        P::opt(
+            "filenameColumn",
+            K::String,
+            "Column holding the file name. Default `filename`; empty for none."
+        ),
+        P::opt(
+            "fileName",
+            K::String,
+            "The file name stored; the last part of `from` without `.gz` by default."
+        ),
+        P::opt(
+            "header",
+            K::Bool,
+            "The file starts with a header line. Default true."
+        ),
+        P::opt("delimiter", K::String, "Field separator. Default `,`.")
+    )
+);
+
 /// Every task type, flowable first.
 pub static ALL: &[&TaskSpec] = &[
+    &DUCKDB_QUERY,
+    &POSTGRES_QUERY,
+    &REDSHIFT_QUERY,
+    &POSTGRES_COPY_IN,
+    &WEIR_LOAD,
     &IF,
     &SWITCH,
     &FOR_EACH,
@@ -394,6 +606,11 @@ pub static ALL: &[&TaskSpec] = &[
     &SHELL_SCRIPT,
     &PYTHON_COMMANDS,
     &PYTHON_SCRIPT,
+    &S3_UPLOAD,
+    &S3_DOWNLOAD,
+    &S3_LIST,
+    &S3_DELETE,
+    &S3_COPY,
 ];
 
 pub fn catalog() -> Catalog {

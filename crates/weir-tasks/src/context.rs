@@ -149,6 +149,8 @@ pub struct TaskContext {
     /// templates see it as `{{ workingDir }}`.
     pub working_dir: PathBuf,
     pub masker: Masker,
+    /// weir's home folder; local buckets live in `<home>/buckets`.
+    pub home: PathBuf,
 }
 
 impl TaskContext {

@@ -9,7 +9,9 @@ mod context;
 mod core;
 pub mod de;
 mod http;
+mod jdbc;
 mod kv;
+mod s3;
 mod scripts;
 
 pub use context::{HttpClient, Logger, TaskContext};
@@ -94,10 +96,26 @@ pub async fn run(kind: &str, ctx: &TaskContext) -> Result<TaskResult, TaskError>
         scripts::commands(ctx).await
     } else if k(&SHELL_SCRIPT) {
         scripts::script(ctx, "script.sh", &["/bin/sh"]).await
+    } else if k(&DUCKDB_QUERY) || k(&POSTGRES_QUERY) || k(&REDSHIFT_QUERY) {
+        jdbc::query(ctx).await.map(Into::into)
+    } else if k(&POSTGRES_COPY_IN) {
+        jdbc::copy_in(ctx).await.map(Into::into)
+    } else if k(&WEIR_LOAD) {
+        jdbc::load(ctx).await.map(Into::into)
     } else if k(&PYTHON_SCRIPT) {
         let python =
             std::env::var(weir_core::env::WEIR_PYTHON).unwrap_or_else(|_| "python3".into());
         scripts::script(ctx, "script.py", &[python.as_str()]).await
+    } else if k(&S3_UPLOAD) {
+        s3::upload(ctx).await.map(Into::into)
+    } else if k(&S3_DOWNLOAD) {
+        s3::download(ctx).await.map(Into::into)
+    } else if k(&S3_LIST) {
+        s3::list(ctx).await.map(Into::into)
+    } else if k(&S3_DELETE) {
+        s3::delete(ctx).await.map(Into::into)
+    } else if k(&S3_COPY) {
+        s3::copy(ctx).await.map(Into::into)
     } else {
         Err(TaskError::Failed(format!(
             "task type `{kind}` is not runnable here; this is a bug in weir, please report it"

@@ -1,13 +1,226 @@
-//! Warehouses weir loads into and queries: DuckDB embedded, PostgreSQL and Redshift over the wire.
+//! Warehouses weir loads into and queries: DuckDB embedded (the default), PostgreSQL, and
+//! Redshift over the PostgreSQL wire protocol.
+//!
+//! A JDBC-style URL chooses the engine (`jdbc:duckdb:PATH`, `jdbc:postgresql://…`,
+//! `jdbc:redshift://…`), so a flow written for Redshift runs on DuckDB by changing one KV value.
+//! `sql` splits scripts and plans Redshift-only statements (`COPY … FROM 's3://…'`,
+//! `CREATE TABLE … (LIKE …)`) into what each engine can do. This is the only crate that links
+//! DuckDB.
+
+mod duck;
+pub mod load;
+mod pg;
+pub mod sql;
+pub mod url;
+
+use std::path::Path;
+
+pub use load::{LoadReport, LoadSpec};
+pub use url::{Engine, Target};
+
+#[derive(Debug, thiserror::Error)]
+pub enum WarehouseError {
+    #[error("{0}")]
+    Url(String),
+    #[error("could not connect to {target}: {message}")]
+    Connect { target: String, message: String },
+    /// A statement failed: which one, its text, and the engine's message.
+    #[error("statement {index} failed: {message}\n  in: {statement}")]
+    Statement {
+        index: usize,
+        statement: String,
+        message: String,
+    },
+    #[error("{0}")]
+    Load(String),
+    #[error("{action} failed: {message}")]
+    Engine { action: String, message: String },
+}
+
+pub type Result<T, E = WarehouseError> = std::result::Result<T, E>;
+
+/// Rows returned by a query, values as JSON.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Rows {
+    pub columns: Vec<String>,
+    pub rows: Vec<Vec<serde_json::Value>>,
+}
+
+impl Rows {
+    /// Each row as a JSON object keyed by column name.
+    pub fn objects(&self) -> Vec<serde_json::Value> {
+        self.rows
+            .iter()
+            .map(|r| {
+                serde_json::Value::Object(
+                    self.columns
+                        .iter()
+                        .cloned()
+                        .zip(r.iter().cloned())
+                        .collect(),
+                )
+            })
+            .collect()
+    }
+}
+
+/// How a CSV file is read by `copy_csv`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CsvOptions {
+    pub header_lines: u64,
+    pub delimiter: char,
+    pub quote: char,
+    pub gzip: bool,
+    /// Text that stands for NULL; empty by default, as in Redshift's CSV.
+    pub null: String,
+}
+
+impl Default for CsvOptions {
+    fn default() -> Self {
+        CsvOptions {
+            header_lines: 1,
+            delimiter: ',',
+            quote: '"',
+            gzip: false,
+            null: String::new(),
+        }
+    }
+}
+
+/// One connection to a warehouse. Statements run inside the transaction the caller opens.
+pub trait Warehouse: Send {
+    fn engine(&self) -> Engine;
+    fn begin(&mut self) -> Result<()>;
+    fn commit(&mut self) -> Result<()>;
+    fn rollback(&mut self) -> Result<()>;
+    /// Runs one statement; returns the rows it changed when the engine says.
+    fn execute(&mut self, sql: &str) -> Result<u64>;
+    /// Runs one statement and returns its rows.
+    fn query(&mut self, sql: &str) -> Result<Rows>;
+    /// Loads a local CSV file (gzip or not) into `table`'s `columns`, streaming it.
+    fn copy_csv(
+        &mut self,
+        table: &str,
+        columns: &[String],
+        file: &Path,
+        opts: &CsvOptions,
+    ) -> Result<u64>;
+    /// The column names and types of a table, in order; `None` when it does not exist.
+    fn table_columns(&mut self, table: &str) -> Result<Option<Vec<(String, String)>>>;
+    /// Proves the connection works by doing what real work does: a round trip.
+    fn healthcheck(&mut self) -> Result<()> {
+        self.query("SELECT 1").map(|_| ())
+    }
+}
+
+/// Opens a connection for a target.
+pub fn connect(target: &Target) -> Result<Box<dyn Warehouse>> {
+    match target {
+        Target::DuckDb { path } => Ok(Box::new(duck::DuckWarehouse::connect(path)?)),
+        Target::Postgres(cfg) => Ok(Box::new(pg::PgWarehouse::connect(cfg)?)),
+    }
+}
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    fn duck(dir: &Path) -> Box<dyn Warehouse> {
+        connect(
+            &url::parse(
+                &format!("jdbc:duckdb:{}", dir.join("w.duckdb").display()),
+                None,
+                None,
+            )
+            .unwrap(),
+        )
+        .unwrap()
+    }
+
     #[test]
     fn duckdb_links_and_runs() {
-        let conn = duckdb::Connection::open_in_memory().unwrap();
-        let v: String = conn
-            .query_row("SELECT version()", [], |r| r.get(0))
+        let mut w = connect(&Target::DuckDb { path: None }).unwrap();
+        let rows = w.query("SELECT version() AS v, 1 + 1 AS two").unwrap();
+        assert_eq!(rows.columns, vec!["v", "two"]);
+        assert!(rows.rows[0][0].as_str().unwrap().starts_with("v1.5"));
+        assert_eq!(rows.rows[0][1], 2);
+    }
+
+    #[test]
+    fn load_is_idempotent_and_keeps_one_copy_of_in_file_duplicates() {
+        let dir = tempfile::tempdir().unwrap();
+        let csv = dir.path().join("m.csv");
+        std::fs::write(&csv, "id,name,amount\n1,a,1.5\n2,b,2.5\n2,b,2.5\n3,,\n").unwrap();
+        let mut w = duck(dir.path());
+        w.execute("CREATE TABLE t (unique_row_id text, filename text, id integer, name text, amount double)").unwrap();
+        let spec = LoadSpec {
+            table: "t".into(),
+            file: csv.clone(),
+            file_name: "m.csv".into(),
+            csv: CsvOptions::default(),
+            columns: vec![],
+            key_columns: vec![],
+            key_column: "unique_row_id".into(),
+            filename_column: Some("filename".into()),
+        };
+        let first = load::load(w.as_mut(), &spec).unwrap();
+        assert_eq!(
+            first,
+            LoadReport {
+                rows_read: 4,
+                inserted: 3,
+                duplicates_in_file: 1,
+                already_loaded: 0,
+                rejected: 0
+            }
+        );
+        let again = load::load(w.as_mut(), &spec).unwrap();
+        assert_eq!(
+            again,
+            LoadReport {
+                rows_read: 4,
+                inserted: 0,
+                duplicates_in_file: 1,
+                already_loaded: 3,
+                rejected: 0
+            }
+        );
+        let counts = w
+            .query("SELECT count(*), count(DISTINCT unique_row_id), count(name) FROM t")
             .unwrap();
-        assert!(v.starts_with("v1.5"), "{v}");
+        assert_eq!(
+            counts.rows[0],
+            vec![
+                serde_json::json!(3),
+                serde_json::json!(3),
+                serde_json::json!(2)
+            ]
+        );
+    }
+
+    #[test]
+    fn a_bad_row_fails_the_load_with_its_line_and_inserts_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let csv = dir.path().join("bad.csv");
+        std::fs::write(&csv, "id,amount\n1,1.5\n2,abc\n").unwrap();
+        let mut w = duck(dir.path());
+        w.execute("CREATE TABLE t (unique_row_id text, filename text, id integer, amount double)")
+            .unwrap();
+        let spec = LoadSpec {
+            table: "t".into(),
+            file: csv,
+            file_name: "bad.csv".into(),
+            csv: CsvOptions::default(),
+            columns: vec![],
+            key_columns: vec![],
+            key_column: "unique_row_id".into(),
+            filename_column: Some("filename".into()),
+        };
+        let e = load::load(w.as_mut(), &spec).unwrap_err().to_string();
+        assert!(
+            e.contains("nothing was inserted") && e.contains("abc") && e.contains("Line: 3"),
+            "{e}"
+        );
+        assert_eq!(w.query("SELECT count(*) FROM t").unwrap().rows[0][0], 0);
     }
 }

@@ -1,0 +1,324 @@
+//! `weir demo`: the first article's pipeline on embedded defaults, in one command.
+//!
+//! Generates Jan–Jun 2021 of green and yellow taxi trips, serves them from a local HTTP mirror at
+//! the public release paths, sets the KV entries the flows read, and runs one execution per taxi
+//! and month — download, bucket, idempotent load into DuckDB — printing what each loaded.
+
+#![expect(
+    clippy::print_stderr,
+    reason = "the demo talks to the person running it"
+)]
+
+use crate::args::DemoArgs;
+use crate::commands::{catalog, emit, open_home, watch_signals};
+use crate::output::{paint, state_color, table, user_error, user_error_hint};
+use anyhow::{Context, Result};
+use chrono::Utc;
+use indicatif::{ProgressBar, ProgressStyle};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use weir_engine::{Engine, EngineConfig, RunRequest};
+use weir_store::KvEntry;
+use weir_taxi::{MonthSpec, Taxi};
+
+/// The flows ship inside the binary, so `weir demo` works from any folder.
+pub const LOAD_FLOW: &str = include_str!("../../../examples/nyc-taxi/flows/taxi_load.yaml");
+pub const ARTICLE_FLOW: &str = include_str!("../../../examples/nyc-taxi/flows/taxi_article.yaml");
+const NAMESPACE: &str = "zoomcamp";
+
+fn parse_month(s: &str) -> Result<(i32, u32)> {
+    let bad = || user_error_hint(format!("`{s}` is not a month"), "write months as `2021-01`");
+    let (y, m) = s.split_once('-').ok_or_else(bad)?;
+    let (y, m) = (
+        y.parse::<i32>().map_err(|_| bad())?,
+        m.parse::<u32>().map_err(|_| bad())?,
+    );
+    if !(1..=12).contains(&m) {
+        return Err(bad());
+    }
+    Ok((y, m))
+}
+
+fn months(from: &str, to: &str) -> Result<Vec<(i32, u32)>> {
+    let (mut y, mut m) = parse_month(from)?;
+    let end = parse_month(to)?;
+    let mut out = Vec::new();
+    while (y, m) <= end {
+        out.push((y, m));
+        (y, m) = if m == 12 { (y + 1, 1) } else { (y, m + 1) };
+        if out.len() > 120 {
+            return Err(user_error("the demo loads at most 120 months"));
+        }
+    }
+    if out.is_empty() {
+        return Err(user_error(format!("`{from}` comes after `{to}`")));
+    }
+    Ok(out)
+}
+
+fn set_kv(store: &dyn weir_store::Store, key: &str, value: &str) -> Result<()> {
+    store.kv_set(&KvEntry {
+        namespace: NAMESPACE.into(),
+        key: key.into(),
+        value: value.into(),
+        kind: "STRING".into(),
+        expires: None,
+        updated: Utc::now(),
+    })?;
+    Ok(())
+}
+
+fn out_u64(outputs: &serde_json::Value, key: &str) -> Option<u64> {
+    outputs.get(key).and_then(serde_json::Value::as_u64)
+}
+
+pub fn demo(home: &Path, args: DemoArgs) -> Result<u8> {
+    let months = months(&args.from, &args.to)?;
+    let taxis: Vec<Taxi> = args
+        .taxi
+        .iter()
+        .map(|t| {
+            t.parse::<Taxi>()
+                .map_err(|_| user_error(format!("`{t}` is not a taxi (yellow or green)")))
+        })
+        .collect::<Result<_>>()?;
+    if !(args.scale > 0.0 && args.scale <= 10.0) {
+        return Err(user_error(format!(
+            "`--scale {}` must be above 0 and at most 10",
+            args.scale
+        )));
+    }
+    let h = open_home(home)?;
+    let home_abs = std::fs::canonicalize(home).unwrap_or_else(|_| home.to_path_buf());
+    let data = home_abs
+        .join("demo")
+        .join("tlc")
+        .join(format!("scale-{}", args.scale));
+    std::fs::create_dir_all(&data)
+        .with_context(|| format!("could not create `{}`", data.display()))?;
+    let warehouse = home_abs.join("demo").join("warehouse.duckdb");
+    let url = args
+        .url
+        .clone()
+        .unwrap_or_else(|| format!("jdbc:duckdb:{}", warehouse.display()));
+
+    // 1. The month files, generated once per scale and kept.
+    let specs: Vec<MonthSpec> = months
+        .iter()
+        .flat_map(|&(y, m)| {
+            taxis.iter().map(move |&t| MonthSpec {
+                scale: args.scale,
+                ..MonthSpec::new(t, y, m)
+            })
+        })
+        .collect();
+    let todo: Vec<&MonthSpec> = specs
+        .iter()
+        .filter(|s| {
+            !data
+                .join(weir_taxi::file_name(s.taxi, s.year, s.month))
+                .is_file()
+        })
+        .collect();
+    if !todo.is_empty() {
+        let total: u64 = todo.iter().map(|s| s.rows()).sum();
+        let pb = ProgressBar::new(total);
+        pb.set_style(
+            ProgressStyle::with_template(
+                "{msg:28} [{bar:30}] {human_pos}/{human_len} rows {elapsed}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+        );
+        for s in &todo {
+            let name = weir_taxi::file_name(s.taxi, s.year, s.month);
+            pb.set_message(format!("generating {name}"));
+            // Write under a temporary name so an interrupted run never leaves a half file.
+            let tmp = data.join(".partial");
+            std::fs::create_dir_all(&tmp)?;
+            let stats = weir_taxi::generate(s, &tmp)
+                .with_context(|| format!("could not generate `{name}`"))?;
+            std::fs::rename(&stats.path, data.join(&name))?;
+            pb.inc(s.rows());
+        }
+        pb.finish_and_clear();
+        eprintln!(
+            "generated {} month files ({total} rows) in {}",
+            todo.len(),
+            data.display()
+        );
+    }
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("could not start the async runtime")?;
+    let (cancel_tx, cancel_rx) = tokio::sync::watch::channel(false);
+    let catalog = catalog();
+    let flow_source = if args.article {
+        ARTICLE_FLOW
+    } else {
+        LOAD_FLOW
+    };
+    let flow = weir_flow::parse_flow("taxi flow", flow_source, &catalog).map_err(|d| {
+        anyhow::anyhow!(
+            "the demo flow is invalid: {}; this is a bug in weir, please report it",
+            d[0]
+        )
+    })?;
+    let record = h.store.save_flow(&flow.namespace, &flow.id, &flow.source)?;
+    let flow = Arc::new(flow);
+    let engine = Engine::new(EngineConfig {
+        store: h.store.clone(),
+        storage: h.storage.clone(),
+        catalog: catalog.clone(),
+        work_root: h.work.clone(),
+        home: home_abs.clone(),
+        events: None,
+        cancel: cancel_rx,
+    });
+
+    let rows = runtime.block_on(async {
+        tokio::spawn(watch_signals(cancel_tx));
+        // 2. The mirror, at the public release paths.
+        let mirror = weir_taxi::Mirror::start(data.clone(), 0)
+            .await
+            .context("could not start the local download mirror")?;
+        // 3. The KV entries the flows read.
+        let store = &*h.store;
+        set_kv(store, "TLC_BASE_URL", &mirror.base_url())?;
+        set_kv(store, "S3_BUCKET_NAME", "weir-demo")?;
+        set_kv(store, "JDBC_URL", &url)?;
+        for (k, v) in [
+            ("DB_USER", ""),
+            ("DB_PASS", ""),
+            ("AWS_ACCESS_KEY_ID", "local"),
+            ("AWS_SECRET_ACCESS_KEY", "local"),
+            ("AWS_REGION", "us-east-1"),
+            ("KESTRA_ROLE", "arn:aws:iam::000000000000:role/local"),
+        ] {
+            if store.kv_get(NAMESPACE, k)?.is_none() || args.url.is_some() && k.starts_with("DB_") {
+                set_kv(store, k, v)?;
+            }
+        }
+        eprintln!(
+            "mirror at {}, bucket `weir-demo` in {}, warehouse {}",
+            mirror.base_url(),
+            home_abs.join("buckets").display(),
+            weir_warehouse::url::mask_url(&url)
+        );
+        // 4. One execution per taxi and month.
+        let mut rows = Vec::new();
+        for s in &specs {
+            let label = format!("{} {}-{:02}", s.taxi.as_str(), s.year, s.month);
+            let spin = ProgressBar::new_spinner();
+            spin.set_style(
+                ProgressStyle::with_template("{spinner:.cyan} {msg} {elapsed}")
+                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+            );
+            spin.set_message(format!("{label}: download, bucket, load"));
+            spin.enable_steady_tick(Duration::from_millis(100));
+            let started = Instant::now();
+            let mut inputs = serde_json::Map::new();
+            inputs.insert("taxi".into(), s.taxi.as_str().into());
+            let date = format!("{}-{:02}-01T00:00:00Z", s.year, s.month);
+            let outcome = engine
+                .execute(RunRequest {
+                    flow: flow.clone(),
+                    revision: record.revision,
+                    inputs,
+                    labels: vec![("demo".into(), "true".into())],
+                    trigger: serde_json::json!({ "date": date }),
+                    parent_id: None,
+                })
+                .await?;
+            spin.finish_and_clear();
+            let secs = started.elapsed().as_secs_f64();
+            let ex = &outcome.execution;
+            let runs = store.task_runs(&ex.id)?;
+            let load = runs
+                .iter()
+                .find(|r| r.task_id == "load")
+                .map(|r| r.outputs.clone())
+                .unwrap_or_default();
+            let cell = |k: &str| out_u64(&load, k).map_or("-".to_string(), |v| v.to_string());
+            eprintln!("  {:<9} {label}  {secs:.1}s", state_color(ex.state));
+            rows.push(vec![
+                label,
+                state_color(ex.state),
+                cell("rowsRead"),
+                cell("rowsInserted"),
+                cell("duplicatesSkipped"),
+                cell("rowsRejected"),
+                format!("{secs:.1}"),
+                ex.id.clone(),
+            ]);
+            if ex.state.is_failure() {
+                let why = outcome.failure.clone().unwrap_or_default();
+                mirror.stop().await;
+                return Err(anyhow::Error::new(crate::output::UserError {
+                    message: format!(
+                        "the {} execution {} ended {}: {why}",
+                        rows.last().map_or("", |r| r[0].as_str()),
+                        ex.id,
+                        ex.state
+                    ),
+                    hint: Some(format!(
+                        "see its logs with `weir executions logs {}`",
+                        ex.id
+                    )),
+                    code: 1,
+                }));
+            }
+        }
+        mirror.stop().await;
+        anyhow::Ok(rows)
+    })?;
+    runtime.shutdown_timeout(Duration::from_millis(100));
+
+    let mut text = String::from("\n");
+    text.push_str(&table(
+        &[
+            "MONTH",
+            "STATE",
+            "ROWS READ",
+            "INSERTED",
+            "DUPLICATES SKIPPED",
+            "REJECTED",
+            "SECONDS",
+            "EXECUTION",
+        ],
+        &rows,
+    ));
+    // 5. What the warehouse holds now.
+    let target = weir_warehouse::url::parse(&url, None, None)?;
+    let mut w = weir_warehouse::connect(&target)?;
+    let mut totals = Vec::new();
+    for t in &taxis {
+        let table_name = format!("public.{}_tripdata", t.as_str());
+        let r = w.query(&format!(
+            "SELECT count(*) AS n, count(DISTINCT unique_row_id) AS k FROM {table_name}"
+        ))?;
+        let v = |i: usize| {
+            r.rows
+                .first()
+                .and_then(|row| row.get(i))
+                .map(|x| x.to_string().trim_matches('"').to_string())
+                .unwrap_or_default()
+        };
+        totals.push(vec![table_name, v(0), v(1)]);
+    }
+    drop(w);
+    text.push('\n');
+    text.push_str(&table(&["TABLE", "ROWS", "DISTINCT ROW KEYS"], &totals));
+    emit(&text);
+    if target.engine() == weir_warehouse::Engine::DuckDb {
+        eprintln!(
+            "\n{} query the warehouse with `weir query {url} \"SELECT count(*) FROM public.yellow_tripdata\"`\n  (or any DuckDB client: the file is {})",
+            paint("1;36", "next:"),
+            warehouse.display()
+        );
+    }
+    Ok(0)
+}

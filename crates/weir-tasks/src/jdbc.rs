@@ -1,0 +1,374 @@
+//! Warehouse tasks: Kestra's JDBC Query/Queries/CopyIn/CopyOut for DuckDB, PostgreSQL and
+//! Redshift, and weir's own idempotent `weir.warehouse.Load`.
+//!
+//! The URL picks the engine, whatever the task's type says: a `jdbc.redshift.Query` runs on
+//! DuckDB when its `url` is `jdbc:duckdb:…`. Each task runs in one transaction; a failing
+//! statement rolls back everything the task did.
+
+use crate::{Outputs, TaskContext, TaskError, de};
+use serde::Deserialize;
+use serde_json::Value;
+use std::path::PathBuf;
+use weir_storage::InternalStorage;
+use weir_storage::buckets::{BucketConfig, Buckets, parse_s3_uri};
+use weir_warehouse::sql::{self, Plan};
+use weir_warehouse::{CsvOptions, Target, WarehouseError};
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Conn {
+    url: Option<String>,
+    username: Option<String>,
+    password: Option<String>,
+}
+
+impl Conn {
+    fn target(&self) -> Result<Target, TaskError> {
+        let url = self.url.as_deref().unwrap_or("jdbc:duckdb:");
+        weir_warehouse::url::parse(url, self.username.as_deref(), self.password.as_deref())
+            .map_err(|e| TaskError::Props(e.to_string()))
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct QueryProps {
+    #[serde(flatten)]
+    conn: Conn,
+    sql: String,
+    fetch_type: Option<String>,
+    #[serde(default, deserialize_with = "de::bool_opt")]
+    fetch_one: Option<bool>,
+    #[serde(default, deserialize_with = "de::bool_opt")]
+    fetch: Option<bool>,
+    #[serde(default, deserialize_with = "de::bool_opt")]
+    store: Option<bool>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Fetch {
+    None,
+    One,
+    All,
+    Store,
+}
+
+fn warehouse_err(e: WarehouseError) -> TaskError {
+    TaskError::Failed(e.to_string())
+}
+
+/// The local file behind `s3://bucket/key` or `kestra:///…`; S3 objects are downloaded into the
+/// task's working directory first (streamed, so memory stays bounded).
+async fn local_copy(ctx: &TaskContext, uri: &str) -> Result<PathBuf, TaskError> {
+    if InternalStorage::is_uri(uri) {
+        return Ok(ctx.storage.existing(uri)?);
+    }
+    let Some((bucket, key)) = parse_s3_uri(uri) else {
+        return Err(TaskError::Failed(format!(
+            "`{uri}` is not an `s3://bucket/key` or `kestra:///` URI"
+        )));
+    };
+    let config = BucketConfig::from_env(ctx.home.join("buckets"));
+    if !config.is_s3() {
+        let path = config.local_root.join(&bucket).join(&key);
+        return if path.is_file() {
+            Ok(path)
+        } else {
+            Err(TaskError::Failed(format!(
+                "object `{uri}` does not exist (bucket `{bucket}` is the {})",
+                config.location()
+            )))
+        };
+    }
+    let name = key.rsplit('/').next().unwrap_or("object").to_string();
+    let dest = ctx.working_dir.join(name);
+    tokio::fs::create_dir_all(&ctx.working_dir)
+        .await
+        .map_err(|e| {
+            TaskError::Failed(format!(
+                "cannot create `{}`: {e}",
+                ctx.working_dir.display()
+            ))
+        })?;
+    Buckets::new(config)
+        .get_to_file(&bucket, &key, &dest)
+        .await
+        .map_err(|e| TaskError::Failed(e.to_string()))?;
+    Ok(dest)
+}
+
+fn first_line(s: &str) -> String {
+    let one: String = s.split_whitespace().collect::<Vec<_>>().join(" ");
+    if one.chars().count() > 160 {
+        format!("{}…", one.chars().take(160).collect::<String>())
+    } else {
+        one
+    }
+}
+
+pub async fn query(ctx: &TaskContext) -> Result<Outputs, TaskError> {
+    let p: QueryProps = ctx.props()?;
+    let fetch = match p
+        .fetch_type
+        .as_deref()
+        .map(str::to_ascii_uppercase)
+        .as_deref()
+    {
+        Some("FETCH_ONE") => Fetch::One,
+        Some("FETCH") => Fetch::All,
+        Some("STORE") => Fetch::Store,
+        Some("NONE") | None if p.fetch_one == Some(true) => Fetch::One,
+        Some("NONE") | None if p.fetch == Some(true) => Fetch::All,
+        Some("NONE") | None if p.store == Some(true) => Fetch::Store,
+        Some("NONE") | None => Fetch::None,
+        Some(other) => {
+            return Err(TaskError::Props(format!(
+                "`fetchType` must be NONE, FETCH_ONE, FETCH or STORE, found `{other}`"
+            )));
+        }
+    };
+    let target = p.conn.target()?;
+    let engine = target.engine();
+    let statements = sql::split(&p.sql);
+    let mut plans = Vec::with_capacity(statements.len());
+    for s in &statements {
+        let plan = sql::plan(&s.text, engine);
+        let local = match &plan {
+            Plan::CopyFrom { source, .. } => Some(local_copy(ctx, source).await?),
+            _ => None,
+        };
+        plans.push((s.clone(), plan, local));
+    }
+    ctx.log
+        .info(&format!("running {} statement(s) on {target}", plans.len()));
+    let log = ctx.log.clone();
+    let result = tokio::task::spawn_blocking(move || -> Result<(u64, Option<weir_warehouse::Rows>), TaskError> {
+        let mut w = weir_warehouse::connect(&target).map_err(warehouse_err)?;
+        w.begin().map_err(warehouse_err)?;
+        let n = plans.len();
+        let mut affected = 0;
+        let mut last_rows = None;
+        for (i, (stmt, plan, local)) in plans.into_iter().enumerate() {
+            let is_last = i + 1 == n;
+            let outcome: Result<(), WarehouseError> = (|| {
+                match &plan {
+                    Plan::CopyFrom { table, columns, source, csv, .. } => {
+                        let file = local.as_ref().ok_or_else(|| WarehouseError::Load(format!("`{source}` was not fetched")))?;
+                        let rows = w.copy_csv(table, columns, file, csv)?;
+                        log.info(&format!("copied {rows} rows from {source} into {table}"));
+                        affected += rows;
+                    }
+                    Plan::AsWritten | Plan::Rewritten(_) => {
+                        let text = match &plan {
+                            Plan::Rewritten(t) => t.as_str(),
+                            _ => stmt.text.as_str(),
+                        };
+                        if is_last && fetch != Fetch::None {
+                            let rows = w.query(text)?;
+                            affected += rows.rows.len() as u64;
+                            last_rows = Some(rows);
+                        } else {
+                            affected += w.execute(text)?;
+                        }
+                    }
+                }
+                Ok(())
+            })();
+            if let Err(e) = outcome {
+                let _ = w.rollback();
+                let message = match e {
+                    WarehouseError::Engine { message, .. } | WarehouseError::Load(message) => message,
+                    other => other.to_string(),
+                };
+                return Err(TaskError::Failed(format!(
+                    "statement {} of {n} (line {} of `sql`) failed on {}; the task's changes were rolled back: {message}\n  statement: {}",
+                    i + 1,
+                    stmt.line,
+                    w.engine().name(),
+                    first_line(&stmt.text)
+                )));
+            }
+        }
+        w.commit().map_err(warehouse_err)?;
+        Ok((affected, last_rows))
+    })
+    .await
+    .map_err(|e| TaskError::Failed(format!("the warehouse task stopped unexpectedly: {e}")))??;
+    let (affected, rows) = result;
+    let mut out = Outputs::new();
+    match (fetch, rows) {
+        (Fetch::One, Some(r)) => {
+            out.insert(
+                "row".into(),
+                r.objects().into_iter().next().unwrap_or(Value::Null),
+            );
+            out.insert("size".into(), r.rows.len().min(1).into());
+        }
+        (Fetch::All, Some(r)) => {
+            out.insert("size".into(), r.rows.len().into());
+            out.insert("rows".into(), Value::Array(r.objects()));
+        }
+        (Fetch::Store, Some(r)) => {
+            let uri = ctx.storage.task_file_uri(&ctx.scope(), "result.jsonl");
+            let path = ctx.storage.create_path(&uri)?;
+            let mut text = String::new();
+            for o in r.objects() {
+                text.push_str(&o.to_string());
+                text.push('\n');
+            }
+            tokio::fs::write(&path, text)
+                .await
+                .map_err(|e| TaskError::Failed(format!("writing `{uri}` failed: {e}")))?;
+            out.insert("uri".into(), uri.into());
+            out.insert("size".into(), r.rows.len().into());
+        }
+        _ => {
+            out.insert("size".into(), affected.into());
+        }
+    }
+    Ok(out)
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CopyInProps {
+    #[serde(flatten)]
+    conn: Conn,
+    table: String,
+    from: String,
+    #[serde(default, deserialize_with = "de::string_list")]
+    columns: Vec<String>,
+    #[serde(default, deserialize_with = "de::bool_opt")]
+    header: Option<bool>,
+    delimiter: Option<String>,
+    quote: Option<String>,
+    null_string: Option<String>,
+}
+
+fn one_char(v: &Option<String>, default: char, name: &str) -> Result<char, TaskError> {
+    match v.as_deref() {
+        None => Ok(default),
+        Some(s) if s.chars().count() == 1 => Ok(s.chars().next().unwrap_or(default)),
+        Some(s) => Err(TaskError::Props(format!(
+            "`{name}` must be one character, found `{s}`"
+        ))),
+    }
+}
+
+pub async fn copy_in(ctx: &TaskContext) -> Result<Outputs, TaskError> {
+    let p: CopyInProps = ctx.props()?;
+    let target = p.conn.target()?;
+    let file = local_copy(ctx, &p.from).await?;
+    let csv = CsvOptions {
+        header_lines: u64::from(p.header == Some(true)),
+        delimiter: one_char(&p.delimiter, ',', "delimiter")?,
+        quote: one_char(&p.quote, '"', "quote")?,
+        gzip: p.from.ends_with(".gz"),
+        null: p.null_string.clone().unwrap_or_default(),
+    };
+    let (table, columns) = (p.table.clone(), p.columns.clone());
+    let rows = tokio::task::spawn_blocking(move || -> Result<u64, TaskError> {
+        let mut w = weir_warehouse::connect(&target).map_err(warehouse_err)?;
+        w.begin().map_err(warehouse_err)?;
+        match w.copy_csv(&table, &columns, &file, &csv) {
+            Ok(n) => {
+                w.commit().map_err(warehouse_err)?;
+                Ok(n)
+            }
+            Err(e) => {
+                let _ = w.rollback();
+                Err(TaskError::Failed(format!(
+                    "copying into `{table}` failed; nothing was loaded: {e}"
+                )))
+            }
+        }
+    })
+    .await
+    .map_err(|e| TaskError::Failed(format!("the warehouse task stopped unexpectedly: {e}")))??;
+    let mut out = Outputs::new();
+    out.insert("rowCount".into(), rows.into());
+    Ok(out)
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct LoadProps {
+    #[serde(flatten)]
+    conn: Conn,
+    from: String,
+    table: String,
+    #[serde(default, deserialize_with = "de::string_list")]
+    columns: Vec<String>,
+    #[serde(default, deserialize_with = "de::string_list")]
+    key_columns: Vec<String>,
+    key_column: Option<String>,
+    filename_column: Option<String>,
+    file_name: Option<String>,
+    #[serde(default, deserialize_with = "de::bool_opt")]
+    header: Option<bool>,
+    delimiter: Option<String>,
+}
+
+/// `weir.warehouse.Load`: an idempotent, duplicate-free load (see `weir_warehouse::load`).
+pub async fn load(ctx: &TaskContext) -> Result<Outputs, TaskError> {
+    let p: LoadProps = ctx.props()?;
+    let target = p.conn.target()?;
+    let file = local_copy(ctx, &p.from).await?;
+    let file_name = p.file_name.clone().unwrap_or_else(|| {
+        let base = p.from.rsplit('/').next().unwrap_or(&p.from);
+        base.strip_suffix(".gz").unwrap_or(base).to_string()
+    });
+    let spec = weir_warehouse::LoadSpec {
+        table: p.table.clone(),
+        file,
+        file_name: file_name.clone(),
+        csv: CsvOptions {
+            header_lines: u64::from(p.header != Some(false)),
+            delimiter: one_char(&p.delimiter, ',', "delimiter")?,
+            gzip: p.from.ends_with(".gz"),
+            ..CsvOptions::default()
+        },
+        columns: p.columns.clone(),
+        key_columns: p.key_columns.clone(),
+        key_column: p
+            .key_column
+            .clone()
+            .unwrap_or_else(|| "unique_row_id".into()),
+        filename_column: Some(
+            p.filename_column
+                .clone()
+                .unwrap_or_else(|| "filename".into()),
+        )
+        .filter(|c| !c.is_empty()),
+    };
+    let started = std::time::Instant::now();
+    let report =
+        tokio::task::spawn_blocking(move || -> Result<weir_warehouse::LoadReport, TaskError> {
+            let mut w = weir_warehouse::connect(&target).map_err(warehouse_err)?;
+            weir_warehouse::load::load(w.as_mut(), &spec).map_err(warehouse_err)
+        })
+        .await
+        .map_err(|e| TaskError::Failed(format!("the load stopped unexpectedly: {e}")))??;
+    ctx.log.info(&format!(
+        "{file_name} → {}: {} rows read, {} inserted, {} duplicates in the file, {} already loaded, {} rejected in {:.1}s",
+        p.table,
+        report.rows_read,
+        report.inserted,
+        report.duplicates_in_file,
+        report.already_loaded,
+        report.rejected,
+        started.elapsed().as_secs_f64()
+    ));
+    let mut out = Outputs::new();
+    out.insert("rowsRead".into(), report.rows_read.into());
+    out.insert("rowsInserted".into(), report.inserted.into());
+    out.insert("duplicatesInFile".into(), report.duplicates_in_file.into());
+    out.insert("alreadyLoaded".into(), report.already_loaded.into());
+    out.insert(
+        "duplicatesSkipped".into(),
+        (report.duplicates_in_file + report.already_loaded).into(),
+    );
+    out.insert("rowsRejected".into(), report.rejected.into());
+    out.insert("fileName".into(), file_name.into());
+    Ok(out)
+}

@@ -1,0 +1,232 @@
+//! The DuckDB adapter: an embedded database file, the default warehouse.
+
+use crate::{CsvOptions, Engine, Result, Rows, Warehouse, WarehouseError};
+use duckdb::types::ValueRef;
+use std::path::{Path, PathBuf};
+
+pub struct DuckWarehouse {
+    conn: duckdb::Connection,
+}
+
+fn err(action: &str) -> impl FnOnce(duckdb::Error) -> WarehouseError + '_ {
+    move |e| WarehouseError::Engine {
+        action: action.to_string(),
+        message: e.to_string(),
+    }
+}
+
+/// A SQL string literal.
+pub fn lit(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+impl DuckWarehouse {
+    pub fn connect(path: &Option<PathBuf>) -> Result<Self> {
+        let conn = match path {
+            Some(p) => {
+                if let Some(parent) = p.parent().filter(|p| !p.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(parent).map_err(|e| WarehouseError::Connect {
+                        target: format!("DuckDB file `{}`", p.display()),
+                        message: format!("cannot create its folder: {e}"),
+                    })?;
+                }
+                duckdb::Connection::open(p)
+            }
+            None => duckdb::Connection::open_in_memory(),
+        }
+        .map_err(|e| WarehouseError::Connect {
+            target: path.as_ref().map_or("in-memory DuckDB".into(), |p| {
+                format!("DuckDB file `{}`", p.display())
+            }),
+            message: e.to_string(),
+        })?;
+        // Redshift and PostgreSQL flows name tables `public.x`; DuckDB's default schema is
+        // `main`. Both exist, and unqualified names find tables in either.
+        conn.execute_batch("CREATE SCHEMA IF NOT EXISTS public; SET search_path = 'main,public'")
+            .map_err(|e| WarehouseError::Connect {
+                target: "DuckDB".into(),
+                message: e.to_string(),
+            })?;
+        Ok(DuckWarehouse { conn })
+    }
+}
+
+fn json_of(v: ValueRef<'_>) -> serde_json::Value {
+    use serde_json::Value;
+    match v {
+        ValueRef::Null => Value::Null,
+        ValueRef::Boolean(b) => b.into(),
+        ValueRef::TinyInt(i) => i.into(),
+        ValueRef::SmallInt(i) => i.into(),
+        ValueRef::Int(i) => i.into(),
+        ValueRef::BigInt(i) => i.into(),
+        ValueRef::HugeInt(i) => i64::try_from(i)
+            .map(Value::from)
+            .unwrap_or_else(|_| Value::String(i.to_string())),
+        ValueRef::UTinyInt(i) => i.into(),
+        ValueRef::USmallInt(i) => i.into(),
+        ValueRef::UInt(i) => i.into(),
+        ValueRef::UBigInt(i) => i.into(),
+        ValueRef::Float(f) => {
+            serde_json::Number::from_f64(f64::from(f)).map_or(Value::Null, Value::Number)
+        }
+        ValueRef::Double(f) => serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number),
+        ValueRef::Text(t) => Value::String(String::from_utf8_lossy(t).into_owned()),
+        other => {
+            // Dates, timestamps, decimals, lists…: DuckDB's own text form.
+            let owned: duckdb::types::Value = other.to_owned();
+            Value::String(match owned {
+                duckdb::types::Value::Timestamp(_, _)
+                | duckdb::types::Value::Date32(_)
+                | duckdb::types::Value::Decimal(_) => format!("{owned:?}"),
+                _ => format!("{owned:?}"),
+            })
+        }
+    }
+}
+
+impl Warehouse for DuckWarehouse {
+    fn engine(&self) -> Engine {
+        Engine::DuckDb
+    }
+
+    fn begin(&mut self) -> Result<()> {
+        self.conn
+            .execute_batch("BEGIN TRANSACTION")
+            .map_err(err("BEGIN"))
+    }
+
+    fn commit(&mut self) -> Result<()> {
+        self.conn.execute_batch("COMMIT").map_err(err("COMMIT"))
+    }
+
+    fn rollback(&mut self) -> Result<()> {
+        self.conn.execute_batch("ROLLBACK").map_err(err("ROLLBACK"))
+    }
+
+    fn execute(&mut self, sql: &str) -> Result<u64> {
+        // `execute` refuses statements that return rows; fall back to running them as a query.
+        match self.conn.execute(sql, []) {
+            Ok(n) => Ok(n as u64),
+            Err(duckdb::Error::ExecuteReturnedResults) => {
+                self.query(sql).map(|r| r.rows.len() as u64)
+            }
+            Err(e) => Err(WarehouseError::Engine {
+                action: "the statement".into(),
+                message: e.to_string(),
+            }),
+        }
+    }
+
+    fn query(&mut self, sql: &str) -> Result<Rows> {
+        let mut stmt = self.conn.prepare(sql).map_err(err("the query"))?;
+        let mut rows_out = Vec::new();
+        let mut rows = stmt.query([]).map_err(err("the query"))?;
+        let mut columns: Option<Vec<String>> = None;
+        while let Some(row) = rows.next().map_err(err("reading rows"))? {
+            let stmt_ref = row.as_ref();
+            let n = stmt_ref.column_count();
+            if columns.is_none() {
+                columns = Some(
+                    (0..n)
+                        .map(|i| {
+                            stmt_ref
+                                .column_name(i)
+                                .map(|s| s.to_string())
+                                .unwrap_or_default()
+                        })
+                        .collect(),
+                );
+            }
+            let mut vals = Vec::with_capacity(n);
+            for i in 0..n {
+                vals.push(json_of(row.get_ref(i).map_err(err("reading a value"))?));
+            }
+            rows_out.push(vals);
+        }
+        drop(rows);
+        let columns = match columns {
+            Some(c) => c,
+            None => {
+                let n = stmt.column_count();
+                (0..n)
+                    .map(|i| {
+                        stmt.column_name(i)
+                            .map(|s| s.to_string())
+                            .unwrap_or_default()
+                    })
+                    .collect()
+            }
+        };
+        Ok(Rows {
+            columns,
+            rows: rows_out,
+        })
+    }
+
+    fn copy_csv(
+        &mut self,
+        table: &str,
+        columns: &[String],
+        file: &Path,
+        opts: &CsvOptions,
+    ) -> Result<u64> {
+        let cols = if columns.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", columns.join(", "))
+        };
+        let mut options = vec![
+            "FORMAT csv".to_string(),
+            format!("DELIMITER {}", lit(&opts.delimiter.to_string())),
+            format!("QUOTE {}", lit(&opts.quote.to_string())),
+            format!("NULLSTR {}", lit(&opts.null)),
+            format!("HEADER {}", opts.header_lines > 0),
+        ];
+        if opts.header_lines > 1 {
+            options.push(format!("SKIP {}", opts.header_lines - 1));
+        }
+        options.push(format!(
+            "COMPRESSION {}",
+            if opts.gzip { "gzip" } else { "none" }
+        ));
+        let sql = format!(
+            "COPY {table}{cols} FROM {} ({})",
+            lit(&file.to_string_lossy()),
+            options.join(", ")
+        );
+        self.conn
+            .execute(&sql, [])
+            .map(|n| n as u64)
+            .map_err(err("COPY"))
+    }
+
+    fn table_columns(&mut self, table: &str) -> Result<Option<Vec<(String, String)>>> {
+        let (schema, name) = match table.rsplit_once('.') {
+            Some((s, n)) => (Some(s.to_string()), n.to_string()),
+            None => (None, table.to_string()),
+        };
+        let sql = format!(
+            "SELECT column_name, data_type FROM information_schema.columns WHERE lower(table_name) = lower({}) {} ORDER BY ordinal_position",
+            lit(&name),
+            schema
+                .map(|s| format!("AND lower(table_schema) = lower({})", lit(&s)))
+                .unwrap_or_default()
+        );
+        let rows = self.query(&sql)?;
+        if rows.rows.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(
+            rows.rows
+                .into_iter()
+                .map(|r| {
+                    (
+                        r[0].as_str().unwrap_or_default().to_string(),
+                        r[1].as_str().unwrap_or_default().to_string(),
+                    )
+                })
+                .collect(),
+        ))
+    }
+}

@@ -1,0 +1,237 @@
+//! The PostgreSQL adapter, also used for Redshift (same wire protocol).
+
+use crate::url::PgConfig;
+use crate::{CsvOptions, Engine, Result, Rows, Warehouse, WarehouseError};
+use postgres::{Client, NoTls, SimpleQueryMessage};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::Path;
+use std::time::Duration;
+
+pub struct PgWarehouse {
+    client: Client,
+    engine: Engine,
+}
+
+fn describe(e: &postgres::Error) -> String {
+    // The driver's own text is terse ("db error"); the server's message says what happened.
+    match e.as_db_error() {
+        Some(db) => {
+            let mut msg = format!("{}: {}", db.severity(), db.message());
+            if let Some(d) = db.detail() {
+                msg.push_str(&format!(" ({d})"));
+            }
+            if let Some(h) = db.hint() {
+                msg.push_str(&format!("; hint: {h}"));
+            }
+            msg
+        }
+        None => {
+            let mut msg = e.to_string();
+            let mut src = std::error::Error::source(e);
+            while let Some(s) = src {
+                let t = s.to_string();
+                if !msg.contains(&t) {
+                    msg.push_str(": ");
+                    msg.push_str(&t);
+                }
+                src = s.source();
+            }
+            msg
+        }
+    }
+}
+
+fn err(action: &str) -> impl FnOnce(postgres::Error) -> WarehouseError + '_ {
+    move |e| WarehouseError::Engine {
+        action: action.to_string(),
+        message: describe(&e),
+    }
+}
+
+impl PgWarehouse {
+    pub fn connect(cfg: &PgConfig) -> Result<Self> {
+        let mut c = postgres::Config::new();
+        c.host(&cfg.host)
+            .port(cfg.port)
+            .dbname(&cfg.database)
+            .connect_timeout(Duration::from_secs(cfg.connect_timeout_secs));
+        c.application_name("weir");
+        if let Some(u) = &cfg.user {
+            c.user(u);
+        }
+        if let Some(p) = &cfg.password {
+            c.password(p);
+        }
+        let client = c.connect(NoTls).map_err(|e| WarehouseError::Connect {
+            target: cfg.to_string(),
+            message: describe(&e),
+        })?;
+        Ok(PgWarehouse {
+            client,
+            engine: cfg.engine,
+        })
+    }
+}
+
+fn returns_rows(sql: &str) -> bool {
+    let head = sql
+        .trim_start()
+        .split_whitespace()
+        .next()
+        .unwrap_or("")
+        .to_ascii_uppercase();
+    matches!(head.as_str(), "SELECT" | "WITH" | "VALUES" | "TABLE")
+}
+
+impl Warehouse for PgWarehouse {
+    fn engine(&self) -> Engine {
+        self.engine
+    }
+
+    fn begin(&mut self) -> Result<()> {
+        self.client.batch_execute("BEGIN").map_err(err("BEGIN"))
+    }
+
+    fn commit(&mut self) -> Result<()> {
+        self.client.batch_execute("COMMIT").map_err(err("COMMIT"))
+    }
+
+    fn rollback(&mut self) -> Result<()> {
+        self.client
+            .batch_execute("ROLLBACK")
+            .map_err(err("ROLLBACK"))
+    }
+
+    fn execute(&mut self, sql: &str) -> Result<u64> {
+        // The simple protocol runs any statement (DDL, MERGE, utility commands) as written.
+        let msgs = self
+            .client
+            .simple_query(sql)
+            .map_err(err("the statement"))?;
+        Ok(msgs
+            .iter()
+            .filter_map(|m| match m {
+                SimpleQueryMessage::CommandComplete(n) => Some(*n),
+                _ => None,
+            })
+            .sum())
+    }
+
+    fn query(&mut self, sql: &str) -> Result<Rows> {
+        if returns_rows(sql) {
+            // The server turns each row into JSON with the right types; no per-type mapping here.
+            let wrapped = format!(
+                "SELECT row_to_json(q)::text FROM ({}) q",
+                sql.trim().trim_end_matches(';')
+            );
+            if let Ok(rows) = self.client.query(wrapped.as_str(), &[]) {
+                let mut out = Rows::default();
+                for row in rows {
+                    let text: String = row.get(0);
+                    if let Ok(serde_json::Value::Object(m)) =
+                        serde_json::from_str::<serde_json::Value>(&text)
+                    {
+                        if out.columns.is_empty() {
+                            out.columns = m.keys().cloned().collect();
+                        }
+                        out.rows.push(m.into_iter().map(|(_, v)| v).collect());
+                    }
+                }
+                return Ok(out);
+            }
+        }
+        let msgs = self.client.simple_query(sql).map_err(err("the query"))?;
+        let mut out = Rows::default();
+        for m in msgs {
+            if let SimpleQueryMessage::Row(r) = m {
+                if out.columns.is_empty() {
+                    out.columns = r.columns().iter().map(|c| c.name().to_string()).collect();
+                }
+                out.rows.push(
+                    (0..r.len())
+                        .map(|i| r.get(i).map_or(serde_json::Value::Null, |s| s.into()))
+                        .collect(),
+                );
+            }
+        }
+        Ok(out)
+    }
+
+    fn copy_csv(
+        &mut self,
+        table: &str,
+        columns: &[String],
+        file: &Path,
+        opts: &CsvOptions,
+    ) -> Result<u64> {
+        let io = |e: std::io::Error| WarehouseError::Engine {
+            action: format!("reading `{}`", file.display()),
+            message: e.to_string(),
+        };
+        let f = std::fs::File::open(file).map_err(io)?;
+        let reader: Box<dyn Read> = if opts.gzip {
+            Box::new(flate2::read::MultiGzDecoder::new(f))
+        } else {
+            Box::new(f)
+        };
+        let mut reader = BufReader::with_capacity(1 << 20, reader);
+        // Header lines are skipped here so that any number of them works the same way.
+        let mut skip = String::new();
+        for _ in 0..opts.header_lines {
+            skip.clear();
+            reader.read_line(&mut skip).map_err(io)?;
+        }
+        let cols = if columns.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", columns.join(", "))
+        };
+        let lit = |c: &str| format!("'{}'", c.replace('\'', "''"));
+        let sql = format!(
+            "COPY {table}{cols} FROM STDIN WITH (FORMAT csv, DELIMITER {}, QUOTE {}, NULL {})",
+            lit(&opts.delimiter.to_string()),
+            lit(&opts.quote.to_string()),
+            lit(&opts.null)
+        );
+        let mut writer = self.client.copy_in(sql.as_str()).map_err(err("COPY"))?;
+        let mut buf = vec![0u8; 1 << 20];
+        loop {
+            let n = match reader.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) => {
+                    return Err(WarehouseError::Load(format!(
+                        "`{}` could not be read: {e} (is it a complete gzip file?)",
+                        file.display()
+                    )));
+                }
+            };
+            writer
+                .write_all(&buf[..n])
+                .map_err(|e| WarehouseError::Engine {
+                    action: "COPY".into(),
+                    message: e.to_string(),
+                })?;
+        }
+        writer.finish().map_err(err("COPY"))
+    }
+
+    fn table_columns(&mut self, table: &str) -> Result<Option<Vec<(String, String)>>> {
+        let rows = self
+            .client
+            .query(
+                "SELECT a.attname::text, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a
+                 WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
+                &[&table],
+            )
+            .map_err(err("reading the table's columns"))?;
+        if rows.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(
+            rows.iter()
+                .map(|r| (r.get::<_, String>(0), r.get::<_, String>(1)))
+                .collect(),
+        ))
+    }
+}
