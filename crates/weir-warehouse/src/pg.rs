@@ -75,7 +75,6 @@ impl PgWarehouse {
 
 fn returns_rows(sql: &str) -> bool {
     let head = sql
-        .trim_start()
         .split_whitespace()
         .next()
         .unwrap_or("")

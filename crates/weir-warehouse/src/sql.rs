@@ -72,10 +72,9 @@ pub fn split(script: &str) -> Vec<Statement> {
                     if tag[1..tag.len() - 1]
                         .chars()
                         .all(|c| c.is_alphanumeric() || c == '_')
+                        && let Some(close) = script[i + tag.len()..].find(tag)
                     {
-                        if let Some(close) = script[i + tag.len()..].find(tag) {
-                            i += tag.len() + close + tag.len() - 1;
-                        }
+                        i += tag.len() + close + tag.len() - 1;
                     }
                 }
             }
