@@ -125,7 +125,7 @@ pub(crate) fn push_money(buf: &mut Vec<u8>, cents: i64) {
     let frac = (n % 100) as u32;
     if frac != 0 {
         buf.push(b'.');
-        if frac % 10 == 0 {
+        if frac.is_multiple_of(10) {
             buf.push(b'0' + (frac / 10) as u8);
         } else {
             push_2(buf, frac);

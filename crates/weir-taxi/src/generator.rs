@@ -11,6 +11,7 @@ use std::fs::{self, File};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 
 use flate2::Compression;
@@ -237,8 +238,8 @@ struct Gen {
 /// How busy each day of the week is, Sunday first.
 const WEEKDAY_FACTOR: [f64; 7] = [0.8, 0.95, 1.0, 1.0, 1.0, 1.05, 0.95];
 
-/// A seed that depends on every part of the spec except the scale, so that a bigger scale
-/// extends the same kind of stream rather than reshuffling unrelated choices.
+/// The PRNG seed of a spec: every field of it goes in, so that changing any of them (the scale
+/// too) gives another stream.
 fn mix_seed(spec: &MonthSpec) -> u64 {
     let mut s = spec.seed ^ 0x7778_6569_722d_7461; // "weir-ta"
     let a = splitmix64(&mut s);
@@ -640,8 +641,8 @@ fn produce(
     chunk.extend_from_slice(header(spec.taxi).as_bytes());
     let mut seen: HashSet<u64, BuildHasherDefault<PassThrough>> =
         HashSet::with_capacity_and_hasher(n_orig as usize, Default::default());
-    // Recent original rows a duplicate may copy: (bytes, empty ids, crosses a month).
-    let mut ring: Vec<(Vec<u8>, bool, bool)> = Vec::with_capacity(RING);
+    // Recent original rows a duplicate may copy: (bytes, empty ids, crosses a month, copied).
+    let mut ring: Vec<(Vec<u8>, bool, bool, bool)> = Vec::with_capacity(RING);
     let mut ring_pos = 0usize;
     let mut line = Vec::with_capacity(256);
 
@@ -652,7 +653,16 @@ fn produce(
         // Selection sampling: exactly n_dup duplicates, spread uniformly, never first.
         let is_dup = !ring.is_empty() && g.rng.below(rem) < dup_rem;
         if is_dup {
-            let (row, empty, cross) = &ring[g.rng.below(ring.len() as u64) as usize];
+            // Prefer a row not copied yet, so a duplicated row nearly always appears twice.
+            let mut pick = g.rng.below(ring.len() as u64) as usize;
+            for _ in 0..8 {
+                if !ring[pick].3 {
+                    break;
+                }
+                pick = g.rng.below(ring.len() as u64) as usize;
+            }
+            ring[pick].3 = true;
+            let (row, empty, cross, _) = &ring[pick];
             chunk.extend_from_slice(row);
             counts.exact_duplicates += 1;
             counts.rows_with_empty_ids += u64::from(*empty);
@@ -685,13 +695,14 @@ fn produce(
             counts.rows_with_empty_ids += u64::from(empty);
             counts.cross_month_trips += u64::from(cross);
             if ring.len() < RING {
-                ring.push((line.clone(), empty, cross));
+                ring.push((line.clone(), empty, cross, false));
             } else {
                 let slot = &mut ring[ring_pos];
                 slot.0.clear();
                 slot.0.extend_from_slice(&line);
                 slot.1 = empty;
                 slot.2 = cross;
+                slot.3 = false;
                 ring_pos = (ring_pos + 1) % RING;
             }
             orig_rem -= 1;
@@ -750,7 +761,10 @@ pub(crate) fn generate(spec: &MonthSpec, dir: &Path) -> Result<GenStats, TaxiErr
     fs::create_dir_all(dir).map_err(io_err(dir))?;
     let name = file_name(spec.taxi, spec.year, spec.month);
     let path = dir.join(&name);
-    let tmp: PathBuf = dir.join(format!(".{name}.{}.part", std::process::id()));
+    // Unique per call, so concurrent calls for one spec never share a temporary file.
+    static CALLS: AtomicU64 = AtomicU64::new(0);
+    let call = CALLS.fetch_add(1, Ordering::Relaxed);
+    let tmp: PathBuf = dir.join(format!(".{name}.{}-{call}.part", std::process::id()));
     let file = File::create(&tmp).map_err(io_err(&tmp))?;
 
     let (tx, rx) = mpsc::sync_channel::<Vec<u8>>(4);

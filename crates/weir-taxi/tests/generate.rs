@@ -177,6 +177,11 @@ fn check_file(taxi: Taxi, month: u32, stats: &GenStats, zones: &HashSet<u32>) ->
     assert_eq!(stats.distinct_rows, distinct, "distinct rows");
     assert_eq!(stats.exact_duplicates, rows - distinct, "duplicates");
     assert!(counts.values().all(|&n| n <= 3), "a row repeated too often");
+    let twice = counts.values().filter(|&&n| n == 2).count() as u64;
+    assert!(
+        twice * 10 >= (rows - distinct) * 9,
+        "most duplicated rows appear exactly twice"
+    );
     assert_eq!(stats.rows_with_empty_ids, empty, "rows with empty ids");
     assert_eq!(stats.cross_month_trips, cross, "cross-month trips");
     assert_eq!(

@@ -171,6 +171,9 @@ impl Warehouse for DuckWarehouse {
         file: &Path,
         opts: &CsvOptions,
     ) -> Result<u64> {
+        if opts.gzip {
+            crate::verify_gzip(file)?;
+        }
         let cols = if columns.is_empty() {
             String::new()
         } else {

@@ -113,6 +113,28 @@ pub trait Warehouse: Send {
     }
 }
 
+/// Reads a gzip file to its end, checking every member's CRC and length.
+///
+/// DuckDB's reader stops quietly at some truncations and would load a prefix of the file as if
+/// it were whole; a load must fail instead. Costs one decompression pass.
+pub fn verify_gzip(file: &Path) -> Result<()> {
+    let name = file.file_name().map_or_else(
+        || file.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    let f = std::fs::File::open(file)
+        .map_err(|e| WarehouseError::Load(format!("cannot open `{name}`: {e}")))?;
+    let mut decoder =
+        flate2::read::MultiGzDecoder::new(std::io::BufReader::with_capacity(1 << 20, f));
+    std::io::copy(&mut decoder, &mut std::io::sink())
+        .map(|_| ())
+        .map_err(|e| {
+            WarehouseError::Load(format!(
+                "`{name}` is not a complete gzip file ({e}): it is truncated or damaged"
+            ))
+        })
+}
+
 /// Opens a connection for a target.
 pub fn connect(target: &Target) -> Result<Box<dyn Warehouse>> {
     match target {

@@ -147,6 +147,9 @@ pub fn load(w: &mut dyn Warehouse, spec: &LoadSpec) -> Result<LoadReport> {
     let result = (|| -> Result<LoadReport> {
         match w.engine() {
             Engine::DuckDb => {
+                if spec.csv.gzip {
+                    crate::verify_gzip(&spec.file).map_err(|e| load_error(spec, e))?;
+                }
                 let types: Vec<String> = typed
                     .iter()
                     .map(|(c, t)| format!("{}: {}", lit(c), lit(t)))
@@ -181,17 +184,17 @@ pub fn load(w: &mut dyn Warehouse, spec: &LoadSpec) -> Result<LoadReport> {
             }
         }
         let counts = w.query(&format!(
-            "SELECT count(*), count(DISTINCT weir_key) FROM {keyed}"
+            "SELECT count(*) AS rows_read, count(DISTINCT weir_key) AS distinct_keys FROM {keyed}"
         ))?;
         let num = |v: &serde_json::Value| {
             v.as_u64()
                 .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
                 .unwrap_or(0)
         };
-        let (read, distinct) = counts
-            .rows
-            .first()
-            .map_or((0, 0), |r| (num(&r[0]), num(&r[1])));
+        let (read, distinct) = counts.rows.first().map_or((0, 0), |r| {
+            let at = |i: usize| r.get(i).map_or(0, num);
+            (at(0), at(1))
+        });
         let (fname_col, fname_val) = match &spec.filename_column {
             Some(c) => (
                 format!(", {}", quote_ident(c)),

@@ -118,23 +118,44 @@ impl Warehouse for PgWarehouse {
 
     fn query(&mut self, sql: &str) -> Result<Rows> {
         if returns_rows(sql) {
-            // The server turns each row into JSON with the right types; no per-type mapping here.
-            let wrapped = format!(
-                "SELECT row_to_json(q)::text FROM ({}) q",
-                sql.trim().trim_end_matches(';')
-            );
-            if let Ok(rows) = self.client.query(wrapped.as_str(), &[]) {
-                let mut out = Rows::default();
+            // Describe the statement first: it gives the column names in order (even with no
+            // rows), and tells whether the JSON path below would merge repeated names.
+            let names: Vec<String> = self
+                .client
+                .prepare(sql)
+                .map_err(err("the query"))?
+                .columns()
+                .iter()
+                .map(|c| c.name().to_string())
+                .collect();
+            let unique =
+                names.iter().collect::<std::collections::HashSet<_>>().len() == names.len();
+            if unique {
+                // The server turns each row into JSON with the right types; no per-type mapping.
+                let wrapped = format!(
+                    "SELECT row_to_json(q)::text FROM ({}) q",
+                    sql.trim().trim_end_matches(';')
+                );
+                let rows = self
+                    .client
+                    .query(wrapped.as_str(), &[])
+                    .map_err(err("the query"))?;
+                let mut out = Rows {
+                    columns: names,
+                    rows: Vec::with_capacity(rows.len()),
+                };
                 for row in rows {
                     let text: String = row.get(0);
-                    if let Ok(serde_json::Value::Object(m)) =
-                        serde_json::from_str::<serde_json::Value>(&text)
-                    {
-                        if out.columns.is_empty() {
-                            out.columns = m.keys().cloned().collect();
-                        }
-                        out.rows.push(m.into_iter().map(|(_, v)| v).collect());
-                    }
+                    let mut obj = match serde_json::from_str::<serde_json::Value>(&text) {
+                        Ok(serde_json::Value::Object(m)) => m,
+                        _ => serde_json::Map::new(),
+                    };
+                    out.rows.push(
+                        out.columns
+                            .iter()
+                            .map(|c| obj.remove(c).unwrap_or(serde_json::Value::Null))
+                            .collect(),
+                    );
                 }
                 return Ok(out);
             }

@@ -1,7 +1,10 @@
-//! End-to-end tests of the `weir` binary: behaviour of runs (`engine`) and the bad-input
-//! corpus (`corpus`), sharing the harness in `common`.
+//! End-to-end tests of the `weir` binary: behaviour of runs (`engine`), the bad-input corpus
+//! (`corpus`), buckets (`buckets`) and the data plane (`warehouse`, with a throwaway PostgreSQL
+//! from `pg`), sharing the harness in `common`.
 
 mod buckets;
 mod common;
 mod corpus;
 mod engine;
+mod pg;
+mod warehouse;
