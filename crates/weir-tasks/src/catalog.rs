@@ -527,6 +527,23 @@ spec!(
     )
 );
 spec!(
+    POSTGRES_COPY_OUT,
+    "io.kestra.plugin.jdbc.postgresql.CopyOut",
+    [],
+    "Writes a query's rows (or a table) to a CSV file in internal storage; outputs `uri` and `rowCount`.",
+    jdbc_props!(
+        P::opt("sql", K::String, "The query whose rows are written."),
+        P::opt(
+            "table",
+            K::String,
+            "A table to write whole, when `sql` is not given."
+        ),
+        P::opt("header", K::Bool, "Write a header line."),
+        P::opt("delimiter", K::String, "Field separator. Default `,`."),
+        P::opt("format", K::String, "CSV (the only format for now).")
+    )
+);
+spec!(
     WEIR_LOAD,
     "weir.warehouse.Load",
     [],
@@ -582,6 +599,7 @@ pub static ALL: &[&TaskSpec] = &[
     &POSTGRES_QUERY,
     &REDSHIFT_QUERY,
     &POSTGRES_COPY_IN,
+    &POSTGRES_COPY_OUT,
     &WEIR_LOAD,
     &IF,
     &SWITCH,

@@ -76,7 +76,11 @@ async fn send(ctx: &TaskContext, p: &HttpProps) -> Result<reqwest::Response, Tas
     }
     ctx.log.info(&format!("{method} {}", p.uri));
     let resp = req.send().await.map_err(|e| {
-        TaskError::Failed(format!("{method} {} failed: {}", p.uri, error_chain(&e)))
+        TaskError::Failed(format!(
+            "{method} {} failed: {}",
+            p.uri,
+            crate::error_chain(&e)
+        ))
     })?;
     let status = resp.status();
     if !status.is_success()
@@ -100,20 +104,6 @@ fn urlencode(s: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
-}
-
-/// reqwest's own message is terse ("error sending request"); the cause says what happened.
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut parts = vec![e.to_string()];
-    let mut src = e.source();
-    while let Some(s) = src {
-        let text = s.to_string();
-        if !parts.iter().any(|p| p.contains(&text)) {
-            parts.push(text);
-        }
-        src = s.source();
-    }
-    parts.join(": ")
 }
 
 fn headers_json(resp: &reqwest::Response) -> Value {
@@ -161,7 +151,7 @@ pub async fn download(ctx: &TaskContext) -> Result<Outputs, TaskError> {
             TaskError::Failed(format!(
                 "reading the body of {} failed: {}",
                 p.uri,
-                error_chain(&e)
+                crate::error_chain(&e)
             ))
         })?;
         length += chunk.len() as u64;
@@ -195,7 +185,7 @@ pub async fn request(ctx: &TaskContext) -> Result<Outputs, TaskError> {
         TaskError::Failed(format!(
             "reading the body of {} failed: {}",
             p.uri,
-            error_chain(&e)
+            crate::error_chain(&e)
         ))
     })?;
     let mut out = Outputs::new();

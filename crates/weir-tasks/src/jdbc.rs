@@ -93,7 +93,7 @@ async fn local_copy(ctx: &TaskContext, uri: &str) -> Result<PathBuf, TaskError> 
     Buckets::new(config)
         .get_to_file(&bucket, &key, &dest)
         .await
-        .map_err(|e| TaskError::Failed(e.to_string()))?;
+        .map_err(|e| TaskError::Failed(crate::error_chain(&e)))?;
     Ok(dest)
 }
 
@@ -370,5 +370,43 @@ pub async fn load(ctx: &TaskContext) -> Result<Outputs, TaskError> {
     );
     out.insert("rowsRejected".into(), report.rejected.into());
     out.insert("fileName".into(), file_name.into());
+    Ok(out)
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CopyOutProps {
+    #[serde(flatten)]
+    conn: Conn,
+    sql: Option<String>,
+    table: Option<String>,
+    #[serde(default, deserialize_with = "de::bool_opt")]
+    header: Option<bool>,
+    delimiter: Option<String>,
+}
+
+/// `jdbc.postgresql.CopyOut`: a query's rows (or a whole table) to a CSV file in internal storage.
+pub async fn copy_out(ctx: &TaskContext) -> Result<Outputs, TaskError> {
+    let p: CopyOutProps = ctx.props()?;
+    let target = p.conn.target()?;
+    let query = match (&p.sql, &p.table) {
+        (Some(q), _) => q.clone(),
+        (None, Some(t)) => format!("SELECT * FROM {t}"),
+        (None, None) => return Err(TaskError::Props("give `sql` or `table`".into())),
+    };
+    let delimiter = one_char(&p.delimiter, ',', "delimiter")?;
+    let header = p.header == Some(true);
+    let uri = ctx.storage.task_file_uri(&ctx.scope(), "copy_out.csv");
+    let path = ctx.storage.create_path(&uri)?;
+    let rows = tokio::task::spawn_blocking(move || -> Result<u64, TaskError> {
+        let mut w = weir_warehouse::connect(&target).map_err(warehouse_err)?;
+        w.copy_out_csv(&query, &path, header, delimiter)
+            .map_err(|e| TaskError::Failed(format!("copying out failed: {e}")))
+    })
+    .await
+    .map_err(|e| TaskError::Failed(format!("the warehouse task stopped unexpectedly: {e}")))??;
+    let mut out = Outputs::new();
+    out.insert("uri".into(), uri.into());
+    out.insert("rowCount".into(), rows.into());
     Ok(out)
 }

@@ -100,6 +100,8 @@ pub async fn run(kind: &str, ctx: &TaskContext) -> Result<TaskResult, TaskError>
         jdbc::query(ctx).await.map(Into::into)
     } else if k(&POSTGRES_COPY_IN) {
         jdbc::copy_in(ctx).await.map(Into::into)
+    } else if k(&POSTGRES_COPY_OUT) {
+        jdbc::copy_out(ctx).await.map(Into::into)
     } else if k(&WEIR_LOAD) {
         jdbc::load(ctx).await.map(Into::into)
     } else if k(&PYTHON_SCRIPT) {
@@ -121,4 +123,19 @@ pub async fn run(kind: &str, ctx: &TaskContext) -> Result<TaskResult, TaskError>
             "task type `{kind}` is not runnable here; this is a bug in weir, please report it"
         )))
     }
+}
+
+/// An error with its causes, for messages: "what failed: why: deeper why".
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut msg = e.to_string();
+    let mut src = e.source();
+    while let Some(s) = src {
+        let text = s.to_string();
+        if !msg.contains(&text) {
+            msg.push_str(": ");
+            msg.push_str(&text);
+        }
+        src = s.source();
+    }
+    msg
 }

@@ -204,6 +204,25 @@ impl Warehouse for DuckWarehouse {
             .map_err(err("COPY"))
     }
 
+    fn copy_out_csv(
+        &mut self,
+        query: &str,
+        file: &Path,
+        header: bool,
+        delimiter: char,
+    ) -> Result<u64> {
+        let sql = format!(
+            "COPY ({}) TO {} (FORMAT csv, HEADER {header}, DELIMITER {})",
+            query.trim().trim_end_matches(';'),
+            lit(&file.to_string_lossy()),
+            lit(&delimiter.to_string())
+        );
+        self.conn
+            .execute(&sql, [])
+            .map(|n| n as u64)
+            .map_err(err("COPY TO"))
+    }
+
     fn table_columns(&mut self, table: &str) -> Result<Option<Vec<(String, String)>>> {
         let (schema, name) = match table.rsplit_once('.') {
             Some((s, n)) => (Some(s.to_string()), n.to_string()),

@@ -105,6 +105,15 @@ pub trait Warehouse: Send {
         file: &Path,
         opts: &CsvOptions,
     ) -> Result<u64>;
+    /// Writes the rows of a query to a local CSV file (with a header line when asked),
+    /// streaming; returns the number of rows.
+    fn copy_out_csv(
+        &mut self,
+        query: &str,
+        file: &Path,
+        header: bool,
+        delimiter: char,
+    ) -> Result<u64>;
     /// The column names and types of a table, in order; `None` when it does not exist.
     fn table_columns(&mut self, table: &str) -> Result<Option<Vec<(String, String)>>>;
     /// Proves the connection works by doing what real work does: a round trip.

@@ -236,6 +236,36 @@ impl Warehouse for PgWarehouse {
         writer.finish().map_err(err("COPY"))
     }
 
+    fn copy_out_csv(
+        &mut self,
+        query: &str,
+        file: &Path,
+        header: bool,
+        delimiter: char,
+    ) -> Result<u64> {
+        let io = |e: std::io::Error| WarehouseError::Engine {
+            action: format!("writing `{}`", file.display()),
+            message: e.to_string(),
+        };
+        let sql = format!(
+            "COPY ({}) TO STDOUT WITH (FORMAT csv, HEADER {header}, DELIMITER '{}')",
+            query.trim().trim_end_matches(';'),
+            delimiter.to_string().replace('\'', "''")
+        );
+        let mut reader = self.client.copy_out(sql.as_str()).map_err(err("COPY TO"))?;
+        let mut out = std::io::BufWriter::new(std::fs::File::create(file).map_err(io)?);
+        let bytes = std::io::copy(&mut reader, &mut out).map_err(io)?;
+        out.flush().map_err(io)?;
+        drop(out);
+        // COPY TO STDOUT does not report a row count; count the lines written.
+        let text_lines = if bytes == 0 {
+            0
+        } else {
+            count_lines(file).map_err(io)?
+        };
+        Ok(text_lines.saturating_sub(u64::from(header)))
+    }
+
     fn table_columns(&mut self, table: &str) -> Result<Option<Vec<(String, String)>>> {
         let rows = self
             .client
@@ -254,4 +284,17 @@ impl Warehouse for PgWarehouse {
                 .collect(),
         ))
     }
+}
+
+/// Lines of a CSV file; quoted fields with newlines make this an upper bound, which is why it is
+/// only used for the output count of `CopyOut`.
+fn count_lines(file: &Path) -> std::io::Result<u64> {
+    let mut r = BufReader::with_capacity(1 << 20, std::fs::File::open(file)?);
+    let mut n = 0;
+    let mut buf = Vec::new();
+    while r.read_until(b'\n', &mut buf)? > 0 {
+        n += 1;
+        buf.clear();
+    }
+    Ok(n)
 }
