@@ -26,16 +26,11 @@ fn gunzip(path: &Path) -> String {
     text
 }
 
-/// The real zone ids, from the TLC lookup the project keeps in `../shared`.
+/// The real zone ids, from the public TLC lookup shipped with the example (its seeds).
 fn zone_ids() -> HashSet<u32> {
-    let path =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/taxi_zone_lookup.csv");
-    assert!(
-        path.is_file(),
-        "the TLC zone lookup is missing at {}: the project guarantees ../shared/data beside the \
-         repository, so this check cannot run",
-        path.display()
-    );
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples/nyc-taxi/seeds/taxi_zone_lookup.csv");
+    assert!(path.is_file(), "the TLC zone lookup is missing at {}", path.display());
     let text = std::fs::read_to_string(&path).expect("read zone lookup");
     let ids: HashSet<u32> = text
         .lines()
