@@ -291,6 +291,19 @@ impl Exec {
         Ok(Outcome { execution, failure })
     }
 
+    /// The context of a task run's first attempt, outside any working directory: for `runIf`
+    /// and flowable tasks' own properties.
+    fn first_attempt_context(&self, task: &Task, run: &TaskRunRecord, scope: &Scope) -> Value {
+        let info = TaskRunInfo {
+            id: &run.id,
+            task_id: &task.id,
+            task_type: task.kind,
+            attempt: 1,
+            working_dir: None,
+        };
+        self.context(scope, Some(&info))
+    }
+
     fn context(&self, scope: &Scope, run: Option<&TaskRunInfo<'_>>) -> Value {
         let outputs = self.outputs.lock().unwrap_or_else(|p| p.into_inner());
         let labels = self.labels.lock().unwrap_or_else(|p| p.into_inner());
@@ -363,14 +376,7 @@ impl Exec {
         self.emit_task(&run, State::Created, 1);
 
         if let Some(cond) = &task.run_if {
-            let info = TaskRunInfo {
-                id: &run.id,
-                task_id: &task.id,
-                task_type: task.kind,
-                attempt: 1,
-                working_dir: None,
-            };
-            let ctx = self.context(scope, Some(&info));
+            let ctx = self.first_attempt_context(task, &run, scope);
             match self
                 .engine
                 .inner
@@ -655,14 +661,7 @@ impl Exec {
         scope: &Scope,
         run: &TaskRunRecord,
     ) -> Result<Value, String> {
-        let info = TaskRunInfo {
-            id: &run.id,
-            task_id: &task.id,
-            task_type: task.kind,
-            attempt: 1,
-            working_dir: None,
-        };
-        let ctx = self.context(scope, Some(&info));
+        let ctx = self.first_attempt_context(task, run, scope);
         match task.props.get(name) {
             None => Ok(Value::Null),
             Some(v) => {
@@ -882,14 +881,7 @@ impl Exec {
         run: &TaskRunRecord,
         scope: &Scope,
     ) -> (State, Option<String>) {
-        let info = TaskRunInfo {
-            id: &run.id,
-            task_id: &task.id,
-            task_type: task.kind,
-            attempt: 1,
-            working_dir: None,
-        };
-        let ctx = self.context(scope, Some(&info));
+        let ctx = self.first_attempt_context(task, run, scope);
         let props = match self.render_props(task, &ctx) {
             Ok(p) => p,
             Err(e) => return (State::Failed, Some(e)),
