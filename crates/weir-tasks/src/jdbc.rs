@@ -307,6 +307,7 @@ struct LoadProps {
     #[serde(default, deserialize_with = "de::bool_opt")]
     header: Option<bool>,
     delimiter: Option<String>,
+    memory_limit: Option<String>,
 }
 
 /// `weir.warehouse.Load`: an idempotent, duplicate-free load (see `weir_warehouse::load`).
@@ -340,6 +341,7 @@ pub async fn load(ctx: &TaskContext) -> Result<Outputs, TaskError> {
                 .unwrap_or_else(|| "filename".into()),
         )
         .filter(|c| !c.is_empty()),
+        memory_limit: p.memory_limit.clone().unwrap_or_else(|| "300MB".into()),
     };
     let started = std::time::Instant::now();
     let report =
@@ -350,23 +352,21 @@ pub async fn load(ctx: &TaskContext) -> Result<Outputs, TaskError> {
         .await
         .map_err(|e| TaskError::Failed(format!("the load stopped unexpectedly: {e}")))??;
     ctx.log.info(&format!(
-        "{file_name} → {}: {} rows read, {} inserted, {} duplicates in the file, {} already loaded, {} rejected in {:.1}s",
+        "{file_name} → {}: {} rows read, {} inserted, {} duplicates skipped, {} rejected in {:.1}s",
         p.table,
         report.rows_read,
         report.inserted,
-        report.duplicates_in_file,
-        report.already_loaded,
+        report.duplicates_skipped,
         report.rejected,
         started.elapsed().as_secs_f64()
     ));
     let mut out = Outputs::new();
     out.insert("rowsRead".into(), report.rows_read.into());
     out.insert("rowsInserted".into(), report.inserted.into());
-    out.insert("duplicatesInFile".into(), report.duplicates_in_file.into());
-    out.insert("alreadyLoaded".into(), report.already_loaded.into());
+
     out.insert(
         "duplicatesSkipped".into(),
-        (report.duplicates_in_file + report.already_loaded).into(),
+        report.duplicates_skipped.into(),
     );
     out.insert("rowsRejected".into(), report.rejected.into());
     out.insert("fileName".into(), file_name.into());

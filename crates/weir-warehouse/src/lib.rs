@@ -193,6 +193,7 @@ mod tests {
             key_columns: vec![],
             key_column: "unique_row_id".into(),
             filename_column: Some("filename".into()),
+            memory_limit: "300MB".into(),
         };
         let first = load::load(w.as_mut(), &spec).unwrap();
         assert_eq!(
@@ -200,8 +201,7 @@ mod tests {
             LoadReport {
                 rows_read: 4,
                 inserted: 3,
-                duplicates_in_file: 1,
-                already_loaded: 0,
+                duplicates_skipped: 1,
                 rejected: 0
             }
         );
@@ -211,8 +211,7 @@ mod tests {
             LoadReport {
                 rows_read: 4,
                 inserted: 0,
-                duplicates_in_file: 1,
-                already_loaded: 3,
+                duplicates_skipped: 4,
                 rejected: 0
             }
         );
@@ -246,6 +245,7 @@ mod tests {
             key_columns: vec![],
             key_column: "unique_row_id".into(),
             filename_column: Some("filename".into()),
+            memory_limit: "300MB".into(),
         };
         let e = load::load(w.as_mut(), &spec).unwrap_err().to_string();
         assert!(

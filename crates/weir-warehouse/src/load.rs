@@ -25,16 +25,16 @@ pub struct LoadSpec {
     pub key_columns: Vec<String>,
     pub key_column: String,
     pub filename_column: Option<String>,
+    /// DuckDB's memory limit during the load (`SET memory_limit`), e.g. `300MB`.
+    pub memory_limit: String,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct LoadReport {
     pub rows_read: u64,
     pub inserted: u64,
-    /// Rows repeating an earlier row of the same file (by key).
-    pub duplicates_in_file: u64,
-    /// Distinct rows whose key was already in the table (an earlier load of the same data).
-    pub already_loaded: u64,
+    /// Rows not inserted because their key was already in the table or earlier in the file.
+    pub duplicates_skipped: u64,
     /// Rows refused as malformed. Loads are strict: a malformed row fails the whole load, so
     /// this is 0 whenever a load succeeds.
     pub rejected: u64,
@@ -141,22 +141,35 @@ pub fn load(w: &mut dyn Warehouse, spec: &LoadSpec) -> Result<LoadReport> {
     };
     let names: Vec<String> = typed.iter().map(|(c, _)| quote_ident(c)).collect();
     let key = key_expr(&key_cols.iter().map(|c| quote_ident(c)).collect::<Vec<_>>());
-    let keyed = "weir_load_keyed";
+
+    let (fname_col, fname_val) = match &spec.filename_column {
+        Some(c) => (format!(", {}", quote_ident(c)), format!(", {}", lit(&spec.file_name))),
+        None => (String::new(), String::new()),
+    };
+    let kc = quote_ident(&spec.key_column);
+    // One pass: key every row, keep one row per key, skip keys the table already has.
+    let insert_from = |source: &str| {
+        format!(
+            "INSERT INTO {table} ({kc}{fname_col}, {cols}) SELECT DISTINCT ON (weir_key) weir_key{fname_val}, {cols} FROM (SELECT {key} AS weir_key, {cols} FROM {source}) s WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE t.{kc} = s.weir_key)",
+            table = spec.table,
+            cols = names.join(", "),
+        )
+    };
 
     w.begin()?;
     let result = (|| -> Result<LoadReport> {
-        match w.engine() {
+        let (read, inserted) = match w.engine() {
             Engine::DuckDb => {
-                if spec.csv.gzip {
-                    crate::verify_gzip(&spec.file).map_err(|e| load_error(spec, e))?;
-                }
-                let types: Vec<String> = typed
-                    .iter()
-                    .map(|(c, t)| format!("{}: {}", lit(c), lit(t)))
-                    .collect();
-                let sql = format!(
-                    "CREATE OR REPLACE TEMP TABLE {keyed} AS SELECT {key} AS weir_key, {cols} FROM read_csv({file}, header = {header}, skip = {skip}, delim = {delim}, quote = {quote}, nullstr = {null}, compression = {comp}, auto_detect = false, columns = {{{types}}})",
-                    cols = names.join(", "),
+                // Counting the file's records also proves a gzip file whole (DuckDB's reader
+                // stops quietly at some truncations); it runs beside the insert, on its own
+                // thread, and the transaction commits only if it succeeds.
+                let counter = {
+                    let (file, csv) = (spec.file.clone(), spec.csv.clone());
+                    std::thread::spawn(move || count_records(&file, &csv))
+                };
+                let types: Vec<String> = typed.iter().map(|(c, t)| format!("{}: {}", lit(c), lit(t))).collect();
+                let source = format!(
+                    "read_csv({file}, header = {header}, skip = {skip}, delim = {delim}, quote = {quote}, nullstr = {null}, compression = {comp}, auto_detect = false, columns = {{{types}}})",
                     file = lit(&spec.file.to_string_lossy()),
                     header = spec.csv.header_lines > 0,
                     skip = spec.csv.header_lines.saturating_sub(1),
@@ -166,56 +179,28 @@ pub fn load(w: &mut dyn Warehouse, spec: &LoadSpec) -> Result<LoadReport> {
                     comp = lit(if spec.csv.gzip { "gzip" } else { "none" }),
                     types = types.join(", "),
                 );
-                w.execute(&sql).map_err(|e| load_error(spec, e))?;
+                // A bounded hash table: DuckDB spills to disk rather than holding a month of
+                // trips in memory.
+                w.execute(&format!("SET memory_limit = {}", lit(&spec.memory_limit)))?;
+                let inserted = w.execute(&insert_from(&source));
+                let read = counter
+                    .join()
+                    .map_err(|_| WarehouseError::Load("counting the file's records stopped unexpectedly".into()))
+                    .and_then(|r| r)
+                    .map_err(|e| load_error(spec, e))?;
+                (read, inserted.map_err(|e| load_error(spec, e))?)
             }
             Engine::Postgres | Engine::Redshift => {
                 let stage = "weir_load_stage";
-                let defs: Vec<String> = typed
-                    .iter()
-                    .map(|(c, t)| format!("{} {t}", quote_ident(c)))
-                    .collect();
-                w.execute(&format!(
-                    "DROP TABLE IF EXISTS {stage}; CREATE TEMP TABLE {stage} ({})",
-                    defs.join(", ")
-                ))?;
-                w.copy_csv(stage, &names, &spec.file, &spec.csv)
-                    .map_err(|e| load_error(spec, e))?;
-                w.execute(&format!("DROP TABLE IF EXISTS {keyed}; CREATE TEMP TABLE {keyed} AS SELECT {key} AS weir_key, {} FROM {stage}; DROP TABLE {stage}", names.join(", ")))?;
+                let defs: Vec<String> = typed.iter().map(|(c, t)| format!("{} {t}", quote_ident(c))).collect();
+                w.execute(&format!("DROP TABLE IF EXISTS {stage}; CREATE TEMP TABLE {stage} ({})", defs.join(", ")))?;
+                let read = w.copy_csv(stage, &names, &spec.file, &spec.csv).map_err(|e| load_error(spec, e))?;
+                let inserted = w.execute(&insert_from(stage))?;
+                w.execute(&format!("DROP TABLE {stage}"))?;
+                (read, inserted)
             }
-        }
-        let counts = w.query(&format!(
-            "SELECT count(*) AS rows_read, count(DISTINCT weir_key) AS distinct_keys FROM {keyed}"
-        ))?;
-        let num = |v: &serde_json::Value| {
-            v.as_u64()
-                .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
-                .unwrap_or(0)
         };
-        let (read, distinct) = counts.rows.first().map_or((0, 0), |r| {
-            let at = |i: usize| r.get(i).map_or(0, num);
-            (at(0), at(1))
-        });
-        let (fname_col, fname_val) = match &spec.filename_column {
-            Some(c) => (
-                format!(", {}", quote_ident(c)),
-                format!(", {}", lit(&spec.file_name)),
-            ),
-            None => (String::new(), String::new()),
-        };
-        let kc = quote_ident(&spec.key_column);
-        let inserted = w.execute(&format!(
-            "INSERT INTO {table} ({kc}{fname_col}, {cols}) SELECT DISTINCT ON (weir_key) weir_key{fname_val}, {cols} FROM {keyed} s WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE t.{kc} = s.weir_key)",
-            table = spec.table,
-            cols = names.join(", "),
-        ))?;
-        w.execute(&format!("DROP TABLE {keyed}"))?;
-        Ok(LoadReport {
-            rows_read: read,
-            inserted,
-            duplicates_in_file: read - distinct,
-            already_loaded: distinct.saturating_sub(inserted),
-            rejected: 0,
-        })
+        Ok(LoadReport { rows_read: read, inserted, duplicates_skipped: read.saturating_sub(inserted), rejected: 0 })
     })();
     match result {
         Ok(r) => {
@@ -249,4 +234,39 @@ fn quote_ident(c: &str) -> String {
     } else {
         format!("\"{}\"", c.replace('"', "\"\""))
     }
+}
+
+/// The number of records of a CSV file (gzip or not), header lines excluded, reading it to the
+/// end: a truncated or damaged gzip file is an error here. Newlines inside quoted fields do not
+/// end a record.
+pub fn count_records(file: &Path, csv: &CsvOptions) -> Result<u64> {
+    let name = file.file_name().map_or_else(|| file.display().to_string(), |n| n.to_string_lossy().into_owned());
+    let f = std::fs::File::open(file).map_err(|e| WarehouseError::Load(format!("cannot open `{name}`: {e}")))?;
+    let mut r: Box<dyn Read> = if csv.gzip { Box::new(flate2::read::MultiGzDecoder::new(BufReader::with_capacity(1 << 20, f))) } else { Box::new(f) };
+    let quote = csv.quote as u8;
+    let (mut lines, mut in_quotes, mut last) = (0u64, false, b'\n');
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = match r.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                let what = if csv.gzip { "is not a complete gzip file" } else { "could not be read" };
+                return Err(WarehouseError::Load(format!("`{name}` {what} ({e}): it is truncated or damaged")));
+            }
+        };
+        for &b in &buf[..n] {
+            if b == quote {
+                in_quotes = !in_quotes;
+            } else if b == b'\n' && !in_quotes {
+                lines += 1;
+            }
+        }
+        last = buf[n - 1];
+    }
+    if last != b'\n' {
+        lines += 1;
+    }
+    Ok(lines.saturating_sub(csv.header_lines))
 }
