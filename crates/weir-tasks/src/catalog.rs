@@ -589,8 +589,12 @@ spec!(
             K::Bool,
             "The file starts with a header line. Default true."
         ),
-        P::opt("memoryLimit", K::String, "DuckDB's memory limit during the load; it spills to disk beyond it. Default `300MB`."),
-    P::opt("delimiter", K::String, "Field separator. Default `,`.")
+        P::opt(
+            "memoryLimit",
+            K::String,
+            "DuckDB's memory limit during the load; it spills to disk beyond it. Default `300MB`."
+        ),
+        P::opt("delimiter", K::String, "Field separator. Default `,`.")
     )
 );
 

@@ -364,10 +364,7 @@ pub async fn load(ctx: &TaskContext) -> Result<Outputs, TaskError> {
     out.insert("rowsRead".into(), report.rows_read.into());
     out.insert("rowsInserted".into(), report.inserted.into());
 
-    out.insert(
-        "duplicatesSkipped".into(),
-        report.duplicates_skipped.into(),
-    );
+    out.insert("duplicatesSkipped".into(), report.duplicates_skipped.into());
     out.insert("rowsRejected".into(), report.rejected.into());
     out.insert("fileName".into(), file_name.into());
     Ok(out)

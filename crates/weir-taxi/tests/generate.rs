@@ -30,7 +30,11 @@ fn gunzip(path: &Path) -> String {
 fn zone_ids() -> HashSet<u32> {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../../examples/nyc-taxi/seeds/taxi_zone_lookup.csv");
-    assert!(path.is_file(), "the TLC zone lookup is missing at {}", path.display());
+    assert!(
+        path.is_file(),
+        "the TLC zone lookup is missing at {}",
+        path.display()
+    );
     let text = std::fs::read_to_string(&path).expect("read zone lookup");
     let ids: HashSet<u32> = text
         .lines()

@@ -143,7 +143,10 @@ pub fn load(w: &mut dyn Warehouse, spec: &LoadSpec) -> Result<LoadReport> {
     let key = key_expr(&key_cols.iter().map(|c| quote_ident(c)).collect::<Vec<_>>());
 
     let (fname_col, fname_val) = match &spec.filename_column {
-        Some(c) => (format!(", {}", quote_ident(c)), format!(", {}", lit(&spec.file_name))),
+        Some(c) => (
+            format!(", {}", quote_ident(c)),
+            format!(", {}", lit(&spec.file_name)),
+        ),
         None => (String::new(), String::new()),
     };
     let kc = quote_ident(&spec.key_column);
@@ -167,7 +170,10 @@ pub fn load(w: &mut dyn Warehouse, spec: &LoadSpec) -> Result<LoadReport> {
                     let (file, csv) = (spec.file.clone(), spec.csv.clone());
                     std::thread::spawn(move || count_records(&file, &csv))
                 };
-                let types: Vec<String> = typed.iter().map(|(c, t)| format!("{}: {}", lit(c), lit(t))).collect();
+                let types: Vec<String> = typed
+                    .iter()
+                    .map(|(c, t)| format!("{}: {}", lit(c), lit(t)))
+                    .collect();
                 let source = format!(
                     "read_csv({file}, header = {header}, skip = {skip}, delim = {delim}, quote = {quote}, nullstr = {null}, compression = {comp}, auto_detect = false, columns = {{{types}}})",
                     file = lit(&spec.file.to_string_lossy()),
@@ -185,22 +191,39 @@ pub fn load(w: &mut dyn Warehouse, spec: &LoadSpec) -> Result<LoadReport> {
                 let inserted = w.execute(&insert_from(&source));
                 let read = counter
                     .join()
-                    .map_err(|_| WarehouseError::Load("counting the file's records stopped unexpectedly".into()))
+                    .map_err(|_| {
+                        WarehouseError::Load(
+                            "counting the file's records stopped unexpectedly".into(),
+                        )
+                    })
                     .and_then(|r| r)
                     .map_err(|e| load_error(spec, e))?;
                 (read, inserted.map_err(|e| load_error(spec, e))?)
             }
             Engine::Postgres | Engine::Redshift => {
                 let stage = "weir_load_stage";
-                let defs: Vec<String> = typed.iter().map(|(c, t)| format!("{} {t}", quote_ident(c))).collect();
-                w.execute(&format!("DROP TABLE IF EXISTS {stage}; CREATE TEMP TABLE {stage} ({})", defs.join(", ")))?;
-                let read = w.copy_csv(stage, &names, &spec.file, &spec.csv).map_err(|e| load_error(spec, e))?;
+                let defs: Vec<String> = typed
+                    .iter()
+                    .map(|(c, t)| format!("{} {t}", quote_ident(c)))
+                    .collect();
+                w.execute(&format!(
+                    "DROP TABLE IF EXISTS {stage}; CREATE TEMP TABLE {stage} ({})",
+                    defs.join(", ")
+                ))?;
+                let read = w
+                    .copy_csv(stage, &names, &spec.file, &spec.csv)
+                    .map_err(|e| load_error(spec, e))?;
                 let inserted = w.execute(&insert_from(stage))?;
                 w.execute(&format!("DROP TABLE {stage}"))?;
                 (read, inserted)
             }
         };
-        Ok(LoadReport { rows_read: read, inserted, duplicates_skipped: read.saturating_sub(inserted), rejected: 0 })
+        Ok(LoadReport {
+            rows_read: read,
+            inserted,
+            duplicates_skipped: read.saturating_sub(inserted),
+            rejected: 0,
+        })
     })();
     match result {
         Ok(r) => {
@@ -240,9 +263,20 @@ fn quote_ident(c: &str) -> String {
 /// end: a truncated or damaged gzip file is an error here. Newlines inside quoted fields do not
 /// end a record.
 pub fn count_records(file: &Path, csv: &CsvOptions) -> Result<u64> {
-    let name = file.file_name().map_or_else(|| file.display().to_string(), |n| n.to_string_lossy().into_owned());
-    let f = std::fs::File::open(file).map_err(|e| WarehouseError::Load(format!("cannot open `{name}`: {e}")))?;
-    let mut r: Box<dyn Read> = if csv.gzip { Box::new(flate2::read::MultiGzDecoder::new(BufReader::with_capacity(1 << 20, f))) } else { Box::new(f) };
+    let name = file.file_name().map_or_else(
+        || file.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    let f = std::fs::File::open(file)
+        .map_err(|e| WarehouseError::Load(format!("cannot open `{name}`: {e}")))?;
+    let mut r: Box<dyn Read> = if csv.gzip {
+        Box::new(flate2::read::MultiGzDecoder::new(BufReader::with_capacity(
+            1 << 20,
+            f,
+        )))
+    } else {
+        Box::new(f)
+    };
     let quote = csv.quote as u8;
     let (mut lines, mut in_quotes, mut last) = (0u64, false, b'\n');
     let mut buf = vec![0u8; 1 << 20];
@@ -252,8 +286,14 @@ pub fn count_records(file: &Path, csv: &CsvOptions) -> Result<u64> {
             Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(e) => {
-                let what = if csv.gzip { "is not a complete gzip file" } else { "could not be read" };
-                return Err(WarehouseError::Load(format!("`{name}` {what} ({e}): it is truncated or damaged")));
+                let what = if csv.gzip {
+                    "is not a complete gzip file"
+                } else {
+                    "could not be read"
+                };
+                return Err(WarehouseError::Load(format!(
+                    "`{name}` {what} ({e}): it is truncated or damaged"
+                )));
             }
         };
         for &b in &buf[..n] {
