@@ -4,6 +4,10 @@ use crate::{CsvOptions, Engine, Result, Rows, Warehouse, WarehouseError};
 use duckdb::types::ValueRef;
 use std::path::{Path, PathBuf};
 
+/// DuckDB's memory limit unless `WEIR_DUCKDB_MEMORY_LIMIT` says otherwise: a month of taxi trips
+/// fits in it, and DuckDB spills to disk rather than growing past it.
+pub const DEFAULT_MEMORY_LIMIT: &str = "450MB";
+
 pub struct DuckWarehouse {
     conn: duckdb::Connection,
 }
@@ -42,7 +46,14 @@ impl DuckWarehouse {
         })?;
         // Redshift and PostgreSQL flows name tables `public.x`; DuckDB's default schema is
         // `main`. Both exist, and unqualified names find tables in either.
-        conn.execute_batch("CREATE SCHEMA IF NOT EXISTS public; SET search_path = 'main,public'")
+        let limit = std::env::var(weir_core::env::WEIR_DUCKDB_MEMORY_LIMIT)
+            .ok()
+            .filter(|v| !v.trim().is_empty())
+            .unwrap_or_else(|| DEFAULT_MEMORY_LIMIT.to_string());
+        conn.execute_batch(&format!(
+            "CREATE SCHEMA IF NOT EXISTS public; SET search_path = 'main,public'; SET memory_limit = {}",
+            lit(&limit)
+        ))
             .map_err(|e| WarehouseError::Connect {
                 target: "DuckDB".into(),
                 message: e.to_string(),
