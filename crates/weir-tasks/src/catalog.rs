@@ -592,7 +592,7 @@ spec!(
         P::opt(
             "memoryLimit",
             K::String,
-            "DuckDB's memory limit during the load; it spills to disk beyond it. Default `300MB`."
+            "DuckDB's memory limit during the load, e.g. `1GB`; DuckDB's own by default. Too low a limit fails large loads."
         ),
         P::opt("delimiter", K::String, "Field separator. Default `,`.")
     )

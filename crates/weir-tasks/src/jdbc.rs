@@ -341,7 +341,7 @@ pub async fn load(ctx: &TaskContext) -> Result<Outputs, TaskError> {
                 .unwrap_or_else(|| "filename".into()),
         )
         .filter(|c| !c.is_empty()),
-        memory_limit: p.memory_limit.clone().unwrap_or_else(|| "300MB".into()),
+        memory_limit: p.memory_limit.clone(),
     };
     let started = std::time::Instant::now();
     let report =

@@ -4,10 +4,6 @@ use crate::{CsvOptions, Engine, Result, Rows, Warehouse, WarehouseError};
 use duckdb::types::ValueRef;
 use std::path::{Path, PathBuf};
 
-/// DuckDB's memory limit unless `WEIR_DUCKDB_MEMORY_LIMIT` says otherwise: a month of taxi trips
-/// fits in it, and DuckDB spills to disk rather than growing past it.
-pub const DEFAULT_MEMORY_LIMIT: &str = "450MB";
-
 pub struct DuckWarehouse {
     conn: duckdb::Connection,
 }
@@ -46,18 +42,20 @@ impl DuckWarehouse {
         })?;
         // Redshift and PostgreSQL flows name tables `public.x`; DuckDB's default schema is
         // `main`. Both exist, and unqualified names find tables in either.
+        // An optional cap on DuckDB's memory: not set by default, since some operators (the
+        // anti-join against a large table) cannot spill and would fail instead.
         let limit = std::env::var(weir_core::env::WEIR_DUCKDB_MEMORY_LIMIT)
             .ok()
             .filter(|v| !v.trim().is_empty())
-            .unwrap_or_else(|| DEFAULT_MEMORY_LIMIT.to_string());
+            .map(|l| format!("; SET memory_limit = {}", lit(&l)))
+            .unwrap_or_default();
         conn.execute_batch(&format!(
-            "CREATE SCHEMA IF NOT EXISTS public; SET search_path = 'main,public'; SET memory_limit = {}",
-            lit(&limit)
+            "CREATE SCHEMA IF NOT EXISTS public; SET search_path = 'main,public'{limit}"
         ))
-            .map_err(|e| WarehouseError::Connect {
-                target: "DuckDB".into(),
-                message: e.to_string(),
-            })?;
+        .map_err(|e| WarehouseError::Connect {
+            target: "DuckDB".into(),
+            message: e.to_string(),
+        })?;
         Ok(DuckWarehouse { conn })
     }
 }

@@ -193,7 +193,7 @@ mod tests {
             key_columns: vec![],
             key_column: "unique_row_id".into(),
             filename_column: Some("filename".into()),
-            memory_limit: "300MB".into(),
+            memory_limit: Some("300MB".into()),
         };
         let first = load::load(w.as_mut(), &spec).unwrap();
         assert_eq!(
@@ -245,7 +245,7 @@ mod tests {
             key_columns: vec![],
             key_column: "unique_row_id".into(),
             filename_column: Some("filename".into()),
-            memory_limit: "300MB".into(),
+            memory_limit: Some("300MB".into()),
         };
         let e = load::load(w.as_mut(), &spec).unwrap_err().to_string();
         assert!(

@@ -25,8 +25,9 @@ pub struct LoadSpec {
     pub key_columns: Vec<String>,
     pub key_column: String,
     pub filename_column: Option<String>,
-    /// DuckDB's memory limit during the load (`SET memory_limit`), e.g. `300MB`.
-    pub memory_limit: String,
+    /// DuckDB's memory limit during the load (`SET memory_limit`), e.g. `300MB`; DuckDB's own
+    /// when `None`.
+    pub memory_limit: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -185,9 +186,9 @@ pub fn load(w: &mut dyn Warehouse, spec: &LoadSpec) -> Result<LoadReport> {
                     comp = lit(if spec.csv.gzip { "gzip" } else { "none" }),
                     types = types.join(", "),
                 );
-                // A bounded hash table: DuckDB spills to disk rather than holding a month of
-                // trips in memory.
-                w.execute(&format!("SET memory_limit = {}", lit(&spec.memory_limit)))?;
+                if let Some(limit) = &spec.memory_limit {
+                    w.execute(&format!("SET memory_limit = {}", lit(limit)))?;
+                }
                 let inserted = w.execute(&insert_from(&source));
                 let read = counter
                     .join()
