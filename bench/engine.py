@@ -36,6 +36,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from machine import busy_builds, loadavg
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "bench" / "results"
@@ -104,21 +105,6 @@ def resolve_python(name: str) -> str:
     return out.stdout.strip() or name
 
 
-def busy_builds() -> dict[str, int]:
-    """Compilers running right now (another build sharing the cores skews the figures)."""
-    seen = {}
-    for prog in ("rustc", "cargo", "cc1", "cc1plus", "ld", "lld", "mold"):
-        r = subprocess.run(["pgrep", "-x", prog], capture_output=True, text=True)
-        if n := len(r.stdout.split()):
-            seen[prog] = n
-    return seen
-
-
-def loadavg() -> list[float]:
-    try:
-        return [float(x) for x in Path("/proc/loadavg").read_text().split()[:3]]
-    except OSError:
-        return []
 
 
 class Case:

@@ -164,6 +164,7 @@ def pg_steps(csv_path: str) -> str:
 
 HELPER = r'''
 import json, sys, time, os
+from machine import busy_builds, loadavg
 mode, args = sys.argv[1], json.loads(sys.argv[2])
 out = {}
 t_all = time.perf_counter()
@@ -281,20 +282,6 @@ def ensure_venv(want_dlt: bool) -> tuple[Path, str | None]:
     return py, None
 
 
-def busy_builds() -> dict[str, int]:
-    seen = {}
-    for prog in ("rustc", "cargo", "cc1", "cc1plus", "ld", "lld", "mold"):
-        r = subprocess.run(["pgrep", "-x", prog], capture_output=True, text=True)
-        if n := len(r.stdout.split()):
-            seen[prog] = n
-    return seen
-
-
-def loadavg() -> list[float]:
-    try:
-        return [float(x) for x in Path("/proc/loadavg").read_text().split()[:3]]
-    except OSError:
-        return []
 
 
 class Proc:
