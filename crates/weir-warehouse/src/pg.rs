@@ -1,11 +1,15 @@
 //! The PostgreSQL adapter, also used for Redshift (same wire protocol).
 
+use crate::load::{KeySet, KeyedReader, LoadCounts, LoadPlan, key_hex, quote_ident};
 use crate::url::PgConfig;
 use crate::{CsvOptions, Engine, Result, Rows, Warehouse, WarehouseError};
 use postgres::{Client, NoTls, SimpleQueryMessage};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
 use std::time::Duration;
+
+/// The staging table of loads.
+const STAGE: &str = "weir_load_stage";
 
 pub struct PgWarehouse {
     client: Client,
@@ -264,6 +268,73 @@ impl Warehouse for PgWarehouse {
             count_lines(file).map_err(io)?
         };
         Ok(text_lines.saturating_sub(u64::from(header)))
+    }
+
+    fn load_rows(&mut self, plan: &LoadPlan, mut rows: KeyedReader) -> Result<LoadCounts> {
+        // The file's new rows (one per key) go to a staging table shaped like the target's
+        // columns; one INSERT then skips keys the table already holds.
+        let kc = quote_ident(&plan.key_column.0);
+        let cols: Vec<String> = plan.columns.iter().map(|(c, _)| quote_ident(c)).collect();
+        self.execute(&format!(
+            "DROP TABLE IF EXISTS {STAGE}; CREATE TEMP TABLE {STAGE} AS SELECT {kc} AS weir_key, {} FROM {} LIMIT 0",
+            cols.join(", "),
+            plan.table
+        ))?;
+        let mut copy = self
+            .client
+            .copy_in(format!("COPY {STAGE} FROM STDIN WITH (FORMAT csv)").as_str())
+            .map_err(err("COPY"))?;
+        let mut out = Vec::with_capacity(1 << 20);
+        let none = KeySet::default();
+        let write = |copy: &mut postgres::CopyInWriter<'_>, out: &mut Vec<u8>| {
+            let r = copy.write_all(out).map_err(|e| WarehouseError::Engine {
+                action: "COPY".into(),
+                message: e.to_string(),
+            });
+            out.clear();
+            r
+        };
+        while let Some(key) = rows.next_new(&none)? {
+            out.extend_from_slice(&key_hex(key));
+            for (i, kind) in plan.kinds.iter().enumerate() {
+                rows.check_field(i, kind)?;
+                out.push(b',');
+                let f = &rows.record()[i];
+                // Unquoted and empty is NULL in COPY's CSV; anything else is quoted.
+                if !rows.is_null(f) {
+                    out.push(b'"');
+                    for &b in f {
+                        if b == b'"' {
+                            out.push(b'"');
+                        }
+                        out.push(b);
+                    }
+                    out.push(b'"');
+                }
+            }
+            out.push(b'\n');
+            if out.len() >= 1 << 20 {
+                write(&mut copy, &mut out)?;
+            }
+        }
+        write(&mut copy, &mut out)?;
+        copy.finish().map_err(err("COPY"))?;
+        let (fc, fv) = match &plan.filename {
+            Some((c, _, v)) => (
+                format!(", {}", quote_ident(c)),
+                format!(", '{}'", v.replace('\'', "''")),
+            ),
+            None => (String::new(), String::new()),
+        };
+        let inserted = self.execute(&format!(
+            "INSERT INTO {t} ({kc}{fc}, {cols}) SELECT weir_key{fv}, {cols} FROM {STAGE} s WHERE NOT EXISTS (SELECT 1 FROM {t} t WHERE t.{kc} = s.weir_key); DROP TABLE {STAGE}",
+            t = plan.table,
+            cols = cols.join(", "),
+        ))?;
+        Ok(LoadCounts {
+            read: rows.rows_read,
+            inserted,
+        })
     }
 
     fn table_columns(&mut self, table: &str) -> Result<Option<Vec<(String, String)>>> {

@@ -1,5 +1,8 @@
 //! The DuckDB adapter: an embedded database file, the default warehouse.
 
+mod load;
+
+use crate::load::{KeyedReader, LoadCounts, LoadPlan};
 use crate::{CsvOptions, Engine, Result, Rows, Warehouse, WarehouseError};
 use duckdb::types::ValueRef;
 use std::path::{Path, PathBuf};
@@ -8,7 +11,7 @@ pub struct DuckWarehouse {
     conn: duckdb::Connection,
 }
 
-fn err(action: &str) -> impl FnOnce(duckdb::Error) -> WarehouseError + '_ {
+pub(crate) fn err(action: &str) -> impl FnOnce(duckdb::Error) -> WarehouseError + '_ {
     move |e| WarehouseError::Engine {
         action: action.to_string(),
         message: e.to_string(),
@@ -52,6 +55,7 @@ impl DuckWarehouse {
         conn.execute_batch(&format!(
             "CREATE SCHEMA IF NOT EXISTS public; SET search_path = 'main,public'{limit}"
         ))
+        .and_then(|()| load::register(&conn))
         .map_err(|e| WarehouseError::Connect {
             target: "DuckDB".into(),
             message: e.to_string(),
@@ -230,6 +234,10 @@ impl Warehouse for DuckWarehouse {
             .execute(&sql, [])
             .map(|n| n as u64)
             .map_err(err("COPY TO"))
+    }
+
+    fn load_rows(&mut self, plan: &LoadPlan, rows: KeyedReader) -> Result<LoadCounts> {
+        load::load_rows(&self.conn, plan, rows)
     }
 
     fn table_columns(&mut self, table: &str) -> Result<Option<Vec<(String, String)>>> {

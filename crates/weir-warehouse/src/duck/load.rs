@@ -1,0 +1,406 @@
+//! DuckDB's side of the load: new rows stream into one `INSERT … SELECT` through a table
+//! function, so DuckDB writes them with all its threads.
+//!
+//! A reading thread (`produce`) decompresses the file, splits records, keys them and drops
+//! repeated and existing keys; it hands raw batches of at most one vector (2048 rows) to a
+//! channel. `weir_load_rows(id)` is a table function DuckDB calls from as many threads as it
+//! runs: each call takes one batch and parses its fields straight into DuckDB's vectors. The
+//! INSERT runs with `preserve_insertion_order = false`, which lets DuckDB write row groups in
+//! parallel.
+
+use super::{err, lit};
+use crate::load::{
+    KeySet, KeyedReader, Kind, LoadCounts, LoadPlan, key_hex, parse_key_hex, quote_ident, values,
+};
+use crate::{Result, WarehouseError};
+use duckdb::arrow::array::{Array, LargeStringArray, StringArray, StringViewArray};
+use duckdb::core::{DataChunkHandle, FlatVector, Inserter, LogicalTypeHandle, LogicalTypeId};
+use duckdb::vtab::{BindInfo, InitInfo, TableFunctionInfo, VTab};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender};
+use std::sync::{Arc, LazyLock, Mutex, PoisonError};
+
+/// Rows per batch: DuckDB's standard vector size, the most one table-function call returns.
+const VECTOR_SIZE: usize = 2048;
+
+/// The table function's name.
+const FUNCTION: &str = "weir_load_rows";
+
+/// Registers the table function on a connection.
+pub(super) fn register(conn: &duckdb::Connection) -> duckdb::Result<()> {
+    conn.register_table_function::<RowsFunction>(FUNCTION)
+}
+
+/// Up to one vector of new rows, as read: the fields of each row one after the other.
+struct RawBatch {
+    bytes: Vec<u8>,
+    /// Where each field ends in `bytes`, row after row.
+    ends: Vec<usize>,
+    lines: Vec<u64>,
+    keys: Vec<u128>,
+}
+
+impl RawBatch {
+    fn with_capacity(rows: usize, fields: usize) -> Self {
+        RawBatch {
+            bytes: Vec::with_capacity(rows * fields * 8),
+            ends: Vec::with_capacity(rows * fields),
+            lines: Vec::with_capacity(rows),
+            keys: Vec::with_capacity(rows),
+        }
+    }
+}
+
+/// What one load's table function reads from.
+struct Source {
+    kinds: Vec<Kind>,
+    columns: Vec<String>,
+    null: Vec<u8>,
+    batches: Mutex<Option<Receiver<RawBatch>>>,
+}
+
+impl Source {
+    fn next(&self) -> Option<RawBatch> {
+        let guard = self.batches.lock().unwrap_or_else(PoisonError::into_inner);
+        guard.as_ref().and_then(|rx| rx.recv().ok())
+    }
+
+    /// Stops the reading thread: its next send fails.
+    fn close(&self) {
+        self.batches
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+    }
+}
+
+/// Sources of the loads running in this process, by the id passed to the table function.
+static SOURCES: LazyLock<Mutex<HashMap<i64, Arc<Source>>>> = LazyLock::new(Default::default);
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+/// A source registered for the duration of one INSERT.
+struct Registered {
+    id: i64,
+    source: Arc<Source>,
+}
+
+impl Registered {
+    fn new(source: Source) -> Self {
+        let id = NEXT_ID.fetch_add(1, Ordering::Relaxed) as i64;
+        let source = Arc::new(source);
+        SOURCES
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(id, source.clone());
+        Registered { id, source }
+    }
+}
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        self.source.close();
+        SOURCES
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&self.id);
+    }
+}
+
+fn logical_type(kind: &Kind) -> LogicalTypeHandle {
+    LogicalTypeHandle::from(match kind {
+        Kind::Text | Kind::Other(_) => LogicalTypeId::Varchar,
+        Kind::Int16 => LogicalTypeId::Smallint,
+        Kind::Int32 => LogicalTypeId::Integer,
+        Kind::Int64 => LogicalTypeId::Bigint,
+        Kind::Float32 => LogicalTypeId::Float,
+        Kind::Float64 => LogicalTypeId::Double,
+        Kind::Bool => LogicalTypeId::Boolean,
+        Kind::Date => LogicalTypeId::Date,
+        Kind::Timestamp => LogicalTypeId::Timestamp,
+    })
+}
+
+struct RowsFunction;
+
+struct Bound(Arc<Source>);
+
+impl VTab for RowsFunction {
+    type InitData = ();
+    type BindData = Bound;
+
+    fn bind(bind: &BindInfo) -> std::result::Result<Bound, Box<dyn std::error::Error>> {
+        let id = bind.get_parameter(0).to_int64();
+        let source = SOURCES
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&id)
+            .cloned()
+            .ok_or_else(|| format!("{FUNCTION}: no load with id {id} is running"))?;
+        bind.add_result_column("weir_key", LogicalTypeHandle::from(LogicalTypeId::Varchar));
+        for (i, kind) in source.kinds.iter().enumerate() {
+            bind.add_result_column(&format!("c{i}"), logical_type(kind));
+        }
+        Ok(Bound(source))
+    }
+
+    fn init(init: &InitInfo) -> std::result::Result<(), Box<dyn std::error::Error>> {
+        init.set_max_threads(64);
+        Ok(())
+    }
+
+    fn func(
+        func: &TableFunctionInfo<Self>,
+        output: &mut DataChunkHandle,
+    ) -> std::result::Result<(), Box<dyn std::error::Error>> {
+        let source = &func.get_bind_data().0;
+        match source.next() {
+            Some(batch) => {
+                fill(source, &batch, output)?;
+                output.set_len(batch.lines.len());
+            }
+            None => output.set_len(0),
+        }
+        Ok(())
+    }
+
+    fn parameters() -> Option<Vec<LogicalTypeHandle>> {
+        Some(vec![LogicalTypeHandle::from(LogicalTypeId::Bigint)])
+    }
+}
+
+/// Writes row `r` of a vector of fixed-size values.
+///
+/// The only unsafe code of the load: `T` must be the physical type of the vector's logical type.
+/// It is, because `fill` writes each kind as the Rust type of the DuckDB type `logical_type`
+/// gave it at bind time (SMALLINT i16, INTEGER and DATE i32, BIGINT and TIMESTAMP i64, FLOAT
+/// f32, DOUBLE f64, BOOLEAN bool). `r` is bounds-checked against the vector's capacity.
+#[allow(unsafe_code)]
+fn set<T: Copy>(vector: &mut FlatVector<'_>, r: usize, v: T) {
+    // SAFETY: see above; `as_mut_slice` spans the vector's capacity, so indexing checks `r`.
+    unsafe { vector.as_mut_slice::<T>()[r] = v };
+}
+
+/// Parses a batch's fields into the output vectors.
+fn fill(source: &Source, batch: &RawBatch, output: &mut DataChunkHandle) -> Result<()> {
+    let width = source.kinds.len();
+    let keys = output.flat_vector(0);
+    if batch.lines.len() > keys.capacity() {
+        return Err(WarehouseError::Load(format!(
+            "a batch of {} rows does not fit DuckDB's vectors of {}",
+            batch.lines.len(),
+            keys.capacity()
+        )));
+    }
+    for (r, key) in batch.keys.iter().enumerate() {
+        keys.insert(r, key_hex(*key).as_slice());
+    }
+    for (c, kind) in source.kinds.iter().enumerate() {
+        let mut vector = output.flat_vector(c + 1);
+        for r in 0..batch.lines.len() {
+            let at = r * width + c;
+            let start = if at == 0 { 0 } else { batch.ends[at - 1] };
+            let field = &batch.bytes[start..batch.ends[at]];
+            if field == source.null.as_slice() {
+                vector.set_null(r);
+                continue;
+            }
+            let bad = || {
+                WarehouseError::Load(format!(
+                    "line {}, column `{}`: `{}` is not {}",
+                    batch.lines[r],
+                    source.columns[c],
+                    String::from_utf8_lossy(field),
+                    kind.expected()
+                ))
+            };
+            match kind {
+                Kind::Text | Kind::Other(_) => {
+                    std::str::from_utf8(field).map_err(|_| bad())?;
+                    vector.insert(r, field);
+                }
+                Kind::Int16 => {
+                    let v = values::parse_int(field)
+                        .and_then(|v| i16::try_from(v).ok())
+                        .ok_or_else(bad)?;
+                    set::<i16>(&mut vector, r, v);
+                }
+                Kind::Int32 => {
+                    let v = values::parse_int(field)
+                        .and_then(|v| i32::try_from(v).ok())
+                        .ok_or_else(bad)?;
+                    set::<i32>(&mut vector, r, v);
+                }
+                Kind::Int64 => {
+                    let v = values::parse_int(field).ok_or_else(bad)?;
+                    set::<i64>(&mut vector, r, v);
+                }
+                Kind::Float32 => {
+                    let v = values::parse_float(field).ok_or_else(bad)? as f32;
+                    set::<f32>(&mut vector, r, v);
+                }
+                Kind::Float64 => {
+                    let v = values::parse_float(field).ok_or_else(bad)?;
+                    set::<f64>(&mut vector, r, v);
+                }
+                Kind::Bool => {
+                    let v = values::parse_bool(field).ok_or_else(bad)?;
+                    set::<bool>(&mut vector, r, v);
+                }
+                Kind::Date => {
+                    let v = values::parse_date(field).ok_or_else(bad)?;
+                    set::<i32>(&mut vector, r, v);
+                }
+                Kind::Timestamp => {
+                    let v = values::parse_timestamp(field).ok_or_else(bad)?;
+                    set::<i64>(&mut vector, r, v);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Reads the file on its own thread, handing new rows over in batches of one vector.
+/// Returns the number of records read, or `None` when the INSERT stopped taking rows (its
+/// error is the one to report).
+fn produce(
+    mut rows: KeyedReader,
+    existing: &KeySet,
+    tx: &SyncSender<RawBatch>,
+    vector_size: usize,
+) -> Result<Option<u64>> {
+    let width = rows.columns().len();
+    let mut batch = RawBatch::with_capacity(vector_size, width);
+    while let Some(key) = rows.next_new(existing)? {
+        for field in rows.record() {
+            batch.bytes.extend_from_slice(field);
+            batch.ends.push(batch.bytes.len());
+        }
+        batch.lines.push(rows.line());
+        batch.keys.push(key);
+        if batch.lines.len() == vector_size {
+            let full = std::mem::replace(
+                &mut batch,
+                RawBatch::with_capacity(vector_size, width),
+            );
+            if tx.send(full).is_err() {
+                return Ok(None);
+            }
+        }
+    }
+    if !batch.lines.is_empty() && tx.send(batch).is_err() {
+        return Ok(None);
+    }
+    Ok(Some(rows.rows_read))
+}
+
+/// The row keys already in the table, as weir writes them.
+fn existing_keys(conn: &duckdb::Connection, plan: &LoadPlan) -> Result<KeySet> {
+    let kc = quote_ident(&plan.key_column.0);
+    let action = "reading the table's row keys";
+    let count: i64 = conn
+        .query_row(&format!("SELECT count({kc}) FROM {}", plan.table), [], |r| {
+            r.get(0)
+        })
+        .map_err(err(action))?;
+    let mut keys =
+        KeySet::with_capacity_and_hasher(usize::try_from(count).unwrap_or(0), Default::default());
+    if count == 0 {
+        return Ok(keys);
+    }
+    let mut stmt = conn
+        .prepare(&format!(
+            "SELECT {kc} FROM {} WHERE {kc} IS NOT NULL",
+            plan.table
+        ))
+        .map_err(err(action))?;
+    for batch in stmt.query_arrow([]).map_err(err(action))? {
+        let col = batch.column(0);
+        let mut add = |v: &str| {
+            if let Some(k) = parse_key_hex(v.as_bytes()) {
+                keys.insert(k);
+            }
+        };
+        if let Some(a) = col.as_any().downcast_ref::<StringArray>() {
+            a.iter().flatten().for_each(&mut add);
+        } else if let Some(a) = col.as_any().downcast_ref::<StringViewArray>() {
+            a.iter().flatten().for_each(&mut add);
+        } else if let Some(a) = col.as_any().downcast_ref::<LargeStringArray>() {
+            a.iter().flatten().for_each(&mut add);
+        } else {
+            return Err(WarehouseError::Load(format!(
+                "the row keys of `{}` came back as {}, not text",
+                plan.table,
+                col.data_type()
+            )));
+        }
+    }
+    Ok(keys)
+}
+
+pub(super) fn load_rows(
+    conn: &duckdb::Connection,
+    plan: &LoadPlan,
+    rows: KeyedReader,
+) -> Result<LoadCounts> {
+    if let Some(limit) = &plan.memory_limit {
+        conn.execute_batch(&format!("SET memory_limit = {}", lit(limit)))
+            .map_err(err("SET memory_limit"))?;
+    }
+    let existing = existing_keys(conn, plan)?;
+    let (tx, rx) = std::sync::mpsc::sync_channel::<RawBatch>(4);
+    let registered = Registered::new(Source {
+        kinds: plan.kinds.clone(),
+        columns: rows.columns().to_vec(),
+        null: rows.null().to_vec(),
+        batches: Mutex::new(Some(rx)),
+    });
+    let mut targets = vec![quote_ident(&plan.key_column.0)];
+    let mut values = vec!["weir_key".to_string()];
+    if let Some((c, _, v)) = &plan.filename {
+        targets.push(quote_ident(c));
+        values.push(lit(v));
+    }
+    for (i, ((c, ty), kind)) in plan.columns.iter().zip(&plan.kinds).enumerate() {
+        targets.push(quote_ident(c));
+        values.push(match kind {
+            // Types weir does not parse arrive as text and are cast by DuckDB.
+            Kind::Other(_) => format!("CAST(c{i} AS {ty})"),
+            _ => format!("c{i}"),
+        });
+    }
+    let insert = format!(
+        "INSERT INTO {} ({}) SELECT {} FROM {FUNCTION}({})",
+        plan.table,
+        targets.join(", "),
+        values.join(", "),
+        registered.id
+    );
+    std::thread::scope(|s| {
+        let producer = std::thread::Builder::new()
+            .name("weir-load-read".into())
+            .spawn_scoped(s, move || produce(rows, &existing, &tx, VECTOR_SIZE))
+            .map_err(|e| WarehouseError::Load(format!("cannot start the reading thread: {e}")))?;
+        let inserted = conn
+            .execute_batch("SET preserve_insertion_order = false")
+            .and_then(|()| conn.execute(&insert, []));
+        registered.source.close();
+        let reset = conn.execute_batch("RESET preserve_insertion_order");
+        let read = producer.join().map_err(|_| {
+            WarehouseError::Load("reading the file stopped unexpectedly".into())
+        })?;
+        // The reader's error comes first: when it fails, the INSERT sees the rows end early
+        // and succeeds with some of them, which the caller's rollback undoes.
+        let read = read?;
+        let inserted = inserted.map_err(|e| WarehouseError::Load(e.to_string()))?;
+        let read = read.ok_or_else(|| {
+            WarehouseError::Load("the INSERT stopped taking rows before the file ended".into())
+        })?;
+        reset.map_err(err("RESET preserve_insertion_order"))?;
+        Ok(LoadCounts {
+            read,
+            inserted: inserted as u64,
+        })
+    })
+}

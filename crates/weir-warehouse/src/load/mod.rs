@@ -1,0 +1,213 @@
+//! The idempotent load: a CSV file into a table, one copy of each row, however many times the
+//! same file is loaded and however many exact duplicates it holds.
+//!
+//! weir reads the file itself (`rows`): each record gets a key (md5 of its key fields' text), and
+//! a record is passed on only if its key is new to the file and, on DuckDB, to the table. Values
+//! are parsed by weir (`values`), so a bad one is reported with its line and column on every
+//! engine. Each adapter then inserts the rows its fastest way (`Warehouse::load_rows`): DuckDB
+//! through its appender, fed by a second thread; PostgreSQL through `COPY` into a staging table
+//! and an anti-join. Everything happens in one transaction: a bad row fails the load and
+//! nothing is inserted.
+
+mod rows;
+pub(crate) mod values;
+
+pub use rows::{KeySet, KeyedReader, key_hex, parse_key_hex};
+pub use values::Kind;
+
+use crate::{CsvOptions, Result, Warehouse, WarehouseError};
+use std::path::PathBuf;
+
+#[derive(Debug, Clone)]
+pub struct LoadSpec {
+    pub table: String,
+    /// A local CSV file, gzip-compressed or not.
+    pub file: PathBuf,
+    /// The value stored in `filename_column`.
+    pub file_name: String,
+    pub csv: CsvOptions,
+    /// The file's columns in order; empty means "read the header".
+    pub columns: Vec<String>,
+    /// Columns the row key is computed from; empty means all of `columns`.
+    pub key_columns: Vec<String>,
+    pub key_column: String,
+    pub filename_column: Option<String>,
+    /// DuckDB's memory limit during the load (`SET memory_limit`), e.g. `300MB`; DuckDB's own
+    /// when `None`.
+    pub memory_limit: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LoadReport {
+    pub rows_read: u64,
+    pub inserted: u64,
+    /// Rows not inserted because their key was already in the table or earlier in the file.
+    pub duplicates_skipped: u64,
+    /// Rows refused as malformed. Loads are strict: a malformed row fails the whole load, so
+    /// this is 0 whenever a load succeeds.
+    pub rejected: u64,
+}
+
+/// What an adapter needs to load rows: the table, the file's columns as the table types them,
+/// where the key and file name go.
+#[derive(Debug, Clone)]
+pub struct LoadPlan {
+    pub table: String,
+    /// The file's columns in order: the table's column name and the engine's type name.
+    pub columns: Vec<(String, String)>,
+    /// How each of `columns` is parsed.
+    pub kinds: Vec<Kind>,
+    /// The key column and its type.
+    pub key_column: (String, String),
+    /// The file-name column, its type and the value stored in it.
+    pub filename: Option<(String, String, String)>,
+    pub memory_limit: Option<String>,
+}
+
+/// Rows read from the file and inserted into the table by an adapter's `load_rows`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LoadCounts {
+    pub read: u64,
+    pub inserted: u64,
+}
+
+/// Loads a file idempotently. Opens and ends its own transaction.
+pub fn load(w: &mut dyn Warehouse, spec: &LoadSpec) -> Result<LoadReport> {
+    let (plan, rows) = plan(w, spec).map_err(|e| load_error(spec, e))?;
+    w.begin()?;
+    match w.load_rows(&plan, rows) {
+        Ok(counts) => {
+            w.commit()?;
+            Ok(LoadReport {
+                rows_read: counts.read,
+                inserted: counts.inserted,
+                duplicates_skipped: counts.read.saturating_sub(counts.inserted),
+                rejected: 0,
+            })
+        }
+        Err(e) => {
+            let _ = w.rollback();
+            Err(load_error(spec, e))
+        }
+    }
+}
+
+/// Checks the file's columns against the table and opens the file.
+fn plan(w: &mut dyn Warehouse, spec: &LoadSpec) -> Result<(LoadPlan, KeyedReader)> {
+    let target_cols = w.table_columns(&spec.table)?.ok_or_else(|| {
+        WarehouseError::Load(format!(
+            "table `{}` does not exist; create it first (for example with a Query task)",
+            spec.table
+        ))
+    })?;
+    let find = |name: &str| {
+        target_cols
+            .iter()
+            .find(|(c, _)| c.eq_ignore_ascii_case(name))
+            .cloned()
+    };
+    let (mut rows, header) = KeyedReader::open(&spec.file, &spec.file_name, &spec.csv)?;
+    let columns = if !spec.columns.is_empty() {
+        spec.columns.clone()
+    } else if spec.csv.header_lines == 0 {
+        return Err(WarehouseError::Load(
+            "`columns` must be given when the file has no header".into(),
+        ));
+    } else {
+        match header.filter(|h| !h.iter().all(String::is_empty)) {
+            Some(h) => h,
+            None => return Err(WarehouseError::Load("the file is empty: no header line".into())),
+        }
+    };
+    let mut typed = Vec::new();
+    for c in &columns {
+        match find(c) {
+            Some(t) => typed.push(t),
+            None => {
+                return Err(WarehouseError::Load(format!(
+                    "column `{c}` of the file is not in table `{}` (its columns: {})",
+                    spec.table,
+                    target_cols
+                        .iter()
+                        .map(|(n, _)| n.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )));
+            }
+        }
+    }
+    let extra = |name: &str| {
+        let (col, ty) = find(name).ok_or_else(|| {
+            WarehouseError::Load(format!(
+                "table `{}` has no column `{name}` to hold the row key or file name",
+                spec.table
+            ))
+        })?;
+        if Kind::of(&ty) != Kind::Text {
+            return Err(WarehouseError::Load(format!(
+                "column `{col}` of `{}` holds the row key or file name, so it must be text, not {ty}",
+                spec.table
+            )));
+        }
+        Ok((col, ty))
+    };
+    let key_column = extra(&spec.key_column)?;
+    let filename = match &spec.filename_column {
+        Some(c) => {
+            let (name, ty) = extra(c)?;
+            Some((name, ty, spec.file_name.clone()))
+        }
+        None => None,
+    };
+    let key_fields: Vec<usize> = if spec.key_columns.is_empty() {
+        (0..typed.len()).collect()
+    } else {
+        let mut k = Vec::new();
+        for c in &spec.key_columns {
+            k.push(
+                typed
+                    .iter()
+                    .position(|(n, _)| n.eq_ignore_ascii_case(c))
+                    .ok_or_else(|| {
+                        WarehouseError::Load(format!(
+                            "key column `{c}` is not one of the file's columns ({})",
+                            columns.join(", ")
+                        ))
+                    })?,
+            );
+        }
+        k
+    };
+    rows.set_columns(columns, key_fields);
+    let plan = LoadPlan {
+        table: spec.table.clone(),
+        kinds: typed.iter().map(|(_, t)| Kind::of(t)).collect(),
+        columns: typed,
+        key_column,
+        filename,
+        memory_limit: spec.memory_limit.clone(),
+    };
+    Ok((plan, rows))
+}
+
+fn load_error(spec: &LoadSpec, e: WarehouseError) -> WarehouseError {
+    let msg = match e {
+        WarehouseError::Engine { message, .. } | WarehouseError::Load(message) => message,
+        other => other.to_string(),
+    };
+    WarehouseError::Load(format!(
+        "loading `{}` into `{}` failed; nothing was inserted: {msg}",
+        spec.file_name, spec.table
+    ))
+}
+
+/// Quotes an identifier only when it needs it, so `VendorID` matches an unquoted column.
+pub(crate) fn quote_ident(c: &str) -> String {
+    if c.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '_')
+        && !c.starts_with(|ch: char| ch.is_ascii_digit())
+    {
+        c.to_string()
+    } else {
+        format!("\"{}\"", c.replace('"', "\"\""))
+    }
+}

@@ -1,0 +1,230 @@
+//! What a CSV field means for a column type: the kinds the load understands, and strict parsers
+//! for them.
+//!
+//! Parsing happens in weir, not in the engine, so that a bad value is reported the same way on
+//! every engine: with its line, its column and the value itself.
+
+/// The column types the load converts itself. Anything else is `Other`: passed through as text
+/// and cast by the engine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Kind {
+    Text,
+    Int16,
+    Int32,
+    Int64,
+    Float32,
+    Float64,
+    Bool,
+    Date,
+    Timestamp,
+    Other(String),
+}
+
+impl Kind {
+    /// The kind of a column from the type name its engine reports (DuckDB's or PostgreSQL's
+    /// `information_schema.columns.data_type`).
+    pub fn of(type_name: &str) -> Kind {
+        let t = type_name.trim().to_ascii_lowercase();
+        match t.as_str() {
+            "varchar" | "text" | "string" | "character varying" | "bpchar" | "character" => {
+                Kind::Text
+            }
+            "smallint" | "int2" | "short" => Kind::Int16,
+            "integer" | "int" | "int4" | "signed" => Kind::Int32,
+            "bigint" | "int8" | "long" => Kind::Int64,
+            "float" | "real" | "float4" => Kind::Float32,
+            "double" | "double precision" | "float8" => Kind::Float64,
+            "boolean" | "bool" | "logical" => Kind::Bool,
+            "date" => Kind::Date,
+            "timestamp" | "timestamp without time zone" | "datetime" => Kind::Timestamp,
+            _ if t.starts_with("varchar(") || t.starts_with("character varying(") => Kind::Text,
+            _ => Kind::Other(type_name.to_string()),
+        }
+    }
+
+    /// What a value of this kind is, for error messages ("`abc` is not …").
+    pub fn expected(&self) -> String {
+        match self {
+            Kind::Text => "valid UTF-8 text".into(),
+            Kind::Int16 => "a SMALLINT (a whole number from -32768 to 32767)".into(),
+            Kind::Int32 => "an INTEGER (a whole number)".into(),
+            Kind::Int64 => "a BIGINT (a whole number)".into(),
+            Kind::Float32 => "a REAL number".into(),
+            Kind::Float64 => "a DOUBLE number".into(),
+            Kind::Bool => "a BOOLEAN (true/false)".into(),
+            Kind::Date => "a DATE (YYYY-MM-DD)".into(),
+            Kind::Timestamp => "a TIMESTAMP (YYYY-MM-DD HH:MM:SS[.ffffff])".into(),
+            Kind::Other(t) => format!("a {t}"),
+        }
+    }
+}
+
+fn text(b: &[u8]) -> Option<&str> {
+    std::str::from_utf8(b).ok().map(str::trim)
+}
+
+pub fn parse_int(b: &[u8]) -> Option<i64> {
+    text(b)?.parse().ok()
+}
+
+pub fn parse_float(b: &[u8]) -> Option<f64> {
+    text(b)?.parse().ok()
+}
+
+pub fn parse_bool(b: &[u8]) -> Option<bool> {
+    match text(b)?.to_ascii_lowercase().as_str() {
+        "true" | "t" | "1" | "yes" | "y" => Some(true),
+        "false" | "f" | "0" | "no" | "n" => Some(false),
+        _ => None,
+    }
+}
+
+fn digits(b: &[u8]) -> Option<u32> {
+    if b.is_empty() || b.len() > 9 || !b.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    Some(b.iter().fold(0, |n, d| n * 10 + u32::from(d - b'0')))
+}
+
+fn is_leap(y: i64) -> bool {
+    (y % 4 == 0 && y % 100 != 0) || y % 400 == 0
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's `days_from_civil`).
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let m = i64::from(m);
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// `YYYY-MM-DD` → days since the Unix epoch.
+fn date_part(b: &[u8]) -> Option<i64> {
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let (y, m, d) = (digits(&b[..4])?, digits(&b[5..7])?, digits(&b[8..10])?);
+    let max_day = match m {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if is_leap(i64::from(y)) => 29,
+        2 => 28,
+        _ => return None,
+    };
+    if d == 0 || d > max_day {
+        return None;
+    }
+    Some(days_from_civil(i64::from(y), m, d))
+}
+
+pub fn parse_date(b: &[u8]) -> Option<i32> {
+    let b = text(b)?.as_bytes();
+    date_part(b).and_then(|d| i32::try_from(d).ok())
+}
+
+/// `YYYY-MM-DD[ |T]HH:MM[:SS[.fraction]]`, or a bare date → microseconds since the Unix epoch.
+pub fn parse_timestamp(b: &[u8]) -> Option<i64> {
+    let b = text(b)?.as_bytes();
+    let days = date_part(b.get(..10)?)?;
+    let mut micros = days * 86_400_000_000;
+    let rest = &b[10..];
+    if rest.is_empty() {
+        return Some(micros);
+    }
+    if !(rest[0] == b' ' || rest[0] == b'T') || rest.len() < 6 || rest[3] != b':' {
+        return None;
+    }
+    let (h, mi) = (digits(&rest[1..3])?, digits(&rest[4..6])?);
+    let mut s = 0;
+    let mut frac = 0i64;
+    let tail = &rest[6..];
+    if !tail.is_empty() {
+        if tail[0] != b':' || tail.len() < 3 {
+            return None;
+        }
+        s = digits(&tail[1..3])?;
+        let f = &tail[3..];
+        if !f.is_empty() {
+            if f[0] != b'.' || f.len() == 1 {
+                return None;
+            }
+            let f = &f[1..];
+            digits(f)?;
+            // Microseconds: the first six digits, padded.
+            for i in 0..6 {
+                frac = frac * 10 + f.get(i).map_or(0, |d| i64::from(d - b'0'));
+            }
+        }
+    }
+    if h > 23 || mi > 59 || s > 59 {
+        return None;
+    }
+    micros += (i64::from(h) * 3600 + i64::from(mi) * 60 + i64::from(s)) * 1_000_000 + frac;
+    Some(micros)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_from_both_engines_type_names() {
+        assert_eq!(Kind::of("VARCHAR"), Kind::Text);
+        assert_eq!(Kind::of("text"), Kind::Text);
+        assert_eq!(Kind::of("character varying(20)"), Kind::Text);
+        assert_eq!(Kind::of("INTEGER"), Kind::Int32);
+        assert_eq!(Kind::of("double precision"), Kind::Float64);
+        assert_eq!(Kind::of("timestamp without time zone"), Kind::Timestamp);
+        assert_eq!(
+            Kind::of("DECIMAL(10,2)"),
+            Kind::Other("DECIMAL(10,2)".into())
+        );
+    }
+
+    #[test]
+    fn numbers_and_booleans() {
+        assert_eq!(parse_int(b"42"), Some(42));
+        assert_eq!(parse_int(b" -7 "), Some(-7));
+        assert_eq!(parse_int(b"1.0"), None);
+        assert_eq!(parse_int(b"abc"), None);
+        assert_eq!(parse_float(b"1.40"), Some(1.4));
+        assert_eq!(parse_float(b"-0.5e2"), Some(-50.0));
+        assert_eq!(parse_float(b"1,5"), None);
+        assert_eq!(parse_bool(b"TRUE"), Some(true));
+        assert_eq!(parse_bool(b"n"), Some(false));
+        assert_eq!(parse_bool(b"maybe"), None);
+    }
+
+    #[test]
+    fn dates_and_timestamps() {
+        assert_eq!(parse_date(b"1970-01-01"), Some(0));
+        assert_eq!(parse_date(b"2021-03-01"), Some(18_687));
+        assert_eq!(parse_date(b"2020-02-29"), Some(18_321));
+        assert_eq!(parse_date(b"2021-02-29"), None);
+        assert_eq!(parse_date(b"2021-13-01"), None);
+        assert_eq!(parse_timestamp(b"1970-01-01 00:00:01"), Some(1_000_000));
+        assert_eq!(
+            parse_timestamp(b"2021-01-01 00:15:56"),
+            Some((18_628 * 86_400 + 15 * 60 + 56) * 1_000_000)
+        );
+        assert_eq!(
+            parse_timestamp(b"2021-01-01T00:00:00.25"),
+            Some(18_628 * 86_400 * 1_000_000 + 250_000)
+        );
+        assert_eq!(
+            parse_timestamp(b"2021-01-01 00:00"),
+            Some(18_628 * 86_400 * 1_000_000)
+        );
+        assert_eq!(
+            parse_timestamp(b"2021-01-01"),
+            Some(18_628 * 86_400 * 1_000_000)
+        );
+        assert_eq!(parse_timestamp(b"1969-12-31 23:59:59"), Some(-1_000_000));
+        assert_eq!(parse_timestamp(b"2021-01-01 24:00:00"), None);
+        assert_eq!(parse_timestamp(b"2021-01-01 00:00:00+02"), None);
+        assert_eq!(parse_timestamp(b"yesterday"), None);
+    }
+}
