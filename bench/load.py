@@ -51,6 +51,9 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import busy_builds, loadavg  # noqa: E402
+
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "bench" / "results"
 CACHE = Path(os.environ.get("WEIR_CACHE", Path.home() / ".cache" / "weir"))
@@ -164,7 +167,6 @@ def pg_steps(csv_path: str) -> str:
 
 HELPER = r'''
 import json, sys, time, os
-from machine import busy_builds, loadavg
 mode, args = sys.argv[1], json.loads(sys.argv[2])
 out = {}
 t_all = time.perf_counter()

@@ -117,8 +117,11 @@ pub trait Warehouse: Send {
     /// Inserts the rows of a load (`load::load` has opened the file, checked the columns and
     /// begun the transaction): each row `rows` yields, with its key and the file name, into
     /// `plan.table`, except rows whose key the table already holds.
-    fn load_rows(&mut self, plan: &load::LoadPlan, rows: load::KeyedReader)
-    -> Result<load::LoadCounts>;
+    fn load_rows(
+        &mut self,
+        plan: &load::LoadPlan,
+        rows: load::KeyedReader,
+    ) -> Result<load::LoadCounts>;
     /// The column names and types of a table, in order; `None` when it does not exist.
     fn table_columns(&mut self, table: &str) -> Result<Option<Vec<(String, String)>>>;
     /// Proves the connection works by doing what real work does: a round trip.
@@ -298,7 +301,11 @@ mod tests {
     fn a_table_with_a_decimal_column_loads_through_a_staging_table() {
         let dir = tempfile::tempdir().unwrap();
         let csv = dir.path().join("d.csv");
-        std::fs::write(&csv, "id,price,day\n1,1.25,2021-01-02\n2,2.50,\n1,1.25,2021-01-02\n").unwrap();
+        std::fs::write(
+            &csv,
+            "id,price,day\n1,1.25,2021-01-02\n2,2.50,\n1,1.25,2021-01-02\n",
+        )
+        .unwrap();
         let mut w = duck(dir.path());
         w.execute("CREATE TABLE t (unique_row_id text, filename text, id integer, price decimal(10,2), day date)").unwrap();
         let spec = LoadSpec {

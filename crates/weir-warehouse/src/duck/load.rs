@@ -18,11 +18,14 @@ use duckdb::core::{DataChunkHandle, FlatVector, Inserter, LogicalTypeHandle, Log
 use duckdb::vtab::{BindInfo, InitInfo, TableFunctionInfo, VTab};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, SyncSender};
+use std::sync::mpsc::{Receiver, Sender, SyncSender};
 use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 
 /// Rows per batch: DuckDB's standard vector size, the most one table-function call returns.
 const VECTOR_SIZE: usize = 2048;
+
+/// DuckDB's memory limit during a load unless the task sets one (`memoryLimit`).
+const LOAD_MEMORY_LIMIT: &str = "256MB";
 
 /// The table function's name.
 const FUNCTION: &str = "weir_load_rows";
@@ -50,6 +53,13 @@ impl RawBatch {
             keys: Vec::with_capacity(rows),
         }
     }
+
+    fn clear(&mut self) {
+        self.bytes.clear();
+        self.ends.clear();
+        self.lines.clear();
+        self.keys.clear();
+    }
 }
 
 /// What one load's table function reads from.
@@ -58,6 +68,8 @@ struct Source {
     columns: Vec<String>,
     null: Vec<u8>,
     batches: Mutex<Option<Receiver<RawBatch>>>,
+    /// Used batches go back to the reading thread, which refills them instead of allocating.
+    used: Sender<RawBatch>,
 }
 
 impl Source {
@@ -158,6 +170,8 @@ impl VTab for RowsFunction {
             Some(batch) => {
                 fill(source, &batch, output)?;
                 output.set_len(batch.lines.len());
+                // The reading thread may have finished; then the batch is simply dropped.
+                let _ = source.used.send(batch);
             }
             None => output.set_len(0),
         }
@@ -195,6 +209,8 @@ fn fill(source: &Source, batch: &RawBatch, output: &mut DataChunkHandle) -> Resu
     for (r, key) in batch.keys.iter().enumerate() {
         keys.insert(r, key_hex(*key).as_slice());
     }
+    // Text fields are checked for UTF-8 once per batch; field by field only to name a bad one.
+    let all_utf8 = std::str::from_utf8(&batch.bytes).is_ok();
     for (c, kind) in source.kinds.iter().enumerate() {
         let mut vector = output.flat_vector(c + 1);
         for r in 0..batch.lines.len() {
@@ -216,7 +232,9 @@ fn fill(source: &Source, batch: &RawBatch, output: &mut DataChunkHandle) -> Resu
             };
             match kind {
                 Kind::Text | Kind::Other(_) => {
-                    std::str::from_utf8(field).map_err(|_| bad())?;
+                    if !all_utf8 {
+                        std::str::from_utf8(field).map_err(|_| bad())?;
+                    }
                     vector.insert(r, field);
                 }
                 Kind::Int16 => {
@@ -268,6 +286,7 @@ fn produce(
     mut rows: KeyedReader,
     existing: &KeySet,
     tx: &SyncSender<RawBatch>,
+    used: &Receiver<RawBatch>,
     vector_size: usize,
 ) -> Result<Option<u64>> {
     let width = rows.columns().len();
@@ -280,10 +299,14 @@ fn produce(
         batch.lines.push(rows.line());
         batch.keys.push(key);
         if batch.lines.len() == vector_size {
-            let full = std::mem::replace(
-                &mut batch,
-                RawBatch::with_capacity(vector_size, width),
-            );
+            let next = match used.try_recv() {
+                Ok(mut b) => {
+                    b.clear();
+                    b
+                }
+                Err(_) => RawBatch::with_capacity(vector_size, width),
+            };
+            let full = std::mem::replace(&mut batch, next);
             if tx.send(full).is_err() {
                 return Ok(None);
             }
@@ -300,9 +323,11 @@ fn existing_keys(conn: &duckdb::Connection, plan: &LoadPlan) -> Result<KeySet> {
     let kc = quote_ident(&plan.key_column.0);
     let action = "reading the table's row keys";
     let count: i64 = conn
-        .query_row(&format!("SELECT count({kc}) FROM {}", plan.table), [], |r| {
-            r.get(0)
-        })
+        .query_row(
+            &format!("SELECT count({kc}) FROM {}", plan.table),
+            [],
+            |r| r.get(0),
+        )
         .map_err(err(action))?;
     let mut keys =
         KeySet::with_capacity_and_hasher(usize::try_from(count).unwrap_or(0), Default::default());
@@ -344,13 +369,33 @@ pub(super) fn load_rows(
     plan: &LoadPlan,
     rows: KeyedReader,
 ) -> Result<LoadCounts> {
-    if let Some(limit) = &plan.memory_limit {
-        conn.execute_batch(&format!("SET memory_limit = {}", lit(limit)))
-            .map_err(err("SET memory_limit"))?;
-    }
+    // DuckDB keeps written blocks cached up to its memory limit (80% of RAM by default); a
+    // load needs little, so it runs under a cap and the connection's own limit comes back after.
+    let previous: String = conn
+        .query_row("SELECT current_setting('memory_limit')", [], |r| r.get(0))
+        .map_err(err("reading memory_limit"))?;
+    let limit = plan.memory_limit.as_deref().unwrap_or(LOAD_MEMORY_LIMIT);
+    conn.execute_batch(&format!("SET memory_limit = {}", lit(limit)))
+        .map_err(err("SET memory_limit"))?;
+    let result = insert_rows(conn, plan, rows);
+    let restored = conn
+        .execute_batch(&format!("SET memory_limit = {}", lit(&previous)))
+        .map_err(err("SET memory_limit"));
+    let counts = result?;
+    restored?;
+    Ok(counts)
+}
+
+fn insert_rows(
+    conn: &duckdb::Connection,
+    plan: &LoadPlan,
+    rows: KeyedReader,
+) -> Result<LoadCounts> {
     let existing = existing_keys(conn, plan)?;
     let (tx, rx) = std::sync::mpsc::sync_channel::<RawBatch>(4);
+    let (used_tx, used_rx) = std::sync::mpsc::channel::<RawBatch>();
     let registered = Registered::new(Source {
+        used: used_tx,
         kinds: plan.kinds.clone(),
         columns: rows.columns().to_vec(),
         null: rows.null().to_vec(),
@@ -380,16 +425,18 @@ pub(super) fn load_rows(
     std::thread::scope(|s| {
         let producer = std::thread::Builder::new()
             .name("weir-load-read".into())
-            .spawn_scoped(s, move || produce(rows, &existing, &tx, VECTOR_SIZE))
+            .spawn_scoped(s, move || {
+                produce(rows, &existing, &tx, &used_rx, VECTOR_SIZE)
+            })
             .map_err(|e| WarehouseError::Load(format!("cannot start the reading thread: {e}")))?;
         let inserted = conn
             .execute_batch("SET preserve_insertion_order = false")
             .and_then(|()| conn.execute(&insert, []));
         registered.source.close();
         let reset = conn.execute_batch("RESET preserve_insertion_order");
-        let read = producer.join().map_err(|_| {
-            WarehouseError::Load("reading the file stopped unexpectedly".into())
-        })?;
+        let read = producer
+            .join()
+            .map_err(|_| WarehouseError::Load("reading the file stopped unexpectedly".into()))?;
         // The reader's error comes first: when it fails, the INSERT sees the rows end early
         // and succeeds with some of them, which the caller's rollback undoes.
         let read = read?;

@@ -116,7 +116,11 @@ fn plan(w: &mut dyn Warehouse, spec: &LoadSpec) -> Result<(LoadPlan, KeyedReader
     } else {
         match header.filter(|h| !h.iter().all(String::is_empty)) {
             Some(h) => h,
-            None => return Err(WarehouseError::Load("the file is empty: no header line".into())),
+            None => {
+                return Err(WarehouseError::Load(
+                    "the file is empty: no header line".into(),
+                ));
+            }
         }
     };
     let mut typed = Vec::new();

@@ -60,11 +60,35 @@ impl Kind {
 }
 
 fn text(b: &[u8]) -> Option<&str> {
-    std::str::from_utf8(b).ok().map(str::trim)
+    std::str::from_utf8(trim(b)).ok()
+}
+
+/// Without surrounding ASCII whitespace; free when there is none, the usual case.
+fn trim(b: &[u8]) -> &[u8] {
+    match (b.first(), b.last()) {
+        (Some(f), Some(l)) if f.is_ascii_whitespace() || l.is_ascii_whitespace() => b.trim_ascii(),
+        _ => b,
+    }
 }
 
 pub fn parse_int(b: &[u8]) -> Option<i64> {
-    text(b)?.parse().ok()
+    let b = trim(b);
+    let (negative, digits) = match b.first()? {
+        b'-' => (true, &b[1..]),
+        b'+' => (false, &b[1..]),
+        _ => (false, b),
+    };
+    if digits.is_empty() || digits.len() > 19 {
+        return None;
+    }
+    let mut n: i64 = 0;
+    for &d in digits {
+        if !d.is_ascii_digit() {
+            return None;
+        }
+        n = n.checked_mul(10)?.checked_add(i64::from(d - b'0'))?;
+    }
+    Some(if negative { -n } else { n })
 }
 
 pub fn parse_float(b: &[u8]) -> Option<f64> {
@@ -121,13 +145,13 @@ fn date_part(b: &[u8]) -> Option<i64> {
 }
 
 pub fn parse_date(b: &[u8]) -> Option<i32> {
-    let b = text(b)?.as_bytes();
+    let b = trim(b);
     date_part(b).and_then(|d| i32::try_from(d).ok())
 }
 
 /// `YYYY-MM-DD[ |T]HH:MM[:SS[.fraction]]`, or a bare date → microseconds since the Unix epoch.
 pub fn parse_timestamp(b: &[u8]) -> Option<i64> {
-    let b = text(b)?.as_bytes();
+    let b = trim(b);
     let days = date_part(b.get(..10)?)?;
     let mut micros = days * 86_400_000_000;
     let rest = &b[10..];
@@ -190,6 +214,10 @@ mod tests {
         assert_eq!(parse_int(b" -7 "), Some(-7));
         assert_eq!(parse_int(b"1.0"), None);
         assert_eq!(parse_int(b"abc"), None);
+        assert_eq!(parse_int(b"+3"), Some(3));
+        assert_eq!(parse_int(b"-"), None);
+        assert_eq!(parse_int(b"9223372036854775807"), Some(i64::MAX));
+        assert_eq!(parse_int(b"9223372036854775808"), None);
         assert_eq!(parse_float(b"1.40"), Some(1.4));
         assert_eq!(parse_float(b"-0.5e2"), Some(-50.0));
         assert_eq!(parse_float(b"1,5"), None);
