@@ -567,7 +567,7 @@ spec!(
         P::opt(
             "keyColumns",
             K::StringList,
-            "Columns the row key is computed from; all columns by default."
+            "Columns the row key (md5 of their text in the file) is computed from; all columns by default."
         ),
         P::opt(
             "keyColumn",
@@ -592,7 +592,7 @@ spec!(
         P::opt(
             "memoryLimit",
             K::String,
-            "DuckDB's memory limit during the load, e.g. `1GB`; DuckDB's own by default. Too low a limit fails large loads."
+            "DuckDB's memory limit during the load, e.g. `1GB`. Default `256MB`."
         ),
         P::opt("delimiter", K::String, "Field separator. Default `,`.")
     )

@@ -392,7 +392,9 @@ fn insert_rows(
     rows: KeyedReader,
 ) -> Result<LoadCounts> {
     let existing = existing_keys(conn, plan)?;
-    let (tx, rx) = std::sync::mpsc::sync_channel::<RawBatch>(4);
+    // Room for a few row groups' worth of batches, so that neither side waits for the other
+    // while DuckDB compresses a row group.
+    let (tx, rx) = std::sync::mpsc::sync_channel::<RawBatch>(32);
     let (used_tx, used_rx) = std::sync::mpsc::channel::<RawBatch>();
     let registered = Registered::new(Source {
         used: used_tx,

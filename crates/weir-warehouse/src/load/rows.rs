@@ -104,6 +104,14 @@ impl KeyedReader {
             .quote(byte(csv.quote, "quote")?)
             .buffer_capacity(1 << 20)
             .from_reader(input);
+        // Room for the keys of the rows the file probably holds (~80 bytes a row, ~4× gzip),
+        // so the set rarely grows while it fills.
+        let size = std::fs::metadata(file).map_or(0, |m| m.len());
+        let guess = (size / 80).saturating_mul(if csv.gzip { 4 } else { 1 });
+        let seen = KeySet::with_capacity_and_hasher(
+            usize::try_from(guess.min(1 << 24)).unwrap_or(0),
+            Default::default(),
+        );
         let mut reader = KeyedReader {
             rdr,
             record: csv::ByteRecord::new(),
@@ -112,7 +120,7 @@ impl KeyedReader {
             columns: Vec::new(),
             key_fields: Vec::new(),
             null: csv.null.as_bytes().to_vec(),
-            seen: KeySet::default(),
+            seen,
             key_text: Vec::with_capacity(256),
             rows_read: 0,
         };
