@@ -294,6 +294,11 @@ pub fn demo(home: &Path, args: DemoArgs) -> Result<u8> {
     // 5. What the warehouse holds now.
     let target = weir_warehouse::url::parse(&url, None, None)?;
     let mut w = weir_warehouse::connect(&target)?;
+    if w.engine() == weir_warehouse::Engine::DuckDb {
+        // Counting 12 M distinct keys needs a large hash table; under a cap DuckDB spills it
+        // to disk instead of holding it all in memory.
+        w.execute("SET memory_limit = '256MB'")?;
+    }
     let mut totals = Vec::new();
     for t in &taxis {
         let table_name = format!("public.{}_tripdata", t.as_str());

@@ -13,7 +13,6 @@ use crate::load::{
     KeySet, KeyedReader, Kind, LoadCounts, LoadPlan, key_hex, parse_key_hex, quote_ident, values,
 };
 use crate::{Result, WarehouseError};
-use duckdb::arrow::array::{Array, LargeStringArray, StringArray, StringViewArray};
 use duckdb::core::{DataChunkHandle, FlatVector, Inserter, LogicalTypeHandle, LogicalTypeId};
 use duckdb::vtab::{BindInfo, InitInfo, TableFunctionInfo, VTab};
 use std::collections::HashMap;
@@ -279,32 +278,34 @@ fn fill(source: &Source, batch: &RawBatch, output: &mut DataChunkHandle) -> Resu
     Ok(())
 }
 
-/// Reads the file on its own thread, handing new rows over in batches of one vector.
-/// Returns the number of records read, or `None` when the INSERT stopped taking rows (its
-/// error is the one to report).
+/// Reads the file on its own thread, handing new rows over in batches of one vector (only their
+/// keys when `fields` is false). Returns the number of records read, or `None` when DuckDB
+/// stopped taking rows (its error is the one to report).
 fn produce(
     mut rows: KeyedReader,
     existing: &KeySet,
+    fields: bool,
     tx: &SyncSender<RawBatch>,
     used: &Receiver<RawBatch>,
-    vector_size: usize,
 ) -> Result<Option<u64>> {
-    let width = rows.columns().len();
-    let mut batch = RawBatch::with_capacity(vector_size, width);
+    let width = if fields { rows.columns().len() } else { 0 };
+    let mut batch = RawBatch::with_capacity(VECTOR_SIZE, width);
     while let Some(key) = rows.next_new(existing)? {
-        for field in rows.record() {
-            batch.bytes.extend_from_slice(field);
-            batch.ends.push(batch.bytes.len());
+        if fields {
+            for field in rows.record() {
+                batch.bytes.extend_from_slice(field);
+                batch.ends.push(batch.bytes.len());
+            }
         }
         batch.lines.push(rows.line());
         batch.keys.push(key);
-        if batch.lines.len() == vector_size {
+        if batch.lines.len() == VECTOR_SIZE {
             let next = match used.try_recv() {
                 Ok(mut b) => {
                     b.clear();
                     b
                 }
-                Err(_) => RawBatch::with_capacity(vector_size, width),
+                Err(_) => RawBatch::with_capacity(VECTOR_SIZE, width),
             };
             let full = std::mem::replace(&mut batch, next);
             if tx.send(full).is_err() {
@@ -318,49 +319,84 @@ fn produce(
     Ok(Some(rows.rows_read))
 }
 
-/// The row keys already in the table, as weir writes them.
-fn existing_keys(conn: &duckdb::Connection, plan: &LoadPlan) -> Result<KeySet> {
+/// Streams the new rows of `rows` (or only their keys) to `weir_load_rows(id)` while `run`
+/// executes a statement that reads it; returns the records read and what `run` returned.
+fn stream<T>(
+    rows: KeyedReader,
+    kinds: Vec<Kind>,
+    existing: &KeySet,
+    run: impl FnOnce(i64) -> duckdb::Result<T>,
+) -> Result<(u64, T)> {
+    let fields = !kinds.is_empty();
+    // Room for a few row groups' worth of batches, so that neither side waits for the other
+    // while DuckDB compresses a row group.
+    let (tx, rx) = std::sync::mpsc::sync_channel::<RawBatch>(32);
+    let (used_tx, used_rx) = std::sync::mpsc::channel::<RawBatch>();
+    let registered = Registered::new(Source {
+        used: used_tx,
+        kinds,
+        columns: rows.columns().to_vec(),
+        null: rows.null().to_vec(),
+        batches: Mutex::new(Some(rx)),
+    });
+    std::thread::scope(|s| {
+        let producer = std::thread::Builder::new()
+            .name("weir-load-read".into())
+            .spawn_scoped(s, move || produce(rows, existing, fields, &tx, &used_rx))
+            .map_err(|e| WarehouseError::Load(format!("cannot start the reading thread: {e}")))?;
+        let ran = run(registered.id);
+        registered.source.close();
+        let read = producer
+            .join()
+            .map_err(|_| WarehouseError::Load("reading the file stopped unexpectedly".into()))?;
+        // The reader's error comes first: when it fails, the statement sees the rows end early
+        // and may succeed with some of them, which the caller's rollback undoes.
+        let read = read?;
+        let ran = ran.map_err(|e| WarehouseError::Load(e.to_string()))?;
+        let read = read.ok_or_else(|| {
+            WarehouseError::Load("DuckDB stopped taking rows before the file ended".into())
+        })?;
+        Ok((read, ran))
+    })
+}
+
+/// The keys of the file's rows that the table already holds.
+///
+/// An empty table holds none. Otherwise the file's keys are read in a first pass and DuckDB
+/// finds which of them the table has: memory grows with the file, not with the table.
+fn existing_keys(conn: &duckdb::Connection, plan: &LoadPlan, rows: &KeyedReader) -> Result<KeySet> {
     let kc = quote_ident(&plan.key_column.0);
-    let action = "reading the table's row keys";
-    let count: i64 = conn
+    let any: bool = conn
         .query_row(
-            &format!("SELECT count({kc}) FROM {}", plan.table),
+            &format!(
+                "SELECT EXISTS (SELECT 1 FROM {} WHERE {kc} IS NOT NULL)",
+                plan.table
+            ),
             [],
             |r| r.get(0),
         )
-        .map_err(err(action))?;
-    let mut keys =
-        KeySet::with_capacity_and_hasher(usize::try_from(count).unwrap_or(0), Default::default());
-    if count == 0 {
-        return Ok(keys);
+        .map_err(err("reading the table's row keys"))?;
+    if !any {
+        return Ok(KeySet::default());
     }
-    let mut stmt = conn
-        .prepare(&format!(
-            "SELECT {kc} FROM {} WHERE {kc} IS NOT NULL",
+    let probe = |id: i64| {
+        let sql = format!(
+            "SELECT DISTINCT {kc} FROM {} WHERE {kc} IN (SELECT weir_key FROM {FUNCTION}({id}))",
             plan.table
-        ))
-        .map_err(err(action))?;
-    for batch in stmt.query_arrow([]).map_err(err(action))? {
-        let col = batch.column(0);
-        let mut add = |v: &str| {
-            if let Some(k) = parse_key_hex(v.as_bytes()) {
-                keys.insert(k);
+        );
+        let mut stmt = conn.prepare(&sql)?;
+        let mut found = stmt.query([])?;
+        let mut keys = KeySet::default();
+        while let Some(row) = found.next()? {
+            if let duckdb::types::ValueRef::Text(t) = row.get_ref(0)? {
+                if let Some(k) = parse_key_hex(t) {
+                    keys.insert(k);
+                }
             }
-        };
-        if let Some(a) = col.as_any().downcast_ref::<StringArray>() {
-            a.iter().flatten().for_each(&mut add);
-        } else if let Some(a) = col.as_any().downcast_ref::<StringViewArray>() {
-            a.iter().flatten().for_each(&mut add);
-        } else if let Some(a) = col.as_any().downcast_ref::<LargeStringArray>() {
-            a.iter().flatten().for_each(&mut add);
-        } else {
-            return Err(WarehouseError::Load(format!(
-                "the row keys of `{}` came back as {}, not text",
-                plan.table,
-                col.data_type()
-            )));
         }
-    }
+        Ok(keys)
+    };
+    let (_, keys) = stream(rows.reopen()?, Vec::new(), &KeySet::default(), probe)?;
     Ok(keys)
 }
 
@@ -391,18 +427,7 @@ fn insert_rows(
     plan: &LoadPlan,
     rows: KeyedReader,
 ) -> Result<LoadCounts> {
-    let existing = existing_keys(conn, plan)?;
-    // Room for a few row groups' worth of batches, so that neither side waits for the other
-    // while DuckDB compresses a row group.
-    let (tx, rx) = std::sync::mpsc::sync_channel::<RawBatch>(32);
-    let (used_tx, used_rx) = std::sync::mpsc::channel::<RawBatch>();
-    let registered = Registered::new(Source {
-        used: used_tx,
-        kinds: plan.kinds.clone(),
-        columns: rows.columns().to_vec(),
-        null: rows.null().to_vec(),
-        batches: Mutex::new(Some(rx)),
-    });
+    let existing = existing_keys(conn, plan, &rows)?;
     let mut targets = vec![quote_ident(&plan.key_column.0)];
     let mut values = vec!["weir_key".to_string()];
     if let Some((c, _, v)) = &plan.filename {
@@ -417,39 +442,26 @@ fn insert_rows(
             _ => format!("c{i}"),
         });
     }
-    let insert = format!(
-        "INSERT INTO {} ({}) SELECT {} FROM {FUNCTION}({})",
-        plan.table,
-        targets.join(", "),
-        values.join(", "),
-        registered.id
-    );
-    std::thread::scope(|s| {
-        let producer = std::thread::Builder::new()
-            .name("weir-load-read".into())
-            .spawn_scoped(s, move || {
-                produce(rows, &existing, &tx, &used_rx, VECTOR_SIZE)
-            })
-            .map_err(|e| WarehouseError::Load(format!("cannot start the reading thread: {e}")))?;
-        let inserted = conn
-            .execute_batch("SET preserve_insertion_order = false")
-            .and_then(|()| conn.execute(&insert, []));
-        registered.source.close();
+    let insert = |id: i64| {
+        // Without insertion order DuckDB writes row groups from all its threads at once.
+        conn.execute_batch("SET preserve_insertion_order = false")?;
+        let inserted = conn.execute(
+            &format!(
+                "INSERT INTO {} ({}) SELECT {} FROM {FUNCTION}({id})",
+                plan.table,
+                targets.join(", "),
+                values.join(", ")
+            ),
+            [],
+        );
         let reset = conn.execute_batch("RESET preserve_insertion_order");
-        let read = producer
-            .join()
-            .map_err(|_| WarehouseError::Load("reading the file stopped unexpectedly".into()))?;
-        // The reader's error comes first: when it fails, the INSERT sees the rows end early
-        // and succeeds with some of them, which the caller's rollback undoes.
-        let read = read?;
-        let inserted = inserted.map_err(|e| WarehouseError::Load(e.to_string()))?;
-        let read = read.ok_or_else(|| {
-            WarehouseError::Load("the INSERT stopped taking rows before the file ended".into())
-        })?;
-        reset.map_err(err("RESET preserve_insertion_order"))?;
-        Ok(LoadCounts {
-            read,
-            inserted: inserted as u64,
-        })
+        let inserted = inserted?;
+        reset?;
+        Ok(inserted)
+    };
+    let (read, inserted) = stream(rows, plan.kinds.clone(), &existing, insert)?;
+    Ok(LoadCounts {
+        read,
+        inserted: inserted as u64,
     })
 }

@@ -12,7 +12,7 @@ use md5::{Digest, Md5};
 use std::collections::HashSet;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::io::{BufReader, Read};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Hashes a row key by folding its bits: keys are md5 digests, already uniformly spread.
 #[derive(Default, Clone, Copy)]
@@ -65,6 +65,8 @@ pub fn parse_key_hex(s: &[u8]) -> Option<u128> {
 
 /// The records of one CSV file, each returned once per distinct key.
 pub struct KeyedReader {
+    file: PathBuf,
+    csv: CsvOptions,
     rdr: csv::Reader<Box<dyn Read + Send>>,
     record: csv::ByteRecord,
     name: String,
@@ -113,6 +115,8 @@ impl KeyedReader {
             Default::default(),
         );
         let mut reader = KeyedReader {
+            file: file.to_path_buf(),
+            csv: csv.clone(),
             rdr,
             record: csv::ByteRecord::new(),
             name: name.to_string(),
@@ -140,6 +144,13 @@ impl KeyedReader {
             }
         }
         Ok((reader, header))
+    }
+
+    /// The same file from its start, with the same columns and key: for a second pass.
+    pub fn reopen(&self) -> Result<Self> {
+        let (mut again, _) = KeyedReader::open(&self.file, &self.name, &self.csv)?;
+        again.set_columns(self.columns.clone(), self.key_fields.clone());
+        Ok(again)
     }
 
     /// The file's columns in order, and which of them make the key (indexes into `columns`).
