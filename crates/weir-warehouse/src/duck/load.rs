@@ -388,10 +388,10 @@ fn existing_keys(conn: &duckdb::Connection, plan: &LoadPlan, rows: &KeyedReader)
         let mut found = stmt.query([])?;
         let mut keys = KeySet::default();
         while let Some(row) = found.next()? {
-            if let duckdb::types::ValueRef::Text(t) = row.get_ref(0)? {
-                if let Some(k) = parse_key_hex(t) {
-                    keys.insert(k);
-                }
+            if let duckdb::types::ValueRef::Text(t) = row.get_ref(0)?
+                && let Some(k) = parse_key_hex(t)
+            {
+                keys.insert(k);
             }
         }
         Ok(keys)
