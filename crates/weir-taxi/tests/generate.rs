@@ -28,8 +28,8 @@ fn gunzip(path: &Path) -> String {
 
 /// The real zone ids, from the public TLC lookup shipped with the example (its seeds).
 fn zone_ids() -> HashSet<u32> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../examples/nyc-taxi/seeds/taxi_zone_lookup.csv");
+    let path =
+        PathBuf::from(manifest_dir()).join("../../examples/nyc-taxi/seeds/taxi_zone_lookup.csv");
     assert!(
         path.is_file(),
         "the TLC zone lookup is missing at {}",
@@ -321,4 +321,10 @@ fn invalid_specs_and_names() {
     let err = generate(&spec(Taxi::Green, 1, 0.001, 0), &file.join("sub")).expect_err("not a dir");
     assert!(matches!(err, weir_taxi::TaxiError::Io { .. }), "{err}");
     assert!(err.to_string().contains("a-file"), "{err}");
+}
+
+/// The package's folder, as cargo sets it when running the tests (read at run time, so a test
+/// binary built from another checkout still looks at this one).
+fn manifest_dir() -> String {
+    std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string())
 }

@@ -10,7 +10,7 @@ use crate::common::{Env, normalize, serve};
 use std::path::{Path, PathBuf};
 
 fn corpus_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus")
+    Path::new(&manifest_dir()).join("tests/corpus")
 }
 
 /// Copies a case into `dest`, putting the server's port in place of `[PORT]`.
@@ -182,4 +182,10 @@ fn normalisation_replaces_what_varies() {
          ok   [DUR]  core.log.Log\nPT0.5S 30.5 abc12ms"
     );
     assert_eq!(diff("a\nb\n", "a\nc\n"), "   a\n  -b\n  +c\n");
+}
+
+/// The package's folder, as cargo sets it when running the tests (read at run time, so a test
+/// binary built from another checkout still looks at this one).
+fn manifest_dir() -> String {
+    std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string())
 }
