@@ -279,18 +279,20 @@ fn fill(source: &Source, batch: &RawBatch, output: &mut DataChunkHandle) -> Resu
 }
 
 /// Reads the file on its own thread, handing new rows over in batches of one vector (only their
-/// keys when `fields` is false). Returns the number of records read, or `None` when DuckDB
-/// stopped taking rows (its error is the one to report).
+/// keys when `fields` is false). Returns the number of records read and of rows handed over, or
+/// `None` when DuckDB stopped taking rows (its error is the one to report).
 fn produce(
     mut rows: KeyedReader,
     existing: &KeySet,
     fields: bool,
     tx: &SyncSender<RawBatch>,
     used: &Receiver<RawBatch>,
-) -> Result<Option<u64>> {
+) -> Result<Option<(u64, u64)>> {
     let width = if fields { rows.columns().len() } else { 0 };
     let mut batch = RawBatch::with_capacity(VECTOR_SIZE, width);
+    let mut sent = 0u64;
     while let Some(key) = rows.next_new(existing)? {
+        sent += 1;
         if fields {
             for field in rows.record() {
                 batch.bytes.extend_from_slice(field);
@@ -316,17 +318,18 @@ fn produce(
     if !batch.lines.is_empty() && tx.send(batch).is_err() {
         return Ok(None);
     }
-    Ok(Some(rows.rows_read))
+    Ok(Some((rows.rows_read, sent)))
 }
 
 /// Streams the new rows of `rows` (or only their keys) to `weir_load_rows(id)` while `run`
-/// executes a statement that reads it; returns the records read and what `run` returned.
+/// executes a statement that reads it; returns the records read, the rows handed over and what
+/// `run` returned.
 fn stream<T>(
     rows: KeyedReader,
     kinds: Vec<Kind>,
     existing: &KeySet,
     run: impl FnOnce(i64) -> duckdb::Result<T>,
-) -> Result<(u64, T)> {
+) -> Result<(u64, u64, T)> {
     let fields = !kinds.is_empty();
     // Room for a few row groups' worth of batches, so that neither side waits for the other
     // while DuckDB compresses a row group.
@@ -353,18 +356,30 @@ fn stream<T>(
         // and may succeed with some of them, which the caller's rollback undoes.
         let read = read?;
         let ran = ran.map_err(|e| WarehouseError::Load(e.to_string()))?;
-        let read = read.ok_or_else(|| {
+        let (read, sent) = read.ok_or_else(|| {
             WarehouseError::Load("DuckDB stopped taking rows before the file ended".into())
         })?;
-        Ok((read, ran))
+        Ok((read, sent, ran))
     })
+}
+
+/// What the table already holds of the file.
+enum Existing {
+    /// These keys of the file's rows (none when the table is empty).
+    Some(KeySet),
+    /// Every key of the file, which has this many records.
+    All { read: u64 },
 }
 
 /// The keys of the file's rows that the table already holds.
 ///
 /// An empty table holds none. Otherwise the file's keys are read in a first pass and DuckDB
 /// finds which of them the table has: memory grows with the file, not with the table.
-fn existing_keys(conn: &duckdb::Connection, plan: &LoadPlan, rows: &KeyedReader) -> Result<KeySet> {
+fn existing_keys(
+    conn: &duckdb::Connection,
+    plan: &LoadPlan,
+    rows: &KeyedReader,
+) -> Result<Existing> {
     let kc = quote_ident(&plan.key_column.0);
     let any: bool = conn
         .query_row(
@@ -377,7 +392,7 @@ fn existing_keys(conn: &duckdb::Connection, plan: &LoadPlan, rows: &KeyedReader)
         )
         .map_err(err("reading the table's row keys"))?;
     if !any {
-        return Ok(KeySet::default());
+        return Ok(Existing::Some(KeySet::default()));
     }
     let probe = |id: i64| {
         let sql = format!(
@@ -396,8 +411,13 @@ fn existing_keys(conn: &duckdb::Connection, plan: &LoadPlan, rows: &KeyedReader)
         }
         Ok(keys)
     };
-    let (_, keys) = stream(rows.reopen()?, Vec::new(), &KeySet::default(), probe)?;
-    Ok(keys)
+    let (read, distinct, keys) = stream(rows.reopen()?, Vec::new(), &KeySet::default(), probe)?;
+    Ok(if keys.len() as u64 == distinct {
+        // A month loaded again: nothing to insert, no second pass.
+        Existing::All { read }
+    } else {
+        Existing::Some(keys)
+    })
 }
 
 pub(super) fn load_rows(
@@ -427,7 +447,10 @@ fn insert_rows(
     plan: &LoadPlan,
     rows: KeyedReader,
 ) -> Result<LoadCounts> {
-    let existing = existing_keys(conn, plan, &rows)?;
+    let existing = match existing_keys(conn, plan, &rows)? {
+        Existing::Some(keys) => keys,
+        Existing::All { read } => return Ok(LoadCounts { read, inserted: 0 }),
+    };
     let mut targets = vec![quote_ident(&plan.key_column.0)];
     let mut values = vec!["weir_key".to_string()];
     if let Some((c, _, v)) = &plan.filename {
@@ -459,7 +482,7 @@ fn insert_rows(
         reset?;
         Ok(inserted)
     };
-    let (read, inserted) = stream(rows, plan.kinds.clone(), &existing, insert)?;
+    let (read, _, inserted) = stream(rows, plan.kinds.clone(), &existing, insert)?;
     Ok(LoadCounts {
         read,
         inserted: inserted as u64,
