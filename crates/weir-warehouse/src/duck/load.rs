@@ -182,16 +182,69 @@ impl VTab for RowsFunction {
     }
 }
 
-/// Writes row `r` of a vector of fixed-size values.
+/// The values of a vector of fixed-size values, to write into.
 ///
 /// The only unsafe code of the load: `T` must be the physical type of the vector's logical type.
 /// It is, because `fill` writes each kind as the Rust type of the DuckDB type `logical_type`
 /// gave it at bind time (SMALLINT i16, INTEGER and DATE i32, BIGINT and TIMESTAMP i64, FLOAT
-/// f32, DOUBLE f64, BOOLEAN bool). `r` is bounds-checked against the vector's capacity.
+/// f32, DOUBLE f64, BOOLEAN bool). The slice spans the vector's capacity, so every write is
+/// bounds-checked.
 #[allow(unsafe_code)]
-fn set<T: Copy>(vector: &mut FlatVector<'_>, r: usize, v: T) {
-    // SAFETY: see above; `as_mut_slice` spans the vector's capacity, so indexing checks `r`.
-    unsafe { vector.as_mut_slice::<T>()[r] = v };
+fn values_of<'v, T: Copy>(vector: &'v mut FlatVector<'_>) -> &'v mut [T] {
+    // SAFETY: see above.
+    unsafe { vector.as_mut_slice::<T>() }
+}
+
+/// One column of a batch: where each row's field is, and how to name a bad one.
+struct Column<'a> {
+    source: &'a Source,
+    batch: &'a RawBatch,
+    c: usize,
+    width: usize,
+}
+
+impl Column<'_> {
+    fn field(&self, r: usize) -> &[u8] {
+        let at = r * self.width + self.c;
+        let start = if at == 0 { 0 } else { self.batch.ends[at - 1] };
+        &self.batch.bytes[start..self.batch.ends[at]]
+    }
+
+    fn is_null(&self, field: &[u8]) -> bool {
+        field == self.source.null.as_slice()
+    }
+
+    fn bad(&self, r: usize) -> WarehouseError {
+        WarehouseError::Load(format!(
+            "line {}, column `{}`: `{}` is not {}",
+            self.batch.lines[r],
+            self.source.columns[self.c],
+            String::from_utf8_lossy(self.field(r)),
+            self.source.kinds[self.c].expected()
+        ))
+    }
+
+    /// Parses every row of the column into a vector of fixed-size values.
+    fn fixed<T: Copy>(
+        &self,
+        vector: &mut FlatVector<'_>,
+        parse: impl Fn(&[u8]) -> Option<T>,
+    ) -> Result<()> {
+        let mut nulls = Vec::new();
+        let data = values_of::<T>(vector);
+        for (r, slot) in data.iter_mut().take(self.batch.lines.len()).enumerate() {
+            let field = self.field(r);
+            if self.is_null(field) {
+                nulls.push(r);
+            } else {
+                *slot = parse(field).ok_or_else(|| self.bad(r))?;
+            }
+        }
+        for r in nulls {
+            vector.set_null(r);
+        }
+        Ok(())
+    }
 }
 
 /// Parses a batch's fields into the output vectors.
@@ -212,67 +265,41 @@ fn fill(source: &Source, batch: &RawBatch, output: &mut DataChunkHandle) -> Resu
     let all_utf8 = std::str::from_utf8(&batch.bytes).is_ok();
     for (c, kind) in source.kinds.iter().enumerate() {
         let mut vector = output.flat_vector(c + 1);
-        for r in 0..batch.lines.len() {
-            let at = r * width + c;
-            let start = if at == 0 { 0 } else { batch.ends[at - 1] };
-            let field = &batch.bytes[start..batch.ends[at]];
-            if field == source.null.as_slice() {
-                vector.set_null(r);
-                continue;
-            }
-            let bad = || {
-                WarehouseError::Load(format!(
-                    "line {}, column `{}`: `{}` is not {}",
-                    batch.lines[r],
-                    source.columns[c],
-                    String::from_utf8_lossy(field),
-                    kind.expected()
-                ))
-            };
-            match kind {
-                Kind::Text | Kind::Other(_) => {
-                    if !all_utf8 {
-                        std::str::from_utf8(field).map_err(|_| bad())?;
+        let col = Column {
+            source,
+            batch,
+            c,
+            width,
+        };
+        let int = |f: &[u8]| values::parse_int(f);
+        match kind {
+            Kind::Text | Kind::Other(_) => {
+                for r in 0..batch.lines.len() {
+                    let field = col.field(r);
+                    if col.is_null(field) {
+                        vector.set_null(r);
+                    } else {
+                        if !all_utf8 && std::str::from_utf8(field).is_err() {
+                            return Err(col.bad(r));
+                        }
+                        vector.insert(r, field);
                     }
-                    vector.insert(r, field);
-                }
-                Kind::Int16 => {
-                    let v = values::parse_int(field)
-                        .and_then(|v| i16::try_from(v).ok())
-                        .ok_or_else(bad)?;
-                    set::<i16>(&mut vector, r, v);
-                }
-                Kind::Int32 => {
-                    let v = values::parse_int(field)
-                        .and_then(|v| i32::try_from(v).ok())
-                        .ok_or_else(bad)?;
-                    set::<i32>(&mut vector, r, v);
-                }
-                Kind::Int64 => {
-                    let v = values::parse_int(field).ok_or_else(bad)?;
-                    set::<i64>(&mut vector, r, v);
-                }
-                Kind::Float32 => {
-                    let v = values::parse_float(field).ok_or_else(bad)? as f32;
-                    set::<f32>(&mut vector, r, v);
-                }
-                Kind::Float64 => {
-                    let v = values::parse_float(field).ok_or_else(bad)?;
-                    set::<f64>(&mut vector, r, v);
-                }
-                Kind::Bool => {
-                    let v = values::parse_bool(field).ok_or_else(bad)?;
-                    set::<bool>(&mut vector, r, v);
-                }
-                Kind::Date => {
-                    let v = values::parse_date(field).ok_or_else(bad)?;
-                    set::<i32>(&mut vector, r, v);
-                }
-                Kind::Timestamp => {
-                    let v = values::parse_timestamp(field).ok_or_else(bad)?;
-                    set::<i64>(&mut vector, r, v);
                 }
             }
+            Kind::Int16 => {
+                col.fixed(&mut vector, |f| int(f).and_then(|v| i16::try_from(v).ok()))?
+            }
+            Kind::Int32 => {
+                col.fixed(&mut vector, |f| int(f).and_then(|v| i32::try_from(v).ok()))?
+            }
+            Kind::Int64 => col.fixed(&mut vector, int)?,
+            Kind::Float32 => {
+                col.fixed(&mut vector, |f| values::parse_float(f).map(|v| v as f32))?
+            }
+            Kind::Float64 => col.fixed(&mut vector, values::parse_float)?,
+            Kind::Bool => col.fixed(&mut vector, values::parse_bool)?,
+            Kind::Date => col.fixed(&mut vector, values::parse_date)?,
+            Kind::Timestamp => col.fixed(&mut vector, values::parse_timestamp)?,
         }
     }
     Ok(())
