@@ -13,6 +13,8 @@ fn main() -> ExitCode {
     let cli = args::Cli::parse();
     output::init_color();
     let result = commands::dispatch(cli);
+    // Checkpoint the DuckDB files this run wrote, so they are whole without their WAL.
+    weir_warehouse::close_all();
     match result {
         Ok(code) => ExitCode::from(code),
         Err(err) => {

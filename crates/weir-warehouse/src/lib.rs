@@ -15,6 +15,7 @@ pub mod url;
 
 use std::path::Path;
 
+pub use duck::close_all;
 pub use load::{LoadReport, LoadSpec};
 pub use url::{Engine, Target};
 
@@ -174,6 +175,36 @@ mod tests {
             .unwrap(),
         )
         .unwrap()
+    }
+
+    /// Connections to one file share one DuckDB instance: what one writes, the next sees,
+    /// and the load's table function works on every connection.
+    #[test]
+    fn connections_to_one_file_share_the_database() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut first = duck(dir.path());
+        first
+            .execute("CREATE TABLE t (unique_row_id text, filename text, id integer)")
+            .unwrap();
+        drop(first);
+        let csv = dir.path().join("s.csv");
+        std::fs::write(&csv, "id\n1\n2\n").unwrap();
+        let mut second = duck(dir.path());
+        let spec = LoadSpec {
+            table: "t".into(),
+            file: csv,
+            file_name: "s.csv".into(),
+            csv: CsvOptions::default(),
+            columns: vec![],
+            key_columns: vec![],
+            key_column: "unique_row_id".into(),
+            filename_column: Some("filename".into()),
+            memory_limit: None,
+        };
+        assert_eq!(load::load(second.as_mut(), &spec).unwrap().inserted, 2);
+        let mut third = duck(dir.path());
+        assert_eq!(third.query("SELECT count(*) FROM t").unwrap().rows[0][0], 2);
+        close_all();
     }
 
     #[test]

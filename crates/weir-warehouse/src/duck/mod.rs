@@ -5,7 +5,9 @@ mod load;
 use crate::load::{KeyedReader, LoadCounts, LoadPlan};
 use crate::{CsvOptions, Engine, Result, Rows, Warehouse, WarehouseError};
 use duckdb::types::ValueRef;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::{LazyLock, Mutex, PoisonError};
 
 pub struct DuckWarehouse {
     conn: duckdb::Connection,
@@ -23,43 +25,73 @@ pub fn lit(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
 }
 
+/// The DuckDB databases this process has open, by file: every connection to a file is a
+/// connection to one instance, which keeps its cache warm between tasks and is the only one
+/// writing the file (two instances of one file in one process would corrupt it).
+static DATABASES: LazyLock<Mutex<HashMap<PathBuf, duckdb::Connection>>> =
+    LazyLock::new(Default::default);
+
+/// Closes every DuckDB database this process opened, checkpointing each into its file. The
+/// command line calls it before exiting; a database left open is still safe (its write-ahead
+/// log is replayed on the next open).
+pub fn close_all() {
+    DATABASES
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clear();
+}
+
+/// Opens a database instance: the `public` schema, the load's table function and the optional
+/// memory cap are set up once per instance.
+fn open_instance(path: Option<&Path>) -> duckdb::Result<duckdb::Connection> {
+    let conn = match path {
+        Some(p) => duckdb::Connection::open(p)?,
+        None => duckdb::Connection::open_in_memory()?,
+    };
+    // An optional cap on DuckDB's memory for everything but loads (which set their own).
+    let limit = std::env::var(weir_core::env::WEIR_DUCKDB_MEMORY_LIMIT)
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .map(|l| format!("SET memory_limit = {};", lit(&l)))
+        .unwrap_or_default();
+    conn.execute_batch(&format!("CREATE SCHEMA IF NOT EXISTS public; {limit}"))?;
+    load::register(&conn)?;
+    Ok(conn)
+}
+
 impl DuckWarehouse {
     pub fn connect(path: &Option<PathBuf>) -> Result<Self> {
+        let target = || {
+            path.as_ref().map_or("in-memory DuckDB".into(), |p| {
+                format!("DuckDB file `{}`", p.display())
+            })
+        };
+        let failed = |message: String| WarehouseError::Connect {
+            target: target(),
+            message,
+        };
         let conn = match path {
             Some(p) => {
                 if let Some(parent) = p.parent().filter(|p| !p.as_os_str().is_empty()) {
-                    std::fs::create_dir_all(parent).map_err(|e| WarehouseError::Connect {
-                        target: format!("DuckDB file `{}`", p.display()),
-                        message: format!("cannot create its folder: {e}"),
-                    })?;
+                    std::fs::create_dir_all(parent)
+                        .map_err(|e| failed(format!("cannot create its folder: {e}")))?;
                 }
-                duckdb::Connection::open(p)
+                let key = std::path::absolute(p).unwrap_or_else(|_| p.clone());
+                let mut open = DATABASES.lock().unwrap_or_else(PoisonError::into_inner);
+                let base = match open.entry(key) {
+                    std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                    std::collections::hash_map::Entry::Vacant(e) => {
+                        e.insert(open_instance(Some(p)).map_err(|e| failed(e.to_string()))?)
+                    }
+                };
+                base.try_clone().map_err(|e| failed(e.to_string()))?
             }
-            None => duckdb::Connection::open_in_memory(),
-        }
-        .map_err(|e| WarehouseError::Connect {
-            target: path.as_ref().map_or("in-memory DuckDB".into(), |p| {
-                format!("DuckDB file `{}`", p.display())
-            }),
-            message: e.to_string(),
-        })?;
+            None => open_instance(None).map_err(|e| failed(e.to_string()))?,
+        };
         // Redshift and PostgreSQL flows name tables `public.x`; DuckDB's default schema is
         // `main`. Both exist, and unqualified names find tables in either.
-        // An optional cap on DuckDB's memory: not set by default, since some operators (the
-        // anti-join against a large table) cannot spill and would fail instead.
-        let limit = std::env::var(weir_core::env::WEIR_DUCKDB_MEMORY_LIMIT)
-            .ok()
-            .filter(|v| !v.trim().is_empty())
-            .map(|l| format!("; SET memory_limit = {}", lit(&l)))
-            .unwrap_or_default();
-        conn.execute_batch(&format!(
-            "CREATE SCHEMA IF NOT EXISTS public; SET search_path = 'main,public'{limit}"
-        ))
-        .and_then(|()| load::register(&conn))
-        .map_err(|e| WarehouseError::Connect {
-            target: "DuckDB".into(),
-            message: e.to_string(),
-        })?;
+        conn.execute_batch("SET search_path = 'main,public'")
+            .map_err(|e| failed(e.to_string()))?;
         Ok(DuckWarehouse { conn })
     }
 }
