@@ -177,6 +177,21 @@ mod tests {
         .unwrap()
     }
 
+    /// A load of `file` into `t` with the defaults of `weir.warehouse.Load`.
+    fn spec_for(file: &Path, name: &str) -> LoadSpec {
+        LoadSpec {
+            table: "t".into(),
+            file: file.to_path_buf(),
+            file_name: name.into(),
+            csv: CsvOptions::default(),
+            columns: vec![],
+            key_columns: vec![],
+            key_column: "unique_row_id".into(),
+            filename_column: Some("filename".into()),
+            memory_limit: None,
+        }
+    }
+
     /// Connections to one file share one DuckDB instance: what one writes, the next sees,
     /// and the load's table function works on every connection.
     #[test]
@@ -190,17 +205,7 @@ mod tests {
         let csv = dir.path().join("s.csv");
         std::fs::write(&csv, "id\n1\n2\n").unwrap();
         let mut second = duck(dir.path());
-        let spec = LoadSpec {
-            table: "t".into(),
-            file: csv,
-            file_name: "s.csv".into(),
-            csv: CsvOptions::default(),
-            columns: vec![],
-            key_columns: vec![],
-            key_column: "unique_row_id".into(),
-            filename_column: Some("filename".into()),
-            memory_limit: None,
-        };
+        let spec = spec_for(&csv, "s.csv");
         assert_eq!(load::load(second.as_mut(), &spec).unwrap().inserted, 2);
         let mut third = duck(dir.path());
         assert_eq!(third.query("SELECT count(*) FROM t").unwrap().rows[0][0], 2);
@@ -224,15 +229,8 @@ mod tests {
         let mut w = duck(dir.path());
         w.execute("CREATE TABLE t (unique_row_id text, filename text, id integer, name text, amount double)").unwrap();
         let spec = LoadSpec {
-            table: "t".into(),
-            file: csv.clone(),
-            file_name: "m.csv".into(),
-            csv: CsvOptions::default(),
-            columns: vec![],
-            key_columns: vec![],
-            key_column: "unique_row_id".into(),
-            filename_column: Some("filename".into()),
             memory_limit: Some("300MB".into()),
+            ..spec_for(&csv, "m.csv")
         };
         let first = load::load(w.as_mut(), &spec).unwrap();
         assert_eq!(
@@ -276,15 +274,8 @@ mod tests {
         w.execute("CREATE TABLE t (unique_row_id text, filename text, id integer, amount double)")
             .unwrap();
         let spec = LoadSpec {
-            table: "t".into(),
-            file: csv,
-            file_name: "bad.csv".into(),
-            csv: CsvOptions::default(),
-            columns: vec![],
-            key_columns: vec![],
-            key_column: "unique_row_id".into(),
-            filename_column: Some("filename".into()),
             memory_limit: Some("300MB".into()),
+            ..spec_for(&csv, "bad.csv")
         };
         let e = load::load(w.as_mut(), &spec).unwrap_err().to_string();
         assert!(
@@ -310,17 +301,7 @@ mod tests {
         w.execute("CREATE TABLE t (unique_row_id text, filename text, id bigint, ts timestamp, amount double)").unwrap();
         w.execute("INSERT INTO t VALUES ('k', 'f', -1, NULL, NULL)")
             .unwrap();
-        let spec = LoadSpec {
-            table: "t".into(),
-            file: csv,
-            file_name: "big.csv".into(),
-            csv: CsvOptions::default(),
-            columns: vec![],
-            key_columns: vec![],
-            key_column: "unique_row_id".into(),
-            filename_column: Some("filename".into()),
-            memory_limit: None,
-        };
+        let spec = spec_for(&csv, "big.csv");
         let e = load::load(w.as_mut(), &spec).unwrap_err().to_string();
         assert!(e.contains("line 50002") && e.contains("oops"), "{e}");
         assert_eq!(w.query("SELECT count(*) FROM t").unwrap().rows[0][0], 1);
@@ -339,17 +320,7 @@ mod tests {
         .unwrap();
         let mut w = duck(dir.path());
         w.execute("CREATE TABLE t (unique_row_id text, filename text, id integer, price decimal(10,2), day date)").unwrap();
-        let spec = LoadSpec {
-            table: "t".into(),
-            file: csv,
-            file_name: "d.csv".into(),
-            csv: CsvOptions::default(),
-            columns: vec![],
-            key_columns: vec![],
-            key_column: "unique_row_id".into(),
-            filename_column: Some("filename".into()),
-            memory_limit: None,
-        };
+        let spec = spec_for(&csv, "d.csv");
         let r = load::load(w.as_mut(), &spec).unwrap();
         assert_eq!((r.rows_read, r.inserted, r.duplicates_skipped), (3, 2, 1));
         let again = load::load(w.as_mut(), &spec).unwrap();
