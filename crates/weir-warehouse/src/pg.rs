@@ -1,6 +1,6 @@
 //! The PostgreSQL adapter, also used for Redshift (same wire protocol).
 
-use crate::load::{KeySet, KeyedReader, LoadCounts, LoadPlan, key_hex, quote_ident};
+use crate::load::{Batch, KeySet, KeyedReader, LoadCounts, LoadPlan, key_hex, quote_ident};
 use crate::url::PgConfig;
 use crate::{CsvOptions, Engine, Result, Rows, Warehouse, WarehouseError};
 use postgres::{Client, NoTls, SimpleQueryMessage};
@@ -10,6 +10,9 @@ use std::time::Duration;
 
 /// The staging table of loads.
 const STAGE: &str = "weir_load_stage";
+
+/// Rows read from the file per batch during a load.
+const BATCH_ROWS: usize = 2048;
 
 pub struct PgWarehouse {
     client: Client,
@@ -294,25 +297,28 @@ impl Warehouse for PgWarehouse {
             out.clear();
             r
         };
-        while let Some(key) = rows.next_new(&none)? {
-            out.extend_from_slice(&key_hex(key));
-            for (i, kind) in plan.kinds.iter().enumerate() {
-                rows.check_field(i, kind)?;
-                out.push(b',');
-                let f = &rows.record()[i];
-                // Unquoted and empty is NULL in COPY's CSV; anything else is quoted.
-                if !rows.is_null(f) {
-                    out.push(b'"');
-                    for &b in f {
-                        if b == b'"' {
-                            out.push(b'"');
+        let mut batch = Batch::with_capacity(BATCH_ROWS, plan.kinds.len());
+        while rows.next_batch(&none, &mut batch, true, BATCH_ROWS)? {
+            for r in 0..batch.len() {
+                out.extend_from_slice(&key_hex(batch.key(r)));
+                for (i, kind) in plan.kinds.iter().enumerate() {
+                    rows.check_field(&batch, r, i, kind)?;
+                    out.push(b',');
+                    let f = batch.field(r, i);
+                    // Unquoted and empty is NULL in COPY's CSV; anything else is quoted.
+                    if !rows.is_null(f) {
+                        out.push(b'"');
+                        for &b in f {
+                            if b == b'"' {
+                                out.push(b'"');
+                            }
+                            out.push(b);
                         }
-                        out.push(b);
+                        out.push(b'"');
                     }
-                    out.push(b'"');
                 }
+                out.push(b'\n');
             }
-            out.push(b'\n');
             if out.len() >= 1 << 20 {
                 write(&mut copy, &mut out)?;
             }

@@ -10,10 +10,11 @@
 
 use super::{err, lit};
 use crate::load::{
-    KeySet, KeyedReader, Kind, LoadCounts, LoadPlan, key_hex, parse_key_hex, quote_ident, values,
+    Batch, KeySet, KeyedReader, Kind, LoadCounts, LoadPlan, bad_value, key_hex, parse_key_hex,
+    quote_ident, values,
 };
 use crate::{Result, WarehouseError};
-use duckdb::core::{DataChunkHandle, FlatVector, Inserter, LogicalTypeHandle, LogicalTypeId};
+use duckdb::core::{DataChunkHandle, FlatVector, LogicalTypeHandle, LogicalTypeId};
 use duckdb::vtab::{BindInfo, InitInfo, TableFunctionInfo, VTab};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -34,45 +35,18 @@ pub(super) fn register(conn: &duckdb::Connection) -> duckdb::Result<()> {
     conn.register_table_function::<RowsFunction>(FUNCTION)
 }
 
-/// Up to one vector of new rows, as read: the fields of each row one after the other.
-struct RawBatch {
-    bytes: Vec<u8>,
-    /// Where each field ends in `bytes`, row after row.
-    ends: Vec<usize>,
-    lines: Vec<u64>,
-    keys: Vec<u128>,
-}
-
-impl RawBatch {
-    fn with_capacity(rows: usize, fields: usize) -> Self {
-        RawBatch {
-            bytes: Vec::with_capacity(rows * fields * 8),
-            ends: Vec::with_capacity(rows * fields),
-            lines: Vec::with_capacity(rows),
-            keys: Vec::with_capacity(rows),
-        }
-    }
-
-    fn clear(&mut self) {
-        self.bytes.clear();
-        self.ends.clear();
-        self.lines.clear();
-        self.keys.clear();
-    }
-}
-
 /// What one load's table function reads from.
 struct Source {
     kinds: Vec<Kind>,
     columns: Vec<String>,
     null: Vec<u8>,
-    batches: Mutex<Option<Receiver<RawBatch>>>,
+    batches: Mutex<Option<Receiver<Batch>>>,
     /// Used batches go back to the reading thread, which refills them instead of allocating.
-    used: Sender<RawBatch>,
+    used: Sender<Batch>,
 }
 
 impl Source {
-    fn next(&self) -> Option<RawBatch> {
+    fn next(&self) -> Option<Batch> {
         let guard = self.batches.lock().unwrap_or_else(PoisonError::into_inner);
         guard.as_ref().and_then(|rx| rx.recv().ok())
     }
@@ -168,7 +142,7 @@ impl VTab for RowsFunction {
         match source.next() {
             Some(batch) => {
                 fill(source, &batch, output)?;
-                output.set_len(batch.lines.len());
+                output.set_len(batch.len());
                 // The reading thread may have finished; then the batch is simply dropped.
                 let _ = source.used.send(batch);
             }
@@ -195,19 +169,85 @@ fn values_of<'v, T: Copy>(vector: &'v mut FlatVector<'_>) -> &'v mut [T] {
     unsafe { vector.as_mut_slice::<T>() }
 }
 
+/// A VARCHAR output vector, written without the UTF-8 check DuckDB's C API makes per value:
+/// weir checks each batch once (and names the field when the check fails).
+///
+/// The only other unsafe code of the load. Values of at most 12 bytes are stored inline in the
+/// vector's `duckdb_string_t` slots (length, then the bytes, zero-padded: DuckDB's layout for
+/// short strings, published in `duckdb.h`); longer ones are copied into the vector's string heap
+/// by `duckdb_unsafe_vector_assign_string_element_len`. Every row index is checked against the
+/// vector's capacity first.
+struct TextVector {
+    raw: duckdb::ffi::duckdb_vector,
+    data: *mut duckdb::ffi::duckdb_string_t,
+    capacity: usize,
+}
+
+impl TextVector {
+    /// Column `column` of `output`, which must be a VARCHAR column.
+    #[allow(unsafe_code)]
+    fn of(output: &DataChunkHandle, column: usize) -> Self {
+        let capacity = output.flat_vector(column).capacity();
+        // SAFETY: `column` is one of the chunk's columns (the caller's loop runs over the
+        // columns declared at bind time); the vector lives as long as the chunk.
+        let raw =
+            unsafe { duckdb::ffi::duckdb_data_chunk_get_vector(output.get_ptr(), column as u64) };
+        // SAFETY: a VARCHAR vector's data is an array of `capacity` `duckdb_string_t`.
+        let data = unsafe { duckdb::ffi::duckdb_vector_get_data(raw) }.cast();
+        TextVector {
+            raw,
+            data,
+            capacity,
+        }
+    }
+
+    /// Sets row `r` to `value`, which the caller has checked is UTF-8.
+    #[allow(unsafe_code)]
+    fn set(&mut self, r: usize, value: &[u8]) {
+        assert!(
+            r < self.capacity,
+            "row {r} outside a vector of {}",
+            self.capacity
+        );
+        if value.len() <= 12 {
+            let mut inlined = [0; 12];
+            for (to, from) in inlined.iter_mut().zip(value) {
+                *to = *from as std::ffi::c_char;
+            }
+            let short = duckdb::ffi::duckdb_string_t {
+                value: duckdb::ffi::duckdb_string_t__bindgen_ty_1 {
+                    inlined: duckdb::ffi::duckdb_string_t__bindgen_ty_1__bindgen_ty_2 {
+                        length: value.len() as u32,
+                        inlined,
+                    },
+                },
+            };
+            // SAFETY: `r` is within the vector's capacity (checked above).
+            unsafe { self.data.add(r).write(short) }
+        } else {
+            // SAFETY: as above; DuckDB copies the bytes into the vector's own heap.
+            unsafe {
+                duckdb::ffi::duckdb_unsafe_vector_assign_string_element_len(
+                    self.raw,
+                    r as u64,
+                    value.as_ptr().cast(),
+                    value.len() as u64,
+                )
+            }
+        }
+    }
+}
+
 /// One column of a batch: where each row's field is, and how to name a bad one.
 struct Column<'a> {
     source: &'a Source,
-    batch: &'a RawBatch,
+    batch: &'a Batch,
     c: usize,
-    width: usize,
 }
 
 impl Column<'_> {
     fn field(&self, r: usize) -> &[u8] {
-        let at = r * self.width + self.c;
-        let start = if at == 0 { 0 } else { self.batch.ends[at - 1] };
-        &self.batch.bytes[start..self.batch.ends[at]]
+        self.batch.field(r, self.c)
     }
 
     fn is_null(&self, field: &[u8]) -> bool {
@@ -215,13 +255,13 @@ impl Column<'_> {
     }
 
     fn bad(&self, r: usize) -> WarehouseError {
-        WarehouseError::Load(format!(
-            "line {}, column `{}`: `{}` is not {}",
-            self.batch.lines[r],
-            self.source.columns[self.c],
-            String::from_utf8_lossy(self.field(r)),
-            self.source.kinds[self.c].expected()
-        ))
+        bad_value(
+            self.batch,
+            r,
+            &self.source.columns[self.c],
+            self.field(r),
+            &self.source.kinds[self.c],
+        )
     }
 
     /// Parses every row of the column into a vector of fixed-size values.
@@ -232,7 +272,7 @@ impl Column<'_> {
     ) -> Result<()> {
         let mut nulls = Vec::new();
         let data = values_of::<T>(vector);
-        for (r, slot) in data.iter_mut().take(self.batch.lines.len()).enumerate() {
+        for (r, slot) in data.iter_mut().take(self.batch.len()).enumerate() {
             let field = self.field(r);
             if self.is_null(field) {
                 nulls.push(r);
@@ -248,33 +288,28 @@ impl Column<'_> {
 }
 
 /// Parses a batch's fields into the output vectors.
-fn fill(source: &Source, batch: &RawBatch, output: &mut DataChunkHandle) -> Result<()> {
-    let width = source.kinds.len();
-    let keys = output.flat_vector(0);
-    if batch.lines.len() > keys.capacity() {
+fn fill(source: &Source, batch: &Batch, output: &mut DataChunkHandle) -> Result<()> {
+    let mut keys = TextVector::of(output, 0);
+    if batch.len() > keys.capacity {
         return Err(WarehouseError::Load(format!(
             "a batch of {} rows does not fit DuckDB's vectors of {}",
-            batch.lines.len(),
-            keys.capacity()
+            batch.len(),
+            keys.capacity
         )));
     }
-    for (r, key) in batch.keys.iter().enumerate() {
-        keys.insert(r, key_hex(*key).as_slice());
+    for r in 0..batch.len() {
+        keys.set(r, key_hex(batch.key(r)).as_slice());
     }
     // Text fields are checked for UTF-8 once per batch; field by field only to name a bad one.
-    let all_utf8 = std::str::from_utf8(&batch.bytes).is_ok();
+    let all_utf8 = std::str::from_utf8(batch.bytes()).is_ok();
     for (c, kind) in source.kinds.iter().enumerate() {
         let mut vector = output.flat_vector(c + 1);
-        let col = Column {
-            source,
-            batch,
-            c,
-            width,
-        };
+        let col = Column { source, batch, c };
         let int = |f: &[u8]| values::parse_int(f);
         match kind {
             Kind::Text | Kind::Other(_) => {
-                for r in 0..batch.lines.len() {
+                let mut text = TextVector::of(output, c + 1);
+                for r in 0..batch.len() {
                     let field = col.field(r);
                     if col.is_null(field) {
                         vector.set_null(r);
@@ -282,7 +317,7 @@ fn fill(source: &Source, batch: &RawBatch, output: &mut DataChunkHandle) -> Resu
                         if !all_utf8 && std::str::from_utf8(field).is_err() {
                             return Err(col.bad(r));
                         }
-                        vector.insert(r, field);
+                        text.set(r, field);
                     }
                 }
             }
@@ -293,9 +328,7 @@ fn fill(source: &Source, batch: &RawBatch, output: &mut DataChunkHandle) -> Resu
                 col.fixed(&mut vector, |f| int(f).and_then(|v| i32::try_from(v).ok()))?
             }
             Kind::Int64 => col.fixed(&mut vector, int)?,
-            Kind::Float32 => {
-                col.fixed(&mut vector, |f| values::parse_float(f).map(|v| v as f32))?
-            }
+            Kind::Float32 => col.fixed(&mut vector, values::parse_float32)?,
             Kind::Float64 => col.fixed(&mut vector, values::parse_float)?,
             Kind::Bool => col.fixed(&mut vector, values::parse_bool)?,
             Kind::Date => col.fixed(&mut vector, values::parse_date)?,
@@ -312,38 +345,21 @@ fn produce(
     mut rows: KeyedReader,
     existing: &KeySet,
     fields: bool,
-    tx: &SyncSender<RawBatch>,
-    used: &Receiver<RawBatch>,
+    tx: &SyncSender<Batch>,
+    used: &Receiver<Batch>,
 ) -> Result<Option<(u64, u64)>> {
     let width = if fields { rows.columns().len() } else { 0 };
-    let mut batch = RawBatch::with_capacity(VECTOR_SIZE, width);
+    let mut batch = Batch::with_capacity(VECTOR_SIZE, width);
     let mut sent = 0u64;
-    while let Some(key) = rows.next_new(existing)? {
-        sent += 1;
-        if fields {
-            for field in rows.record() {
-                batch.bytes.extend_from_slice(field);
-                batch.ends.push(batch.bytes.len());
-            }
+    while rows.next_batch(existing, &mut batch, fields, VECTOR_SIZE)? {
+        sent += batch.len() as u64;
+        let next = used
+            .try_recv()
+            .unwrap_or_else(|_| Batch::with_capacity(VECTOR_SIZE, width));
+        let full = std::mem::replace(&mut batch, next);
+        if tx.send(full).is_err() {
+            return Ok(None);
         }
-        batch.lines.push(rows.line());
-        batch.keys.push(key);
-        if batch.lines.len() == VECTOR_SIZE {
-            let next = match used.try_recv() {
-                Ok(mut b) => {
-                    b.clear();
-                    b
-                }
-                Err(_) => RawBatch::with_capacity(VECTOR_SIZE, width),
-            };
-            let full = std::mem::replace(&mut batch, next);
-            if tx.send(full).is_err() {
-                return Ok(None);
-            }
-        }
-    }
-    if !batch.lines.is_empty() && tx.send(batch).is_err() {
-        return Ok(None);
     }
     Ok(Some((rows.rows_read, sent)))
 }
@@ -360,8 +376,8 @@ fn stream<T>(
     let fields = !kinds.is_empty();
     // Room for a few row groups' worth of batches, so that neither side waits for the other
     // while DuckDB compresses a row group.
-    let (tx, rx) = std::sync::mpsc::sync_channel::<RawBatch>(32);
-    let (used_tx, used_rx) = std::sync::mpsc::channel::<RawBatch>();
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Batch>(32);
+    let (used_tx, used_rx) = std::sync::mpsc::channel::<Batch>();
     let registered = Registered::new(Source {
         used: used_tx,
         kinds,

@@ -5,14 +5,14 @@
 //! a record is passed on only if its key is new to the file and, on DuckDB, to the table. Values
 //! are parsed by weir (`values`), so a bad one is reported with its line and column on every
 //! engine. Each adapter then inserts the rows its fastest way (`Warehouse::load_rows`): DuckDB
-//! through its appender, fed by a second thread; PostgreSQL through `COPY` into a staging table
-//! and an anti-join. Everything happens in one transaction: a bad row fails the load and
+//! through a table function its threads pull batches from, fed by a reading thread; PostgreSQL
+//! through `COPY` into a staging table and an anti-join. Everything happens in one transaction: a bad row fails the load and
 //! nothing is inserted.
 
 mod rows;
 pub(crate) mod values;
 
-pub use rows::{KeySet, KeyedReader, key_hex, parse_key_hex};
+pub use rows::{Batch, KeySet, KeyedReader, bad_value, key_hex, parse_key_hex};
 pub use values::Kind;
 
 use crate::{CsvOptions, Result, Warehouse, WarehouseError};

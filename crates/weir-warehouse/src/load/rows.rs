@@ -63,18 +63,125 @@ pub fn parse_key_hex(s: &[u8]) -> Option<u128> {
     Some(k)
 }
 
-/// The records of one CSV file, each returned once per distinct key.
+/// Rows as read from the file: each row's fields one after the other, where each field ends,
+/// the line each row starts on and its key. A batch read for its keys only holds no fields.
+pub struct Batch {
+    /// Fields per row: the file's columns, or 0 when only keys are kept.
+    width: usize,
+    /// Field bytes; only the first `used` are rows' (the rest is room to parse into).
+    bytes: Vec<u8>,
+    used: usize,
+    /// Where each field ends in `bytes`; only the first `nends` are rows'.
+    ends: Vec<usize>,
+    nends: usize,
+    lines: Vec<u64>,
+    keys: Vec<u128>,
+}
+
+impl Batch {
+    /// Room for `rows` rows of `width` fields (it grows when rows are longer).
+    pub fn with_capacity(rows: usize, width: usize) -> Self {
+        Batch {
+            width,
+            bytes: vec![0; (rows * width * 8).max(4096)],
+            used: 0,
+            ends: vec![0; (rows * width).max(64)],
+            nends: 0,
+            lines: Vec::with_capacity(rows),
+            keys: Vec::with_capacity(rows),
+        }
+    }
+
+    fn clear(&mut self, width: usize) {
+        self.width = width;
+        self.used = 0;
+        self.nends = 0;
+        self.lines.clear();
+        self.keys.clear();
+    }
+
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    /// The bytes of every field of every row.
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes[..self.used]
+    }
+
+    /// Field `c` of row `r`.
+    pub fn field(&self, r: usize, c: usize) -> &[u8] {
+        let at = r * self.width + c;
+        let start = if at == 0 { 0 } else { self.ends[at - 1] };
+        &self.bytes[start..self.ends[at]]
+    }
+
+    /// The line row `r` starts on (1 for the file's first line).
+    pub fn line(&self, r: usize) -> u64 {
+        self.lines[r]
+    }
+
+    pub fn key(&self, r: usize) -> u128 {
+        self.keys[r]
+    }
+
+    /// Keeps the rows whose `keep` is true, in order.
+    fn retain(&mut self, keep: &[bool]) {
+        let (mut to_row, mut to_byte, mut to_end) = (0, 0, 0);
+        for (r, &k) in keep.iter().enumerate() {
+            if !k {
+                continue;
+            }
+            if self.width > 0 {
+                let first = r * self.width;
+                let from = if first == 0 { 0 } else { self.ends[first - 1] };
+                let until = self.ends[first + self.width - 1];
+                self.bytes.copy_within(from..until, to_byte);
+                for e in first..first + self.width {
+                    self.ends[to_end] = self.ends[e] - from + to_byte;
+                    to_end += 1;
+                }
+                to_byte += until - from;
+            }
+            self.lines[to_row] = self.lines[r];
+            self.keys[to_row] = self.keys[r];
+            to_row += 1;
+        }
+        self.used = to_byte;
+        self.nends = to_end;
+        self.lines.truncate(to_row);
+        self.keys.truncate(to_row);
+    }
+}
+
+/// The records of one CSV file, each returned once per distinct key, a batch at a time.
+///
+/// Records are split by `csv_core` straight into the batch (no copy in between); a batch's
+/// keys are then looked up together, which lets the processor wait on several of the set's
+/// cache misses at once instead of one per record.
 pub struct KeyedReader {
     file: PathBuf,
     csv: CsvOptions,
-    rdr: csv::Reader<Box<dyn Read + Send>>,
-    record: csv::ByteRecord,
+    input: Box<dyn Read + Send>,
+    buf: Vec<u8>,
+    pos: usize,
+    filled: usize,
+    input_ended: bool,
+    file_ended: bool,
+    /// Whether the last record read ended with the `\n` of its line.
+    ended_on_newline: bool,
+    core: csv_core::Reader,
     name: String,
     gzip: bool,
     columns: Vec<String>,
     key_fields: Vec<usize>,
     null: Vec<u8>,
     seen: KeySet,
+    keep: Vec<bool>,
     key_text: Vec<u8>,
     /// Records read so far (header lines excluded).
     pub rows_read: u64,
@@ -99,13 +206,10 @@ impl KeyedReader {
                 WarehouseError::Load(format!("the {what} `{c}` must be one ASCII character"))
             })
         };
-        let rdr = csv::ReaderBuilder::new()
-            .has_headers(false)
-            .flexible(true)
+        let core = csv_core::ReaderBuilder::new()
             .delimiter(byte(csv.delimiter, "delimiter")?)
             .quote(byte(csv.quote, "quote")?)
-            .buffer_capacity(1 << 20)
-            .from_reader(input);
+            .build();
         // Room for the keys of the rows the file probably holds (~80 bytes a row, ~4× gzip),
         // so the set rarely grows while it fills.
         let size = std::fs::metadata(file).map_or(0, |m| m.len());
@@ -117,28 +221,39 @@ impl KeyedReader {
         let mut reader = KeyedReader {
             file: file.to_path_buf(),
             csv: csv.clone(),
-            rdr,
-            record: csv::ByteRecord::new(),
+            input,
+            buf: vec![0; 1 << 20],
+            pos: 0,
+            filled: 0,
+            input_ended: false,
+            file_ended: false,
+            ended_on_newline: false,
+            core,
             name: name.to_string(),
             gzip: csv.gzip,
             columns: Vec::new(),
             key_fields: Vec::new(),
             null: csv.null.as_bytes().to_vec(),
             seen,
+            keep: Vec::new(),
             key_text: Vec::with_capacity(256),
             rows_read: 0,
         };
         let mut header = None;
+        let mut scratch = Batch::with_capacity(1, 0);
         for i in 0..csv.header_lines {
-            if !reader.read_record()? {
+            scratch.clear(0);
+            let Some(fields) = reader.read_record(&mut scratch)? else {
                 break;
-            }
+            };
             if i == 0 {
                 header = Some(
-                    reader
-                        .record
-                        .iter()
-                        .map(|f| String::from_utf8_lossy(f).trim().to_string())
+                    (0..fields)
+                        .map(|c| {
+                            let from = if c == 0 { 0 } else { scratch.ends[c - 1] };
+                            let name = &scratch.bytes[from..scratch.ends[c]];
+                            String::from_utf8_lossy(name).trim().to_string()
+                        })
                         .collect::<Vec<_>>(),
                 );
             }
@@ -163,33 +278,137 @@ impl KeyedReader {
         &self.columns
     }
 
-    fn read_record(&mut self) -> Result<bool> {
-        self.rdr.read_byte_record(&mut self.record).map_err(|e| {
-            let line = e.position().map(csv::Position::line);
-            match e.into_kind() {
-                csv::ErrorKind::Io(io) if self.gzip => WarehouseError::Load(format!(
-                    "`{}` is not a complete gzip file ({io}): it is truncated or damaged",
-                    self.name
-                )),
-                csv::ErrorKind::Io(io) => {
-                    WarehouseError::Load(format!("`{}` could not be read: {io}", self.name))
+    fn refill(&mut self) -> Result<()> {
+        self.pos = 0;
+        self.filled = loop {
+            match self.input.read(&mut self.buf) {
+                Ok(n) => break n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) if self.gzip => {
+                    return Err(WarehouseError::Load(format!(
+                        "`{}` is not a complete gzip file ({e}): it is truncated or damaged",
+                        self.name
+                    )));
                 }
-                other => WarehouseError::Load(format!(
-                    "{}{other:?}",
-                    line.map(|l| format!("line {l}: ")).unwrap_or_default()
-                )),
+                Err(e) => {
+                    return Err(WarehouseError::Load(format!(
+                        "`{}` could not be read: {e}",
+                        self.name
+                    )));
+                }
             }
-        })
+        };
+        self.input_ended = self.filled == 0;
+        Ok(())
     }
 
-    /// The line the current record starts on (1 for the file's first line).
-    pub fn line(&self) -> u64 {
-        self.record.position().map_or(0, csv::Position::line)
+    /// Appends the next record's fields to `batch`; returns how many fields it has, or `None`
+    /// at the end of the file. Field ends are positions in `batch.bytes`.
+    fn read_record(&mut self, batch: &mut Batch) -> Result<Option<usize>> {
+        use csv_core::ReadRecordResult as R;
+        let (first_byte, first_end) = (batch.used, batch.nends);
+        loop {
+            if self.pos == self.filled && !self.input_ended {
+                self.refill()?;
+            }
+            let (res, nin, nout, nend) = self.core.read_record(
+                &self.buf[self.pos..self.filled],
+                &mut batch.bytes[batch.used..],
+                &mut batch.ends[batch.nends..],
+            );
+            self.pos += nin;
+            batch.used += nout;
+            for e in &mut batch.ends[batch.nends..batch.nends + nend] {
+                *e += first_byte;
+            }
+            batch.nends += nend;
+            match res {
+                R::InputEmpty => {}
+                R::OutputFull => {
+                    let grown = batch.bytes.len() * 2;
+                    batch.bytes.resize(grown, 0);
+                }
+                R::OutputEndsFull => {
+                    let grown = batch.ends.len() * 2;
+                    batch.ends.resize(grown, 0);
+                }
+                R::Record => {
+                    self.ended_on_newline = nin > 0 && self.buf[self.pos - 1] == b'\n';
+                    return Ok(Some(batch.nends - first_end));
+                }
+                R::End => return Ok(None),
+            }
+        }
     }
 
-    /// The current record's fields.
-    pub fn record(&self) -> &csv::ByteRecord {
-        &self.record
+    /// Fills `batch` with the next rows whose key was neither seen earlier in the file nor is
+    /// in `existing`, at most `max` of them; with `fields` false only their keys and lines are
+    /// kept. Returns false when the file has no rows left (the batch is then empty). Every
+    /// record read counts in `rows_read`; a record with the wrong number of fields is an error
+    /// naming its line.
+    pub fn next_batch(
+        &mut self,
+        existing: &KeySet,
+        batch: &mut Batch,
+        fields: bool,
+        max: usize,
+    ) -> Result<bool> {
+        let width = if fields { self.columns.len() } else { 0 };
+        loop {
+            batch.clear(width);
+            while batch.len() < max && !self.file_ended {
+                let (row_byte, row_end) = (batch.used, batch.nends);
+                let Some(n) = self.read_record(batch)? else {
+                    self.file_ended = true;
+                    break;
+                };
+                // The line the record starts on: the parser's line count (newlines read so far)
+                // less the newlines inside the record's quoted fields and the one ending it.
+                // Counting back from the end is right however many blank lines came before.
+                let inside = batch.bytes[row_byte..batch.used]
+                    .iter()
+                    .filter(|&&b| b == b'\n')
+                    .count() as u64;
+                let line = self.core.line() - inside - u64::from(self.ended_on_newline);
+                if n == 1 && batch.used == row_byte && self.columns.len() > 1 {
+                    // A blank line.
+                    batch.nends = row_end;
+                    continue;
+                }
+                self.rows_read += 1;
+                if n != self.columns.len() {
+                    return Err(WarehouseError::Load(format!(
+                        "line {line}: {n} fields where the file's {} columns ({}) are expected",
+                        self.columns.len(),
+                        self.columns.join(", ")
+                    )));
+                }
+                let key = self.key(batch, row_end);
+                if !fields {
+                    batch.used = row_byte;
+                    batch.nends = row_end;
+                }
+                batch.lines.push(line);
+                batch.keys.push(key);
+            }
+            // All of the batch's keys in one tight loop: the lookups' cache misses overlap.
+            self.keep.clear();
+            let mut repeated = false;
+            for k in &batch.keys {
+                let new = !existing.contains(k) && self.seen.insert(*k);
+                repeated |= !new;
+                self.keep.push(new);
+            }
+            if repeated {
+                batch.retain(&self.keep);
+            }
+            if !batch.is_empty() {
+                return Ok(true);
+            }
+            if self.file_ended {
+                return Ok(false);
+            }
+        }
     }
 
     /// The text that stands for NULL.
@@ -202,20 +421,10 @@ impl KeyedReader {
         field == self.null.as_slice()
     }
 
-    /// An error about the current record's field `i`.
-    pub fn bad_value(&self, i: usize, what: &str) -> WarehouseError {
-        let value = String::from_utf8_lossy(&self.record[i]);
-        WarehouseError::Load(format!(
-            "line {}, column `{}`: `{value}` is not {what}",
-            self.line(),
-            self.columns[i]
-        ))
-    }
-
-    /// Checks that the current record's field `i` reads as `kind`; NULL always does, and
+    /// Checks that field `c` of the batch's row `r` reads as `kind`; NULL always does, and
     /// `Other` kinds are left to the engine.
-    pub fn check_field(&self, i: usize, kind: &Kind) -> Result<()> {
-        let f = &self.record[i];
+    pub fn check_field(&self, batch: &Batch, r: usize, c: usize, kind: &Kind) -> Result<()> {
+        let f = batch.field(r, c);
         if self.is_null(f) {
             return Ok(());
         }
@@ -224,7 +433,8 @@ impl KeyedReader {
             Kind::Int16 => values::parse_int(f).is_some_and(|v| i16::try_from(v).is_ok()),
             Kind::Int32 => values::parse_int(f).is_some_and(|v| i32::try_from(v).is_ok()),
             Kind::Int64 => values::parse_int(f).is_some(),
-            Kind::Float32 | Kind::Float64 => values::parse_float(f).is_some(),
+            Kind::Float32 => values::parse_float32(f).is_some(),
+            Kind::Float64 => values::parse_float(f).is_some(),
             Kind::Bool => values::parse_bool(f).is_some(),
             Kind::Date => values::parse_date(f).is_some(),
             Kind::Timestamp => values::parse_timestamp(f).is_some(),
@@ -233,46 +443,21 @@ impl KeyedReader {
         if ok {
             Ok(())
         } else {
-            Err(self.bad_value(i, &kind.expected()))
+            Err(bad_value(batch, r, &self.columns[c], f, kind))
         }
     }
 
-    /// Moves to the next record whose key was neither seen earlier in the file nor is in
-    /// `existing`, and returns its key; `None` at the end of the file. Every record read counts
-    /// in `rows_read`; a record with the wrong number of fields is an error naming its line.
-    pub fn next_new(&mut self, existing: &KeySet) -> Result<Option<u128>> {
-        loop {
-            if !self.read_record()? {
-                return Ok(None);
-            }
-            if self.record.len() == 1 && self.record[0].is_empty() && self.columns.len() > 1 {
-                continue; // a blank line
-            }
-            self.rows_read += 1;
-            if self.record.len() != self.columns.len() {
-                return Err(WarehouseError::Load(format!(
-                    "line {}: {} fields where the file's {} columns ({}) are expected",
-                    self.line(),
-                    self.record.len(),
-                    self.columns.len(),
-                    self.columns.join(", ")
-                )));
-            }
-            let key = self.key();
-            if !existing.contains(&key) && self.seen.insert(key) {
-                return Ok(Some(key));
-            }
-        }
-    }
-
-    fn key(&mut self) -> u128 {
+    /// The key of the row whose field ends start at `batch.ends[first_end]`.
+    fn key(&mut self, batch: &Batch, first_end: usize) -> u128 {
         // One digest over the joined fields: cheaper than feeding md5 field by field.
         self.key_text.clear();
         for (n, &i) in self.key_fields.iter().enumerate() {
             if n > 0 {
                 self.key_text.push(0x1f);
             }
-            let f = &self.record[i];
+            let at = first_end + i;
+            let from = if at == 0 { 0 } else { batch.ends[at - 1] };
+            let f = &batch.bytes[from..batch.ends[at]];
             if f == self.null.as_slice() {
                 self.key_text.extend_from_slice(b"\\N");
             } else {
@@ -281,6 +466,22 @@ impl KeyedReader {
         }
         u128::from_be_bytes(Md5::digest(&self.key_text).into())
     }
+}
+
+/// The error for a field that does not read as its column's kind.
+pub fn bad_value(
+    batch: &Batch,
+    r: usize,
+    column: &str,
+    field: &[u8],
+    kind: &Kind,
+) -> WarehouseError {
+    WarehouseError::Load(format!(
+        "line {}, column `{column}`: `{}` is not {}",
+        batch.line(r),
+        String::from_utf8_lossy(field),
+        kind.expected()
+    ))
 }
 
 #[cfg(test)]
@@ -306,33 +507,79 @@ mod tests {
         r
     }
 
+    /// Every new row of the file, batch after batch of at most `max`.
+    fn all(r: &mut KeyedReader, existing: &KeySet, max: usize) -> Vec<(u64, u128, Vec<String>)> {
+        let mut b = Batch::with_capacity(max, r.columns().len());
+        let mut out = Vec::new();
+        while r.next_batch(existing, &mut b, true, max).unwrap() {
+            for row in 0..b.len() {
+                let fields = (0..r.columns().len())
+                    .map(|c| String::from_utf8_lossy(b.field(row, c)).into_owned())
+                    .collect();
+                out.push((b.line(row), b.key(row), fields));
+            }
+        }
+        out
+    }
+
     #[test]
     fn a_key_is_the_md5_of_the_key_fields_text() {
         let mut r = reader("a,b,c\n1,x,\n", vec![0, 2]);
-        let k = r.next_new(&KeySet::default()).unwrap().unwrap();
+        let rows = all(&mut r, &KeySet::default(), 10);
         // md5("1" 0x1f "\N"), as `md5(concat_ws(chr(31), '1', '\N'))` gives in SQL.
         let expected = Md5::digest(b"1\x1f\\N");
-        assert_eq!(k, u128::from_be_bytes(expected.into()));
+        assert_eq!(rows[0].1, u128::from_be_bytes(expected.into()));
     }
 
     #[test]
     fn repeated_and_existing_keys_are_skipped_and_counted() {
-        let mut r = reader("a,b\n1,x\n2,y\n1,x\n3,z\n1,other\n", vec![0, 1]);
+        let text = "a,b\n1,x\n2,y\n1,x\n3,z\n\n1,other\n\"q,\"\"\",\"multi\nline\"\n4,w";
         let mut existing = KeySet::default();
         existing.insert(u128::from_be_bytes(Md5::digest(b"3\x1fz").into()));
-        let mut lines = Vec::new();
-        while r.next_new(&existing).unwrap().is_some() {
-            lines.push(r.line());
+        // Batches of every size give the same rows: a repeated key may sit in the same batch
+        // as its first copy or in a later one.
+        for max in [1, 2, 3, 100] {
+            let mut r = reader(text, vec![0, 1]);
+            let rows = all(&mut r, &existing, max);
+            let lines: Vec<u64> = rows.iter().map(|r| r.0).collect();
+            assert_eq!(lines, vec![2, 3, 7, 8, 10], "batches of {max}");
+            let fields: Vec<Vec<String>> = rows.into_iter().map(|r| r.2).collect();
+            assert_eq!(fields[2], ["1", "other"]);
+            assert_eq!(fields[3], ["q,\"", "multi\nline"]);
+            assert_eq!(fields[4], ["4", "w"]);
+            assert_eq!(r.rows_read, 7);
         }
-        assert_eq!(lines, vec![2, 3, 6]);
-        assert_eq!(r.rows_read, 5);
+    }
+
+    #[test]
+    fn keys_only_batches_keep_no_fields() {
+        let mut r = reader("a,b\n1,x\n2,y\n1,x\n", vec![0, 1]);
+        let mut b = Batch::with_capacity(8, 0);
+        assert!(r.next_batch(&KeySet::default(), &mut b, false, 8).unwrap());
+        assert_eq!(b.len(), 2);
+        assert!(b.bytes().is_empty());
+        assert!(!r.next_batch(&KeySet::default(), &mut b, false, 8).unwrap());
+        assert_eq!(r.rows_read, 3);
+    }
+
+    #[test]
+    fn long_rows_grow_the_batch() {
+        let long = "z".repeat(100_000);
+        let mut r = reader(&format!("a,b\n1,{long}\n2,{long}\n"), vec![0]);
+        let rows = all(&mut r, &KeySet::default(), 2);
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[1].2[1], long);
     }
 
     #[test]
     fn a_wrong_field_count_names_the_line() {
         let mut r = reader("a,b\n1,x\n2,y,9\n", vec![0, 1]);
-        r.next_new(&KeySet::default()).unwrap();
-        let e = r.next_new(&KeySet::default()).unwrap_err().to_string();
+        let mut b = Batch::with_capacity(1, 2);
+        assert!(r.next_batch(&KeySet::default(), &mut b, true, 1).unwrap());
+        let e = r
+            .next_batch(&KeySet::default(), &mut b, true, 1)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("line 3") && e.contains("3 fields"), "{e}");
     }
 }

@@ -91,8 +91,62 @@ pub fn parse_int(b: &[u8]) -> Option<i64> {
     Some(if negative { -n } else { n })
 }
 
+/// Powers of ten that are exact doubles.
+const POW10_F64: [f64; 23] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+    1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+];
+
+/// Powers of ten that are exact floats.
+const POW10_F32: [f32; 11] = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10];
+
+/// A plain decimal (`[+-]digits[.digits]`, at most 19 digits) as its sign, digits as an integer
+/// and number of digits after the point.
+fn plain_decimal(b: &[u8]) -> Option<(bool, u64, usize)> {
+    let (negative, rest) = match b.first()? {
+        b'-' => (true, &b[1..]),
+        b'+' => (false, &b[1..]),
+        _ => (false, b),
+    };
+    let (mut m, mut digits, mut frac, mut point) = (0u64, 0usize, 0usize, false);
+    for &c in rest {
+        match c {
+            b'0'..=b'9' if digits < 19 => {
+                m = m * 10 + u64::from(c - b'0');
+                digits += 1;
+                frac += usize::from(point);
+            }
+            b'.' if !point => point = true,
+            _ => return None,
+        }
+    }
+    (digits > 0).then_some((negative, m, frac))
+}
+
+/// A DOUBLE. Plain decimals whose digits fit a double exactly take the fast path: the digits and
+/// the power of ten are both exact, so one division rounds correctly (Clinger's fast path);
+/// anything else (exponents, `inf`, long fractions) goes to the standard library's parser.
 pub fn parse_float(b: &[u8]) -> Option<f64> {
-    text(b)?.parse().ok()
+    let b = trim(b);
+    match plain_decimal(b) {
+        Some((negative, m, frac)) if m < (1 << 53) && frac < POW10_F64.len() => {
+            let v = m as f64 / POW10_F64[frac];
+            Some(if negative { -v } else { v })
+        }
+        _ => std::str::from_utf8(b).ok()?.parse().ok(),
+    }
+}
+
+/// A REAL, parsed as one (not as a double rounded again to a float).
+pub fn parse_float32(b: &[u8]) -> Option<f32> {
+    let b = trim(b);
+    match plain_decimal(b) {
+        Some((negative, m, frac)) if m < (1 << 24) && frac < POW10_F32.len() => {
+            let v = m as f32 / POW10_F32[frac];
+            Some(if negative { -v } else { v })
+        }
+        _ => std::str::from_utf8(b).ok()?.parse().ok(),
+    }
 }
 
 pub fn parse_bool(b: &[u8]) -> Option<bool> {
@@ -221,6 +275,11 @@ mod tests {
         assert_eq!(parse_float(b"1.40"), Some(1.4));
         assert_eq!(parse_float(b"-0.5e2"), Some(-50.0));
         assert_eq!(parse_float(b"1,5"), None);
+        assert_eq!(parse_float(b"."), None);
+        assert_eq!(parse_float(b"-"), None);
+        assert_eq!(parse_float(b"1.2.3"), None);
+        assert_eq!(parse_float(b"inf"), Some(f64::INFINITY));
+        assert_eq!(parse_float32(b"0.1"), Some(0.1f32));
         assert_eq!(parse_bool(b"TRUE"), Some(true));
         assert_eq!(parse_bool(b"n"), Some(false));
         assert_eq!(parse_bool(b"maybe"), None);
@@ -254,5 +313,47 @@ mod tests {
         assert_eq!(parse_timestamp(b"2021-01-01 24:00:00"), None);
         assert_eq!(parse_timestamp(b"2021-01-01 00:00:00+02"), None);
         assert_eq!(parse_timestamp(b"yesterday"), None);
+    }
+
+    /// The fast paths give exactly what the standard library's correctly rounded parser gives.
+    #[test]
+    fn fast_float_paths_round_like_the_standard_library() {
+        let mut x = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for _ in 0..200_000 {
+            let r = next();
+            let int_digits = (r % 12) as usize;
+            let frac_digits = ((r >> 8) % 12) as usize;
+            let mut s = String::new();
+            if r & (1 << 20) != 0 {
+                s.push('-');
+            }
+            for i in 0..int_digits {
+                s.push(char::from(b'0' + ((next() >> (i % 7)) % 10) as u8));
+            }
+            if frac_digits > 0 || int_digits == 0 {
+                s.push('.');
+                for i in 0..frac_digits.max(1) {
+                    s.push(char::from(b'0' + ((next() >> (i % 5)) % 10) as u8));
+                }
+            }
+            let want64 = s.parse::<f64>().ok();
+            let want32 = s.parse::<f32>().ok();
+            assert_eq!(
+                parse_float(s.as_bytes()).map(f64::to_bits),
+                want64.map(f64::to_bits),
+                "{s}"
+            );
+            assert_eq!(
+                parse_float32(s.as_bytes()).map(f32::to_bits),
+                want32.map(f32::to_bits),
+                "{s}"
+            );
+        }
     }
 }
