@@ -9,31 +9,134 @@
 use super::values::{self, Kind};
 use crate::{CsvOptions, Result, WarehouseError};
 use md5::{Digest, Md5};
-use std::collections::HashSet;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 
-/// Hashes a row key by folding its bits: keys are md5 digests, already uniformly spread.
-#[derive(Default, Clone, Copy)]
-pub struct KeyHasher(u64);
+/// A set of row keys: open addressing with linear probing over one array of keys.
+///
+/// Keys are md5 digests, already uniformly spread, so a key's low bits are its slot. A set holds
+/// the keys of one file (millions), far more than the processor's caches: every lookup is a
+/// cache miss. `insert_batch` first asks the processor to fetch the slots of a whole batch of
+/// keys, then looks them up, so the misses overlap instead of coming one after another.
+pub struct KeySet {
+    /// 0 marks an empty slot; the key 0 itself is kept in `has_zero`.
+    slots: Vec<u128>,
+    len: usize,
+    has_zero: bool,
+}
 
-impl Hasher for KeyHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
-        }
-    }
-    fn write_u128(&mut self, v: u128) {
-        self.0 = (v as u64) ^ ((v >> 64) as u64);
-    }
-    fn finish(&self) -> u64 {
-        self.0
+impl Default for KeySet {
+    fn default() -> Self {
+        KeySet::with_capacity(0)
     }
 }
 
-/// A set of row keys.
-pub type KeySet = HashSet<u128, BuildHasherDefault<KeyHasher>>;
+impl KeySet {
+    /// Room for about `n` keys before the set grows.
+    pub fn with_capacity(n: usize) -> Self {
+        // At most 4/5 full: linear probing stays short (about 3 slots per miss on average).
+        let slots = (n + n / 4).max(16).next_power_of_two();
+        KeySet {
+            slots: vec![0; slots],
+            len: 0,
+            has_zero: false,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.len + usize::from(self.has_zero)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn slot(&self, key: u128) -> usize {
+        (key as usize) & (self.slots.len() - 1)
+    }
+
+    pub fn contains(&self, key: u128) -> bool {
+        if key == 0 {
+            return self.has_zero;
+        }
+        let mut i = self.slot(key);
+        loop {
+            match self.slots[i] {
+                0 => return false,
+                k if k == key => return true,
+                _ => i = (i + 1) & (self.slots.len() - 1),
+            }
+        }
+    }
+
+    /// Adds a key; returns whether it was new.
+    pub fn insert(&mut self, key: u128) -> bool {
+        if key == 0 {
+            return !std::mem::replace(&mut self.has_zero, true);
+        }
+        if (self.len + 1) * 5 > self.slots.len() * 4 {
+            self.grow();
+        }
+        let mut i = self.slot(key);
+        loop {
+            match self.slots[i] {
+                0 => {
+                    self.slots[i] = key;
+                    self.len += 1;
+                    return true;
+                }
+                k if k == key => return false,
+                _ => i = (i + 1) & (self.slots.len() - 1),
+            }
+        }
+    }
+
+    fn grow(&mut self) {
+        let doubled = vec![0; self.slots.len() * 2];
+        let old = std::mem::replace(&mut self.slots, doubled);
+        self.len = 0;
+        for k in old.into_iter().filter(|&k| k != 0) {
+            self.insert(k);
+        }
+    }
+
+    /// Asks the processor to start fetching the slot `key` would take.
+    #[allow(unsafe_code)]
+    fn prefetch(&self, key: u128) {
+        #[cfg(target_arch = "x86_64")]
+        {
+            let slot: *const u128 = &self.slots[self.slot(key)];
+            // SAFETY: a prefetch is a hint: it reads nothing the program sees and never faults;
+            // the address is a slot of the set anyway. SSE is part of every x86_64 processor.
+            unsafe {
+                std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(slot.cast())
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = key;
+    }
+
+    /// Adds every key of `keys` that `existing` does not hold, in order; `keep` gets whether
+    /// each one was new (neither in `existing` nor earlier in this set or in `keys`). Returns
+    /// whether any was not.
+    pub fn insert_batch(&mut self, keys: &[u128], existing: &KeySet, keep: &mut Vec<bool>) -> bool {
+        keep.clear();
+        // Growing first keeps the slots prefetched below where the keys will go.
+        while (self.len + keys.len()) * 5 > self.slots.len() * 4 {
+            self.grow();
+        }
+        for &k in keys {
+            self.prefetch(k);
+        }
+        let mut repeated = false;
+        for &k in keys {
+            let new = (existing.is_empty() || !existing.contains(k)) && self.insert(k);
+            repeated |= !new;
+            keep.push(new);
+        }
+        repeated
+    }
+}
 
 /// A key as stored: 32 lowercase hex digits.
 pub fn key_hex(key: u128) -> [u8; 32] {
@@ -161,8 +264,7 @@ impl Batch {
 /// The records of one CSV file, each returned once per distinct key, a batch at a time.
 ///
 /// Records are split by `csv_core` straight into the batch (no copy in between); a batch's
-/// keys are then looked up together, which lets the processor wait on several of the set's
-/// cache misses at once instead of one per record.
+/// keys are then looked up together (`KeySet::insert_batch`).
 pub struct KeyedReader {
     file: PathBuf,
     csv: CsvOptions,
@@ -214,10 +316,7 @@ impl KeyedReader {
         // so the set rarely grows while it fills.
         let size = std::fs::metadata(file).map_or(0, |m| m.len());
         let guess = (size / 80).saturating_mul(if csv.gzip { 4 } else { 1 });
-        let seen = KeySet::with_capacity_and_hasher(
-            usize::try_from(guess.min(1 << 24)).unwrap_or(0),
-            Default::default(),
-        );
+        let seen = KeySet::with_capacity(usize::try_from(guess.min(1 << 24)).unwrap_or(0));
         let mut reader = KeyedReader {
             file: file.to_path_buf(),
             csv: csv.clone(),
@@ -358,18 +457,25 @@ impl KeyedReader {
             batch.clear(width);
             while batch.len() < max && !self.file_ended {
                 let (row_byte, row_end) = (batch.used, batch.nends);
+                let before = self.core.line();
                 let Some(n) = self.read_record(batch)? else {
                     self.file_ended = true;
                     break;
                 };
-                // The line the record starts on: the parser's line count (newlines read so far)
-                // less the newlines inside the record's quoted fields and the one ending it.
-                // Counting back from the end is right however many blank lines came before.
-                let inside = batch.bytes[row_byte..batch.used]
-                    .iter()
-                    .filter(|&&b| b == b'\n')
-                    .count() as u64;
-                let line = self.core.line() - inside - u64::from(self.ended_on_newline);
+                // The line the record starts on. Usually the one the parser was on; but blank
+                // lines before the record were skipped, and a quoted field may span lines: then
+                // count back from the end, less the newlines inside the record's fields and the
+                // one ending it.
+                let ending = u64::from(self.ended_on_newline);
+                let line = if self.core.line() - before == ending {
+                    before
+                } else {
+                    let inside = batch.bytes[row_byte..batch.used]
+                        .iter()
+                        .filter(|&&b| b == b'\n')
+                        .count() as u64;
+                    self.core.line() - inside - ending
+                };
                 if n == 1 && batch.used == row_byte && self.columns.len() > 1 {
                     // A blank line.
                     batch.nends = row_end;
@@ -391,15 +497,11 @@ impl KeyedReader {
                 batch.lines.push(line);
                 batch.keys.push(key);
             }
-            // All of the batch's keys in one tight loop: the lookups' cache misses overlap.
-            self.keep.clear();
-            let mut repeated = false;
-            for k in &batch.keys {
-                let new = !existing.contains(k) && self.seen.insert(*k);
-                repeated |= !new;
-                self.keep.push(new);
-            }
-            if repeated {
+            // All of the batch's keys at once: the lookups' cache misses overlap.
+            if self
+                .seen
+                .insert_batch(&batch.keys, existing, &mut self.keep)
+            {
                 batch.retain(&self.keep);
             }
             if !batch.is_empty() {
@@ -581,5 +683,33 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("line 3") && e.contains("3 fields"), "{e}");
+    }
+
+    #[test]
+    fn a_key_set_holds_each_key_once_and_grows() {
+        let mut set = KeySet::with_capacity(2);
+        let keys: Vec<u128> = (0..10_000u128)
+            .map(|i| i.wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c835))
+            .collect();
+        assert_eq!(keys[0], 0, "the zero key is covered");
+        for &k in &keys {
+            assert!(set.insert(k));
+        }
+        for &k in &keys {
+            assert!(!set.insert(k));
+            assert!(set.contains(k));
+        }
+        assert_eq!(set.len(), keys.len());
+        assert!(!set.contains(1));
+        // A batch: keys in `existing`, repeated within the batch, or already in the set are not
+        // new; the rest are, in order.
+        let mut existing = KeySet::default();
+        existing.insert(7);
+        let mut keep = Vec::new();
+        let repeated = set.insert_batch(&[5, 7, 5, keys[3], 0, 6], &existing, &mut keep);
+        assert!(repeated);
+        assert_eq!(keep, [true, false, false, false, false, true]);
+        assert!(!set.insert_batch(&[8, 9], &existing, &mut keep));
+        assert_eq!(keep, [true, true]);
     }
 }
