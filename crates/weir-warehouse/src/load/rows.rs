@@ -8,7 +8,6 @@
 
 use super::values::{self, Kind};
 use crate::{CsvOptions, Result, WarehouseError};
-use md5::{Digest, Md5};
 use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 
@@ -37,7 +36,7 @@ impl KeySet {
         // At most 4/5 full: linear probing stays short (about 3 slots per miss on average).
         let slots = (n + n / 4).max(16).next_power_of_two();
         KeySet {
-            slots: vec![0; slots],
+            slots: zeroed(slots),
             len: 0,
             has_zero: false,
         }
@@ -92,7 +91,7 @@ impl KeySet {
     }
 
     fn grow(&mut self) {
-        let doubled = vec![0; self.slots.len() * 2];
+        let doubled = zeroed(self.slots.len() * 2);
         let old = std::mem::replace(&mut self.slots, doubled);
         self.len = 0;
         for k in old.into_iter().filter(|&k| k != 0) {
@@ -138,6 +137,16 @@ impl KeySet {
     }
 }
 
+/// `n` zero slots, zeroed by writing them. `vec![0; n]` asks calloc for fresh pages, which the
+/// set's first probe of each maps as the shared zero page and its first insert faults again
+/// (with a TLB flush across the process's threads).
+#[allow(clippy::slow_vector_initialization)]
+fn zeroed(n: usize) -> Vec<u128> {
+    let mut slots = Vec::with_capacity(n);
+    slots.resize(n, 0);
+    slots
+}
+
 /// A key as stored: 32 lowercase hex digits.
 pub fn key_hex(key: u128) -> [u8; 32] {
     const HEX: &[u8; 16] = b"0123456789abcdef";
@@ -166,15 +175,18 @@ pub fn parse_key_hex(s: &[u8]) -> Option<u128> {
     Some(k)
 }
 
-/// Rows as read from the file: each row's fields one after the other, where each field ends,
-/// the line each row starts on and its key. A batch read for its keys only holds no fields.
+/// Rows as read from the file: each row's fields one after the other, where each field starts
+/// and ends, the line each row starts on and its key. A batch read for its keys only holds no
+/// fields.
 pub struct Batch {
     /// Fields per row: the file's columns, or 0 when only keys are kept.
     width: usize,
     /// Field bytes; only the first `used` are rows' (the rest is room to parse into).
     bytes: Vec<u8>,
     used: usize,
-    /// Where each field ends in `bytes`; only the first `nends` are rows'.
+    /// Where each field starts and ends in `bytes`; only the first `nends` are rows'. A row's
+    /// fields are in order, maybe with bytes between them (the delimiters of a plain line).
+    starts: Vec<usize>,
     ends: Vec<usize>,
     nends: usize,
     lines: Vec<u64>,
@@ -188,6 +200,7 @@ impl Batch {
             width,
             bytes: vec![0; (rows * width * 8).max(4096)],
             used: 0,
+            starts: vec![0; (rows * width).max(64)],
             ends: vec![0; (rows * width).max(64)],
             nends: 0,
             lines: Vec::with_capacity(rows),
@@ -204,11 +217,11 @@ impl Batch {
     }
 
     pub fn len(&self) -> usize {
-        self.keys.len()
+        self.lines.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.keys.is_empty()
+        self.lines.is_empty()
     }
 
     /// The bytes of every field of every row.
@@ -219,8 +232,7 @@ impl Batch {
     /// Field `c` of row `r`.
     pub fn field(&self, r: usize, c: usize) -> &[u8] {
         let at = r * self.width + c;
-        let start = if at == 0 { 0 } else { self.ends[at - 1] };
-        &self.bytes[start..self.ends[at]]
+        &self.bytes[self.starts[at]..self.ends[at]]
     }
 
     /// The line row `r` starts on (1 for the file's first line).
@@ -232,6 +244,12 @@ impl Batch {
         self.keys[r]
     }
 
+    fn grow_ends(&mut self) {
+        let grown = self.ends.len() * 2;
+        self.starts.resize(grown, 0);
+        self.ends.resize(grown, 0);
+    }
+
     /// Keeps the rows whose `keep` is true, in order.
     fn retain(&mut self, keep: &[bool]) {
         let (mut to_row, mut to_byte, mut to_end) = (0, 0, 0);
@@ -241,10 +259,11 @@ impl Batch {
             }
             if self.width > 0 {
                 let first = r * self.width;
-                let from = if first == 0 { 0 } else { self.ends[first - 1] };
+                let from = self.starts[first];
                 let until = self.ends[first + self.width - 1];
                 self.bytes.copy_within(from..until, to_byte);
                 for e in first..first + self.width {
+                    self.starts[to_end] = self.starts[e] - from + to_byte;
                     self.ends[to_end] = self.ends[e] - from + to_byte;
                     to_end += 1;
                 }
@@ -276,6 +295,10 @@ pub struct KeyedReader {
     file_ended: bool,
     /// Whether the last record read ended with the `\n` of its line.
     ended_on_newline: bool,
+    /// Whether plain lines may skip `csv_core` (`read_plain_line`): after the first record.
+    plain_lines: bool,
+    delimiter: u8,
+    quote: u8,
     core: csv_core::Reader,
     name: String,
     gzip: bool,
@@ -284,7 +307,11 @@ pub struct KeyedReader {
     null: Vec<u8>,
     seen: KeySet,
     keep: Vec<bool>,
-    key_text: Vec<u8>,
+    /// The key texts of the batch being read, one after the other, and where each ends.
+    key_texts: Vec<u8>,
+    key_ends: Vec<usize>,
+    digests: Vec<md5_many::Md5Digest>,
+    md5: md5_many::Md5Many,
     /// Records read so far (header lines excluded).
     pub rows_read: u64,
 }
@@ -327,6 +354,9 @@ impl KeyedReader {
             input_ended: false,
             file_ended: false,
             ended_on_newline: false,
+            plain_lines: false,
+            delimiter: byte(csv.delimiter, "delimiter")?,
+            quote: byte(csv.quote, "quote")?,
             core,
             name: name.to_string(),
             gzip: csv.gzip,
@@ -335,7 +365,10 @@ impl KeyedReader {
             null: csv.null.as_bytes().to_vec(),
             seen,
             keep: Vec::new(),
-            key_text: Vec::with_capacity(256),
+            key_texts: Vec::new(),
+            key_ends: Vec::new(),
+            digests: Vec::new(),
+            md5: md5_many::Md5Many::new(),
             rows_read: 0,
         };
         let mut header = None;
@@ -349,8 +382,7 @@ impl KeyedReader {
                 header = Some(
                     (0..fields)
                         .map(|c| {
-                            let from = if c == 0 { 0 } else { scratch.ends[c - 1] };
-                            let name = &scratch.bytes[from..scratch.ends[c]];
+                            let name = &scratch.bytes[scratch.starts[c]..scratch.ends[c]];
                             String::from_utf8_lossy(name).trim().to_string()
                         })
                         .collect::<Vec<_>>(),
@@ -402,9 +434,15 @@ impl KeyedReader {
     }
 
     /// Appends the next record's fields to `batch`; returns how many fields it has, or `None`
-    /// at the end of the file. Field ends are positions in `batch.bytes`.
+    /// at the end of the file.
     fn read_record(&mut self, batch: &mut Batch) -> Result<Option<usize>> {
         use csv_core::ReadRecordResult as R;
+        if self.pos == self.filled && !self.input_ended {
+            self.refill()?;
+        }
+        if let Some(n) = self.read_plain_line(batch) {
+            return Ok(Some(n));
+        }
         let (first_byte, first_end) = (batch.used, batch.nends);
         loop {
             if self.pos == self.filled && !self.input_ended {
@@ -417,8 +455,13 @@ impl KeyedReader {
             );
             self.pos += nin;
             batch.used += nout;
-            for e in &mut batch.ends[batch.nends..batch.nends + nend] {
-                *e += first_byte;
+            for at in batch.nends..batch.nends + nend {
+                batch.ends[at] += first_byte;
+                batch.starts[at] = if at == first_end {
+                    first_byte
+                } else {
+                    batch.ends[at - 1]
+                };
             }
             batch.nends += nend;
             match res {
@@ -427,17 +470,60 @@ impl KeyedReader {
                     let grown = batch.bytes.len() * 2;
                     batch.bytes.resize(grown, 0);
                 }
-                R::OutputEndsFull => {
-                    let grown = batch.ends.len() * 2;
-                    batch.ends.resize(grown, 0);
-                }
+                R::OutputEndsFull => batch.grow_ends(),
                 R::Record => {
+                    self.plain_lines = true;
                     self.ended_on_newline = nin > 0 && self.buf[self.pos - 1] == b'\n';
                     return Ok(Some(batch.nends - first_end));
                 }
                 R::End => return Ok(None),
             }
         }
+    }
+
+    /// The fast path of `read_record`, for the usual line: whole in the buffer, not blank, with
+    /// no quote and no carriage return but the one before its `\n`. Such a line is its fields
+    /// as they are, split at the delimiters, exactly as `csv_core` would split it; it is copied
+    /// to the batch in one piece and its fields located with `memchr`. Any other line (and the
+    /// file's first record, which may start with a byte-order mark) goes to `csv_core`.
+    fn read_plain_line(&mut self, batch: &mut Batch) -> Option<usize> {
+        if !self.plain_lines {
+            return None;
+        }
+        let rest = &self.buf[self.pos..self.filled];
+        let newline = memchr::memchr(b'\n', rest)?;
+        let line = match &rest[..newline] {
+            [line @ .., b'\r'] => line,
+            line => line,
+        };
+        if line.is_empty() || memchr::memchr2(self.quote, b'\r', line).is_some() {
+            return None;
+        }
+        let fields = memchr::memchr_iter(self.delimiter, line).count() + 1;
+        while batch.used + line.len() > batch.bytes.len() {
+            let grown = batch.bytes.len() * 2;
+            batch.bytes.resize(grown, 0);
+        }
+        while batch.nends + fields > batch.ends.len() {
+            batch.grow_ends();
+        }
+        let base = batch.used;
+        batch.bytes[base..base + line.len()].copy_from_slice(line);
+        let mut start = base;
+        for d in memchr::memchr_iter(self.delimiter, line) {
+            batch.starts[batch.nends] = start;
+            batch.ends[batch.nends] = base + d;
+            batch.nends += 1;
+            start = base + d + 1;
+        }
+        batch.starts[batch.nends] = start;
+        batch.ends[batch.nends] = base + line.len();
+        batch.nends += 1;
+        batch.used = base + line.len();
+        self.pos += newline + 1;
+        self.core.set_line(self.core.line() + 1);
+        self.ended_on_newline = true;
+        Some(fields)
     }
 
     /// Fills `batch` with the next rows whose key was neither seen earlier in the file nor is
@@ -455,6 +541,8 @@ impl KeyedReader {
         let width = if fields { self.columns.len() } else { 0 };
         loop {
             batch.clear(width);
+            self.key_texts.clear();
+            self.key_ends.clear();
             while batch.len() < max && !self.file_ended {
                 let (row_byte, row_end) = (batch.used, batch.nends);
                 let before = self.core.line();
@@ -489,14 +577,14 @@ impl KeyedReader {
                         self.columns.join(", ")
                     )));
                 }
-                let key = self.key(batch, row_end);
+                self.key_text(batch, row_end);
                 if !fields {
                     batch.used = row_byte;
                     batch.nends = row_end;
                 }
                 batch.lines.push(line);
-                batch.keys.push(key);
             }
+            self.digest_keys(batch);
             // All of the batch's keys at once: the lookups' cache misses overlap.
             if self
                 .seen
@@ -549,24 +637,39 @@ impl KeyedReader {
         }
     }
 
-    /// The key of the row whose field ends start at `batch.ends[first_end]`.
-    fn key(&mut self, batch: &Batch, first_end: usize) -> u128 {
-        // One digest over the joined fields: cheaper than feeding md5 field by field.
-        self.key_text.clear();
+    /// Appends the key text of the row whose fields are `first_end`, `first_end + 1`… of the
+    /// batch to `key_texts`.
+    fn key_text(&mut self, batch: &Batch, first_end: usize) {
         for (n, &i) in self.key_fields.iter().enumerate() {
             if n > 0 {
-                self.key_text.push(0x1f);
+                self.key_texts.push(0x1f);
             }
             let at = first_end + i;
-            let from = if at == 0 { 0 } else { batch.ends[at - 1] };
-            let f = &batch.bytes[from..batch.ends[at]];
+            let f = &batch.bytes[batch.starts[at]..batch.ends[at]];
             if f == self.null.as_slice() {
-                self.key_text.extend_from_slice(b"\\N");
+                self.key_texts.extend_from_slice(b"\\N");
             } else {
-                self.key_text.extend_from_slice(f);
+                self.key_texts.extend_from_slice(f);
             }
         }
-        u128::from_be_bytes(Md5::digest(&self.key_text).into())
+        self.key_ends.push(self.key_texts.len());
+    }
+
+    /// The keys of the batch's rows: the md5 of their key texts, all of them at once (independent
+    /// messages share the processor's vector lanes).
+    fn digest_keys(&mut self, batch: &mut Batch) {
+        let mut texts = Vec::with_capacity(self.key_ends.len());
+        let mut from = 0;
+        for &to in &self.key_ends {
+            texts.push(&self.key_texts[from..to]);
+            from = to;
+        }
+        self.digests.resize(texts.len(), [0; 16]);
+        self.md5.hash_many(&texts, &mut self.digests);
+        batch.keys.clear();
+        batch
+            .keys
+            .extend(self.digests.iter().map(|d| u128::from_be_bytes(*d)));
     }
 }
 
@@ -589,6 +692,7 @@ pub fn bad_value(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use md5::{Digest, Md5};
 
     #[test]
     fn keys_round_trip_as_lowercase_hex() {
@@ -651,6 +755,62 @@ mod tests {
             assert_eq!(fields[4], ["4", "w"]);
             assert_eq!(r.rows_read, 7);
         }
+    }
+
+    /// The batch digests agree with an independent md5 on messages of every length around the
+    /// 64-byte block size and on batches of every fill.
+    #[test]
+    fn batch_digests_match_a_plain_md5() {
+        let mut text = String::from("a,b\n");
+        let mut want = Vec::new();
+        for i in 0..300usize {
+            let a = "x".repeat(1 + i % 130);
+            let b = i.to_string();
+            text.push_str(&format!("{a},{b}\n"));
+            want.push(u128::from_be_bytes(
+                Md5::digest(format!("{a}\x1f{b}").as_bytes()).into(),
+            ));
+        }
+        for max in [1, 7, 8, 9, 64, 2048] {
+            let mut r = reader(&text, vec![0, 1]);
+            let got: Vec<u128> = all(&mut r, &KeySet::default(), max)
+                .into_iter()
+                .map(|r| r.1)
+                .collect();
+            assert_eq!(got, want, "batches of {max}");
+        }
+    }
+
+    #[test]
+    fn crlf_lines_read_like_lf_lines() {
+        let text = "a,b\r\n1,x\r\n\r\n2,\"y\r\nz\"\r\n3,w\r\n4,v";
+        for max in [1, 100] {
+            let mut r = reader(text, vec![0, 1]);
+            let rows = all(&mut r, &KeySet::default(), max);
+            let got: Vec<(u64, Vec<String>)> = rows.into_iter().map(|r| (r.0, r.2)).collect();
+            let want = vec![
+                (2, vec!["1".to_string(), "x".to_string()]),
+                (4, vec!["2".to_string(), "y\r\nz".to_string()]),
+                (6, vec!["3".to_string(), "w".to_string()]),
+                (7, vec!["4".to_string(), "v".to_string()]),
+            ];
+            assert_eq!(got, want, "batches of {max}");
+        }
+    }
+
+    #[test]
+    fn empty_fields_and_a_field_count_error_on_a_plain_line() {
+        let mut r = reader("a,b,c\n,,\n1,,3\n", vec![0, 1, 2]);
+        let rows = all(&mut r, &KeySet::default(), 10);
+        assert_eq!(rows[0].2, ["", "", ""]);
+        assert_eq!(rows[1].2, ["1", "", "3"]);
+        let mut r = reader("a,b,c\n1,2,3\n1,2\n", vec![0]);
+        let mut b = Batch::with_capacity(10, 3);
+        let e = r
+            .next_batch(&KeySet::default(), &mut b, true, 10)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("line 3") && e.contains("2 fields"), "{e}");
     }
 
     #[test]
