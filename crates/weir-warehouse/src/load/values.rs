@@ -127,22 +127,23 @@ fn plain_decimal(b: &[u8]) -> Option<(bool, u64, usize)> {
 /// the power of ten are both exact, so one division rounds correctly (Clinger's fast path);
 /// anything else (exponents, `inf`, long fractions) goes to the standard library's parser.
 pub fn parse_float(b: &[u8]) -> Option<f64> {
-    let b = trim(b);
-    match plain_decimal(b) {
-        Some((negative, m, frac)) if m < (1 << 53) && frac < POW10_F64.len() => {
-            let v = m as f64 / POW10_F64[frac];
-            Some(if negative { -v } else { v })
-        }
-        _ => std::str::from_utf8(b).ok()?.parse().ok(),
-    }
+    parse_decimal(b, &POW10_F64, 1 << 53, |m| m as f64)
 }
 
-/// A REAL, parsed as one (not as a double rounded again to a float).
+/// A REAL, parsed as one (not as a double rounded again to a float), the same way.
 pub fn parse_float32(b: &[u8]) -> Option<f32> {
+    parse_decimal(b, &POW10_F32, 1 << 24, |m| m as f32)
+}
+
+/// A float whose digits below `exact_below` and powers of ten in `pow10` are exact.
+fn parse_decimal<T>(b: &[u8], pow10: &[T], exact_below: u64, exact: fn(u64) -> T) -> Option<T>
+where
+    T: Copy + std::str::FromStr + std::ops::Div<Output = T> + std::ops::Neg<Output = T>,
+{
     let b = trim(b);
     match plain_decimal(b) {
-        Some((negative, m, frac)) if m < (1 << 24) && frac < POW10_F32.len() => {
-            let v = m as f32 / POW10_F32[frac];
+        Some((negative, m, frac)) if m < exact_below && frac < pow10.len() => {
+            let v = exact(m) / pow10[frac];
             Some(if negative { -v } else { v })
         }
         _ => std::str::from_utf8(b).ok()?.parse().ok(),
