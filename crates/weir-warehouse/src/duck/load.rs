@@ -158,7 +158,8 @@ impl VTab for RowsFunction {
 
 /// The values of a vector of fixed-size values, to write into.
 ///
-/// The only unsafe code of the load: `T` must be the physical type of the vector's logical type.
+/// One of the load's three `unsafe` spots (with `TextVector` and `KeySet`'s prefetch): `T` must
+/// be the physical type of the vector's logical type.
 /// It is, because `fill` writes each kind as the Rust type of the DuckDB type `logical_type`
 /// gave it at bind time (SMALLINT i16, INTEGER and DATE i32, BIGINT and TIMESTAMP i64, FLOAT
 /// f32, DOUBLE f64, BOOLEAN bool). The slice spans the vector's capacity, so every write is
@@ -172,7 +173,7 @@ fn values_of<'v, T: Copy>(vector: &'v mut FlatVector<'_>) -> &'v mut [T] {
 /// A VARCHAR output vector, written without the UTF-8 check DuckDB's C API makes per value:
 /// weir checks each batch once (and names the field when the check fails).
 ///
-/// The only other unsafe code of the load. Values of at most 12 bytes are stored inline in the
+/// Another of the load's `unsafe` spots (see `values_of`). Values of at most 12 bytes are stored inline in the
 /// vector's `duckdb_string_t` slots (length, then the bytes, zero-padded: DuckDB's layout for
 /// short strings, published in `duckdb.h`); longer ones are copied into the vector's string heap
 /// by `duckdb_unsafe_vector_assign_string_element_len`. Every row index is checked against the
