@@ -173,11 +173,11 @@ fn values_of<'v, T: Copy>(vector: &'v mut FlatVector<'_>) -> &'v mut [T] {
 /// A VARCHAR output vector, written without the UTF-8 check DuckDB's C API makes per value:
 /// weir checks each batch once (and names the field when the check fails).
 ///
-/// Another of the load's `unsafe` spots (see `values_of`). Values of at most 12 bytes are stored inline in the
-/// vector's `duckdb_string_t` slots (length, then the bytes, zero-padded: DuckDB's layout for
-/// short strings, published in `duckdb.h`); longer ones are copied into the vector's string heap
-/// by `duckdb_unsafe_vector_assign_string_element_len`. Every row index is checked against the
-/// vector's capacity first.
+/// Another of the load's `unsafe` spots (see `values_of`). Values of at most 12 bytes are stored
+/// inline in the vector's `duckdb_string_t` slots (length, then the bytes, zero-padded: DuckDB's
+/// layout for short strings, published in `duckdb.h`); longer ones are copied into the vector's
+/// string heap by `duckdb_unsafe_vector_assign_string_element_len`. Every row index is checked
+/// against the vector's capacity first.
 struct TextVector {
     raw: duckdb::ffi::duckdb_vector,
     data: *mut duckdb::ffi::duckdb_string_t,
