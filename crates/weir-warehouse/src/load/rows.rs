@@ -482,13 +482,20 @@ impl KeyedReader {
     }
 
     /// The fast path of `read_record`, for the usual line: whole in the buffer, not blank, with
-    /// no quote and no carriage return but the one before its `\n`. Such a line is its fields
-    /// as they are, split at the delimiters, exactly as `csv_core` would split it; it is copied
-    /// to the batch in one piece and its fields located with `memchr`. Any other line (and the
-    /// file's first record, which may start with a byte-order mark) goes to `csv_core`.
+    /// no quote and no carriage return but the one before its `\n` (LF and CRLF files alike).
+    /// Such a line is its fields as they are, split at the delimiters, exactly as `csv_core`
+    /// would split it; it is copied to the batch in one piece and its fields located with
+    /// `memchr`. Any other line (and the file's first record, which may start with a byte-order
+    /// mark) goes to `csv_core`.
     fn read_plain_line(&mut self, batch: &mut Batch) -> Option<usize> {
         if !self.plain_lines {
             return None;
+        }
+        if !self.ended_on_newline && self.buf[self.pos..self.filled].first() == Some(&b'\n') {
+            // The `\n` of a `\r\n` whose `\r` ended the last record (`csv_core` returns there).
+            self.pos += 1;
+            self.core.set_line(self.core.line() + 1);
+            self.ended_on_newline = true;
         }
         let rest = &self.buf[self.pos..self.filled];
         let newline = memchr::memchr(b'\n', rest)?;
