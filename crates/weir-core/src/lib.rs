@@ -1,7 +1,9 @@
-//! Vocabulary shared by every weir crate: states, diagnostics, durations and environment variables.
+//! Vocabulary shared by every weir crate: states, diagnostics, durations, environment variables
+//! and calendar arithmetic.
 //!
 //! This crate does no I/O and depends on no runtime or driver.
 
+pub mod civil;
 pub mod diagnostic;
 pub mod duration;
 pub mod env;

@@ -169,17 +169,6 @@ fn is_leap(y: i64) -> bool {
     (y % 4 == 0 && y % 100 != 0) || y % 400 == 0
 }
 
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's `days_from_civil`).
-fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let m = i64::from(m);
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
 /// `YYYY-MM-DD` → days since the Unix epoch.
 fn date_part(b: &[u8]) -> Option<i64> {
     if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
@@ -196,7 +185,7 @@ fn date_part(b: &[u8]) -> Option<i64> {
     if d == 0 || d > max_day {
         return None;
     }
-    Some(days_from_civil(i64::from(y), m, d))
+    Some(weir_core::civil::days_from_civil(i64::from(y), m, d))
 }
 
 pub fn parse_date(b: &[u8]) -> Option<i32> {
