@@ -46,8 +46,12 @@ pub enum Command {
         /// `jdbc:duckdb:PATH`, `jdbc:postgresql://HOST:PORT/DB?user=…` or `jdbc:redshift://…`.
         url: String,
         sql: String,
+        /// Print the rows as a JSON array of objects.
         #[arg(long)]
         json: bool,
+        /// Print the rows as CSV: a header line, NULL as an empty field, `""` for empty text.
+        #[arg(long, conflicts_with = "json")]
+        csv: bool,
     },
 }
 

@@ -44,7 +44,12 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
         Command::Kv(cmd) => kv(&home, cmd),
         Command::Flows(cmd) => flows(&home, cmd),
         Command::Demo(args) => crate::demo::demo(&home, args),
-        Command::Query { url, sql, json } => query(&url, &sql, json),
+        Command::Query {
+            url,
+            sql,
+            json,
+            csv,
+        } => query(&url, &sql, json, csv),
         Command::Tasks => {
             let rows: Vec<Vec<String>> = weir_tasks::catalog::ALL
                 .iter()
@@ -766,22 +771,45 @@ fn flows(home: &Path, cmd: FlowsCommand) -> Result<u8> {
     }
 }
 
-fn query(url: &str, sql: &str, json: bool) -> Result<u8> {
+/// `weir query`: values in the canonical text of `weir_warehouse::text`, the same on every
+/// engine, as a table, JSON or CSV.
+fn query(url: &str, sql: &str, json: bool, csv: bool) -> Result<u8> {
+    use weir_warehouse::text::cell;
     let target =
         weir_warehouse::url::parse(url, None, None).map_err(|e| user_error(e.to_string()))?;
     let mut w = weir_warehouse::connect(&target)?;
     let rows = w.query(sql)?;
     if json {
         emit_json(&rows.objects());
+    } else if csv {
+        let field = |text: &str| {
+            if text.is_empty() || text.contains([',', '"', '\n', '\r']) {
+                format!("\"{}\"", text.replace('"', "\"\""))
+            } else {
+                text.to_string()
+            }
+        };
+        let mut out = String::new();
+        let header: Vec<String> = rows.columns.iter().map(|c| field(c)).collect();
+        out.push_str(&header.join(","));
+        out.push('\n');
+        for r in &rows.rows {
+            let line: Vec<String> = r
+                .iter()
+                .map(|v| match v {
+                    serde_json::Value::Null => String::new(),
+                    other => field(&cell(other, "")),
+                })
+                .collect();
+            out.push_str(&line.join(","));
+            out.push('\n');
+        }
+        emit(&out);
     } else {
         let cells: Vec<Vec<String>> = rows
             .rows
             .iter()
-            .map(|r| {
-                r.iter()
-                    .map(|v| weir_tasks::de::scalar_text(v.clone()))
-                    .collect()
-            })
+            .map(|r| r.iter().map(|v| cell(v, "NULL")).collect())
             .collect();
         let headers: Vec<&str> = rows.columns.iter().map(String::as_str).collect();
         emit(&table(&headers, &cells));

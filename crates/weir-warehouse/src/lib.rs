@@ -10,7 +10,9 @@
 mod duck;
 pub mod load;
 mod pg;
+mod pg_values;
 pub mod sql;
+pub mod text;
 pub mod url;
 
 use std::path::Path;

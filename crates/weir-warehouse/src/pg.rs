@@ -1,6 +1,7 @@
 //! The PostgreSQL adapter, also used for Redshift (same wire protocol).
 
 use crate::load::{Batch, KeySet, KeyedReader, LoadCounts, LoadPlan, key_hex, quote_ident};
+use crate::pg_values;
 use crate::url::PgConfig;
 use crate::{CsvOptions, Engine, Result, Rows, Warehouse, WarehouseError};
 use postgres::{Client, NoTls, SimpleQueryMessage};
@@ -125,44 +126,28 @@ impl Warehouse for PgWarehouse {
 
     fn query(&mut self, sql: &str) -> Result<Rows> {
         if returns_rows(sql) {
-            // Describe the statement first: it gives the column names in order (even with no
-            // rows), and tells whether the JSON path below would merge repeated names.
-            let names: Vec<String> = self
-                .client
-                .prepare(sql)
-                .map_err(err("the query"))?
-                .columns()
-                .iter()
-                .map(|c| c.name().to_string())
-                .collect();
-            let unique =
-                names.iter().collect::<std::collections::HashSet<_>>().len() == names.len();
-            if unique {
-                // The server turns each row into JSON with the right types; no per-type mapping.
-                let wrapped = format!(
-                    "SELECT row_to_json(q)::text FROM ({}) q",
-                    sql.trim().trim_end_matches(';')
-                );
-                let rows = self
-                    .client
-                    .query(wrapped.as_str(), &[])
-                    .map_err(err("the query"))?;
+            // Results of a prepared statement come in binary, which `pg_values` decodes into
+            // the same text DuckDB's values get. Types it does not know fall back to the
+            // server's own text, below.
+            let stmt = self.client.prepare(sql).map_err(err("the query"))?;
+            if stmt.columns().iter().all(|c| pg_values::known(c.type_())) {
+                let rows = self.client.query(&stmt, &[]).map_err(err("the query"))?;
                 let mut out = Rows {
-                    columns: names,
+                    columns: stmt
+                        .columns()
+                        .iter()
+                        .map(|c| c.name().to_string())
+                        .collect(),
                     rows: Vec::with_capacity(rows.len()),
                 };
                 for row in rows {
-                    let text: String = row.get(0);
-                    let mut obj = match serde_json::from_str::<serde_json::Value>(&text) {
-                        Ok(serde_json::Value::Object(m)) => m,
-                        _ => serde_json::Map::new(),
-                    };
-                    out.rows.push(
-                        out.columns
-                            .iter()
-                            .map(|c| obj.remove(c).unwrap_or(serde_json::Value::Null))
-                            .collect(),
-                    );
+                    let mut values = Vec::with_capacity(row.len());
+                    for i in 0..row.len() {
+                        let cell: Option<pg_values::Cell> =
+                            row.try_get(i).map_err(err("reading a value"))?;
+                        values.push(cell.map_or(serde_json::Value::Null, |c| c.0));
+                    }
+                    out.rows.push(values);
                 }
                 return Ok(out);
             }

@@ -3,8 +3,10 @@
 mod load;
 
 use crate::load::{KeyedReader, LoadCounts, LoadPlan};
+use crate::text;
 use crate::{CsvOptions, Engine, Result, Rows, Warehouse, WarehouseError};
-use duckdb::types::ValueRef;
+use duckdb::arrow::datatypes::DataType;
+use duckdb::types::{TimeUnit, ValueRef};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{LazyLock, Mutex, PoisonError};
@@ -96,7 +98,19 @@ impl DuckWarehouse {
     }
 }
 
-fn json_of(v: ValueRef<'_>) -> serde_json::Value {
+/// Microseconds from a value in `unit`, saturating (infinite timestamps are `i64::MAX`).
+fn micros(unit: TimeUnit, v: i64) -> i64 {
+    match unit {
+        TimeUnit::Second => v.saturating_mul(1_000_000),
+        TimeUnit::Millisecond => v.saturating_mul(1000),
+        TimeUnit::Microsecond => v,
+        TimeUnit::Nanosecond => v / 1000,
+    }
+}
+
+/// A value as JSON, in the canonical text of `crate::text`; `utc` when the column is a
+/// TIMESTAMPTZ (a value alone does not say).
+fn json_of(v: ValueRef<'_>, utc: bool) -> serde_json::Value {
     use serde_json::Value;
     match v {
         ValueRef::Null => Value::Null,
@@ -105,28 +119,60 @@ fn json_of(v: ValueRef<'_>) -> serde_json::Value {
         ValueRef::SmallInt(i) => i.into(),
         ValueRef::Int(i) => i.into(),
         ValueRef::BigInt(i) => i.into(),
-        ValueRef::HugeInt(i) => i64::try_from(i)
-            .map(Value::from)
+        ValueRef::HugeInt(i) => text::big_int(i),
+        ValueRef::UHugeInt(i) => i128::try_from(i)
+            .map(text::big_int)
             .unwrap_or_else(|_| Value::String(i.to_string())),
         ValueRef::UTinyInt(i) => i.into(),
         ValueRef::USmallInt(i) => i.into(),
         ValueRef::UInt(i) => i.into(),
         ValueRef::UBigInt(i) => i.into(),
-        ValueRef::Float(f) => {
-            serde_json::Number::from_f64(f64::from(f)).map_or(Value::Null, Value::Number)
-        }
-        ValueRef::Double(f) => serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number),
+        ValueRef::Float(f) => text::real(f),
+        ValueRef::Double(f) => text::double(f),
         ValueRef::Text(t) => Value::String(String::from_utf8_lossy(t).into_owned()),
-        other => {
-            // Dates, timestamps, decimals, lists…: DuckDB's own text form.
-            let owned: duckdb::types::Value = other.to_owned();
-            Value::String(match owned {
-                duckdb::types::Value::Timestamp(_, _)
-                | duckdb::types::Value::Date32(_)
-                | duckdb::types::Value::Decimal(_) => format!("{owned:?}"),
-                _ => format!("{owned:?}"),
-            })
+        ValueRef::Blob(b) | ValueRef::Geometry(b) => Value::String(text::hex(b)),
+        ValueRef::Decimal(d) => Value::String(d.to_string()),
+        ValueRef::Date32(d) => Value::String(text::date(i64::from(d))),
+        ValueRef::Time64(unit, t) => Value::String(text::time(micros(unit, t))),
+        ValueRef::Timestamp(unit, t) => Value::String(text::timestamp(micros(unit, t), utc)),
+        ValueRef::Interval {
+            months,
+            days,
+            nanos,
+        } => Value::String(text::interval(months, days, nanos / 1000)),
+        other => json_of_value(other.to_owned()),
+    }
+}
+
+/// A nested value (list, struct, map, union, enum) as JSON. Timestamps inside count as
+/// TIMESTAMP: a nested value does not say whether it had a time zone.
+fn json_of_value(v: duckdb::types::Value) -> serde_json::Value {
+    use duckdb::types::Value as D;
+    use serde_json::Value;
+    match v {
+        D::List(items) | D::Array(items) => {
+            Value::Array(items.into_iter().map(json_of_value).collect())
         }
+        D::Struct(fields) => Value::Object(
+            fields
+                .iter()
+                .map(|(k, v)| (k.clone(), json_of_value(v.clone())))
+                .collect(),
+        ),
+        D::Map(entries) => Value::Object(
+            entries
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        text::cell(&json_of_value(k.clone()), "NULL"),
+                        json_of_value(v.clone()),
+                    )
+                })
+                .collect(),
+        ),
+        D::Union(inner) => json_of_value(*inner),
+        D::Enum(s) | D::Text(s) => Value::String(s),
+        other => json_of(ValueRef::from(&other), false),
     }
 }
 
@@ -168,10 +214,15 @@ impl Warehouse for DuckWarehouse {
         let mut rows_out = Vec::new();
         let mut rows = stmt.query([]).map_err(err("the query"))?;
         let mut columns: Option<Vec<String>> = None;
+        // Which columns are TIMESTAMPTZ: known once the first row is read.
+        let mut utc = Vec::new();
         while let Some(row) = rows.next().map_err(err("reading rows"))? {
             let stmt_ref = row.as_ref();
             let n = stmt_ref.column_count();
             if columns.is_none() {
+                utc = (0..n)
+                    .map(|i| matches!(stmt_ref.column_type(i), DataType::Timestamp(_, Some(_))))
+                    .collect();
                 columns = Some(
                     (0..n)
                         .map(|i| {
@@ -184,8 +235,11 @@ impl Warehouse for DuckWarehouse {
                 );
             }
             let mut vals = Vec::with_capacity(n);
-            for i in 0..n {
-                vals.push(json_of(row.get_ref(i).map_err(err("reading a value"))?));
+            for (i, &utc) in utc.iter().enumerate() {
+                vals.push(json_of(
+                    row.get_ref(i).map_err(err("reading a value"))?,
+                    utc,
+                ));
             }
             rows_out.push(vals);
         }
