@@ -339,4 +339,90 @@ mod tests {
             ]
         );
     }
+
+    /// Loads `text` into a fresh table `t (unique_row_id, filename, a, b)` of text columns;
+    /// returns the connection and the report.
+    fn load_text(dir: &Path, text: &[u8]) -> (Box<dyn Warehouse>, LoadReport) {
+        let csv = dir.join("k.csv");
+        std::fs::write(&csv, text).unwrap();
+        let mut w = duck(dir);
+        w.execute("CREATE TABLE t (unique_row_id text, filename text, a text, b text)")
+            .unwrap();
+        let report = load::load(w.as_mut(), &spec_for(&csv, "k.csv")).unwrap();
+        (w, report)
+    }
+
+    /// Issue 8: a NULL field and a field holding the two characters `\N` had one key.
+    #[test]
+    fn a_null_field_and_a_backslash_n_field_get_different_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_, r) = load_text(dir.path(), b"a,b\nx,\nx,\\N\n");
+        assert_eq!((r.rows_read, r.inserted, r.duplicates_skipped), (2, 2, 0));
+    }
+
+    /// Issue 8: a field holding 0x1f and the two fields around it had one key.
+    #[test]
+    fn a_unit_separator_inside_a_field_is_not_a_field_boundary() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_, r) = load_text(dir.path(), b"a,b\nx\x1fy,z\nx,y\x1fz\n");
+        assert_eq!((r.rows_read, r.inserted, r.duplicates_skipped), (2, 2, 0));
+    }
+
+    /// The SQL expression the README gives computes the key the load stored.
+    #[test]
+    fn the_documented_sql_expression_gives_the_loaded_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut w, r) = load_text(
+            dir.path(),
+            "a,b\n1,x\n2,\n,\nh\u{e9}llo \u{1f44d}\u{1f3fd},\"q,\"\"\"\nx\u{1f}y,z\n".as_bytes(),
+        );
+        assert_eq!(r.inserted, 5);
+        let rows = w
+            .query(
+                "SELECT count(*) AS n, count(*) FILTER (WHERE unique_row_id = \
+                 md5(concat(coalesce(length(a) || ':' || a, 'N'), coalesce(length(b) || ':' || b, 'N')))) AS same FROM t",
+            )
+            .unwrap();
+        assert_eq!(
+            rows.rows[0],
+            vec![serde_json::json!(5), serde_json::json!(5)]
+        );
+    }
+
+    /// A table holding a file's rows under the earlier key (fields joined by 0x1f) refuses to
+    /// load that file again, which would insert every row twice.
+    #[test]
+    fn a_file_loaded_with_the_earlier_key_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let csv = dir.path().join("old.csv");
+        std::fs::write(&csv, "a,b\n1,x\n2,\n").unwrap();
+        let mut w = duck(dir.path());
+        w.execute("CREATE TABLE t (unique_row_id text, filename text, a text, b text)")
+            .unwrap();
+        w.execute("INSERT INTO t VALUES (md5('1' || chr(31) || 'x'), 'old.csv', '1', 'x'), (md5('2' || chr(31) || '\\N'), 'old.csv', '2', NULL)")
+            .unwrap();
+        let e = load::load(w.as_mut(), &spec_for(&csv, "old.csv"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("earlier row key") && e.contains("DELETE FROM t WHERE filename = 'old.csv'"),
+            "{e}"
+        );
+        assert_eq!(w.query("SELECT count(*) FROM t").unwrap().rows[0][0], 2);
+        w.execute("DELETE FROM t WHERE filename = 'old.csv'")
+            .unwrap();
+        assert_eq!(
+            load::load(w.as_mut(), &spec_for(&csv, "old.csv"))
+                .unwrap()
+                .inserted,
+            2
+        );
+        // Loaded with the new key, it loads again as a no-op.
+        assert_eq!(
+            load::load(w.as_mut(), &spec_for(&csv, "old.csv"))
+                .unwrap()
+                .inserted,
+            0
+        );
+    }
 }

@@ -74,6 +74,7 @@ pub struct LoadCounts {
 /// Loads a file idempotently. Opens and ends its own transaction.
 pub fn load(w: &mut dyn Warehouse, spec: &LoadSpec) -> Result<LoadReport> {
     let (plan, rows) = plan(w, spec).map_err(|e| load_error(spec, e))?;
+    refuse_legacy_keys(w, &plan, &rows).map_err(|e| load_error(spec, e))?;
     w.begin()?;
     match w.load_rows(&plan, rows) {
         Ok(counts) => {
@@ -90,6 +91,54 @@ pub fn load(w: &mut dyn Warehouse, spec: &LoadSpec) -> Result<LoadReport> {
             Err(load_error(spec, e))
         }
     }
+}
+
+/// Records read from the start of the file to recognise it under the old key text.
+const LEGACY_SAMPLE: usize = 64;
+
+/// Fails when the table holds rows of this file keyed with weir's old key text (fields joined by
+/// 0x1f): loading it again would insert every row a second time under its new key. Costs one
+/// lookup of a few keys when the table has rows, nothing when it is empty.
+fn refuse_legacy_keys(w: &mut dyn Warehouse, plan: &LoadPlan, rows: &KeyedReader) -> Result<()> {
+    let kc = quote_ident(&plan.key_column.0);
+    let any = w.query(&format!(
+        "SELECT 1 AS x FROM {} WHERE {kc} IS NOT NULL LIMIT 1",
+        plan.table
+    ))?;
+    if any.rows.is_empty() {
+        return Ok(());
+    }
+    let keys = rows.legacy_keys(LEGACY_SAMPLE)?;
+    if keys.is_empty() {
+        return Ok(());
+    }
+    let list: Vec<String> = keys
+        .iter()
+        .map(|&k| format!("'{}'", String::from_utf8_lossy(&key_hex(k))))
+        .collect();
+    let found = w.query(&format!(
+        "SELECT count(*) AS n FROM {} WHERE {kc} IN ({})",
+        plan.table,
+        list.join(", ")
+    ))?;
+    if found.rows.first().and_then(|r| r.first()) == Some(&serde_json::json!(0)) {
+        return Ok(());
+    }
+    let delete = match &plan.filename {
+        Some((c, _, name)) => format!(
+            "`DELETE FROM {} WHERE {} = '{}'`",
+            plan.table,
+            quote_ident(c),
+            name.replace('\'', "''")
+        ),
+        None => "delete them".into(),
+    };
+    Err(WarehouseError::Load(format!(
+        "table `{}` holds rows of this file keyed with weir's earlier row key (key fields \
+         joined by 0x1f), and loading it again would insert every row a second time \
+         under its new key; remove those rows first ({delete}) and load the file again",
+        plan.table
+    )))
 }
 
 /// Checks the file's columns against the table and opens the file.

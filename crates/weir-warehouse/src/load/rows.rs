@@ -1,10 +1,19 @@
 //! Reading the file of a load: CSV records (gzip or not) with their row key, each distinct key
 //! once.
 //!
-//! The key of a row is the md5 of its key fields' text as written in the file, joined by the
-//! unit separator (0x1f), with `\N` for a NULL field (one equal to the null string). Keying the
-//! text, not the parsed values, needs no formatting of numbers and timestamps and gives the same
-//! key on every engine. It is stored as 32 lowercase hex digits.
+//! The key of a row is the md5 of its key fields' text as written in the file, each field
+//! written as its length in characters (Unicode code points, in decimal), `:` and its text, and
+//! a NULL field (one equal to the null string) as `N`. No two different rows share a key text:
+//! at a field's start a digit says "a field of this many characters follows" and `N` says NULL,
+//! which no length can start with; nothing inside a field is ever read as a boundary. In SQL,
+//! on DuckDB and PostgreSQL alike:
+//! `md5(concat(coalesce(length(c1) || ':' || c1, 'N'), coalesce(length(c2) || ':' || c2, 'N')))`.
+//! Keying the text, not the parsed values, needs no formatting of numbers and timestamps and
+//! gives the same key on every engine. It is stored as 32 lowercase hex digits.
+//!
+//! Before this, the key was the fields joined by 0x1f with `\N` for NULL, which let a NULL and
+//! the text `\N`, or a field holding 0x1f and two fields, share a key. `legacy_keys` still
+//! computes it, so that a load can recognise a file loaded with it.
 
 use super::values::{self, Kind};
 use crate::{CsvOptions, Result, WarehouseError};
@@ -145,6 +154,31 @@ fn zeroed(n: usize) -> Vec<u128> {
     let mut slots = Vec::with_capacity(n);
     slots.resize(n, 0);
     slots
+}
+
+/// The characters (Unicode code points) of a field: its bytes but UTF-8 continuation bytes, as
+/// SQL's `length` counts them.
+fn chars(f: &[u8]) -> usize {
+    if f.is_ascii() {
+        f.len()
+    } else {
+        f.iter().filter(|&&b| (b as i8) >= -0x40).count()
+    }
+}
+
+/// Appends `n` in decimal.
+fn push_decimal(out: &mut Vec<u8>, mut n: usize) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[at..]);
 }
 
 /// A key as stored: 32 lowercase hex digits.
@@ -312,6 +346,8 @@ pub struct KeyedReader {
     key_ends: Vec<usize>,
     digests: Vec<md5_many::Md5Digest>,
     md5: md5_many::Md5Many,
+    /// Whether keys are computed with the old key text (`legacy_key_text`).
+    legacy: bool,
     /// Records read so far (header lines excluded).
     pub rows_read: u64,
 }
@@ -369,6 +405,7 @@ impl KeyedReader {
             key_ends: Vec::new(),
             digests: Vec::new(),
             md5: md5_many::Md5Many::new(),
+            legacy: false,
             rows_read: 0,
         };
         let mut header = None;
@@ -647,6 +684,26 @@ impl KeyedReader {
     /// Appends the key text of the row whose fields are `first_end`, `first_end + 1`… of the
     /// batch to `key_texts`.
     fn key_text(&mut self, batch: &Batch, first_end: usize) {
+        if self.legacy {
+            return self.legacy_key_text(batch, first_end);
+        }
+        for &i in &self.key_fields {
+            let at = first_end + i;
+            let f = &batch.bytes[batch.starts[at]..batch.ends[at]];
+            if f == self.null.as_slice() {
+                self.key_texts.push(b'N');
+            } else {
+                push_decimal(&mut self.key_texts, chars(f));
+                self.key_texts.push(b':');
+                self.key_texts.extend_from_slice(f);
+            }
+        }
+        self.key_ends.push(self.key_texts.len());
+    }
+
+    /// The key text of weir before the length-prefixed one: fields joined by 0x1f, `\N` for
+    /// NULL.
+    fn legacy_key_text(&mut self, batch: &Batch, first_end: usize) {
         for (n, &i) in self.key_fields.iter().enumerate() {
             if n > 0 {
                 self.key_texts.push(0x1f);
@@ -660,6 +717,19 @@ impl KeyedReader {
             }
         }
         self.key_ends.push(self.key_texts.len());
+    }
+
+    /// The keys the first `n` records of the file had under the old key text (see the module's
+    /// documentation), to recognise a file an older weir loaded.
+    pub fn legacy_keys(&self, n: usize) -> Result<Vec<u128>> {
+        let mut again = self.reopen()?;
+        again.legacy = true;
+        let mut batch = Batch::with_capacity(n, 0);
+        let mut keys = Vec::new();
+        while keys.len() < n && again.next_batch(&KeySet::default(), &mut batch, false, n)? {
+            keys.extend_from_slice(&batch.keys[..batch.len().min(n - keys.len())]);
+        }
+        Ok(keys)
     }
 
     /// The keys of the batch's rows: the md5 of their key texts, all of them at once (independent
@@ -739,8 +809,9 @@ mod tests {
     fn a_key_is_the_md5_of_the_key_fields_text() {
         let mut r = reader("a,b,c\n1,x,\n", vec![0, 2]);
         let rows = all(&mut r, &KeySet::default(), 10);
-        // md5("1" 0x1f "\N"), as `md5(concat_ws(chr(31), '1', '\N'))` gives in SQL.
-        let expected = Md5::digest(b"1\x1f\\N");
+        // As `md5(concat(coalesce(length(a) || ':' || a, 'N'), coalesce(length(c) || ':' || c,
+        // 'N')))` gives in SQL.
+        let expected = Md5::digest(b"1:1N");
         assert_eq!(rows[0].1, u128::from_be_bytes(expected.into()));
     }
 
@@ -748,7 +819,7 @@ mod tests {
     fn repeated_and_existing_keys_are_skipped_and_counted() {
         let text = "a,b\n1,x\n2,y\n1,x\n3,z\n\n1,other\n\"q,\"\"\",\"multi\nline\"\n4,w";
         let mut existing = KeySet::default();
-        existing.insert(u128::from_be_bytes(Md5::digest(b"3\x1fz").into()));
+        existing.insert(u128::from_be_bytes(Md5::digest(b"1:31:z").into()));
         // Batches of every size give the same rows: a repeated key may sit in the same batch
         // as its first copy or in a later one.
         for max in [1, 2, 3, 100] {
@@ -775,7 +846,7 @@ mod tests {
             let b = i.to_string();
             text.push_str(&format!("{a},{b}\n"));
             want.push(u128::from_be_bytes(
-                Md5::digest(format!("{a}\x1f{b}").as_bytes()).into(),
+                Md5::digest(format!("{}:{a}{}:{b}", a.len(), b.len()).as_bytes()).into(),
             ));
         }
         for max in [1, 7, 8, 9, 64, 2048] {
