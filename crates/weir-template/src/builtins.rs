@@ -152,6 +152,8 @@ pub(crate) fn register(
         String::from_utf8(bytes).map_err(|_| err("base64decode: decoded bytes are not UTF-8 text"))
     });
     env.add_filter("distinct", distinct);
+    // Replaces minijinja's `slice`, which splits a list into N parts.
+    env.add_filter("slice", slice_filter);
     env.add_filter("nindent", |s: String, width: usize| {
         let pad = " ".repeat(width);
         let body: Vec<String> = s.lines().map(|l| format!("{pad}{l}")).collect();
@@ -479,6 +481,46 @@ fn values_filter(value: Value) -> Result<Value, Error> {
         }
         ValueKind::Seq => Ok(Value::from(value.try_iter()?.collect::<Vec<_>>())),
         _ => Err(err(format!("values: `{value}` is not a map"))),
+    }
+}
+
+/// Pebble's `slice(fromIndex=0, toIndex=length)`: a sub-list, or a substring counted in
+/// characters. Indexes out of range are errors, as in Pebble.
+fn slice_filter(value: Value, from: Option<usize>, to: Option<usize>) -> Result<Value, Error> {
+    let check = |len: usize| -> Result<(usize, usize), Error> {
+        let (from, to) = (from.unwrap_or(0), to.unwrap_or(len));
+        if to > len {
+            return Err(err(format!(
+                "slice: toIndex {to} is past the end (the length is {len})"
+            )));
+        }
+        if from > to {
+            return Err(err(format!(
+                "slice: fromIndex {from} is after toIndex {to}"
+            )));
+        }
+        Ok((from, to))
+    };
+    if let Some(text) = value.as_str() {
+        let (from, to) = check(text.chars().count())?;
+        return Ok(Value::from(
+            text.chars().skip(from).take(to - from).collect::<String>(),
+        ));
+    }
+    match value.kind() {
+        ValueKind::Seq | ValueKind::Iterable => {
+            let items: Vec<Value> = value.try_iter()?.collect();
+            let (from, to) = check(items.len())?;
+            Ok(Value::from(items[from..to].to_vec()))
+        }
+        ValueKind::Undefined => {
+            // Fails with an error naming the undefined variable.
+            value.get_attr("")?;
+            Err(err("slice: the value is undefined"))
+        }
+        _ => Err(err(format!(
+            "slice expects a list or a string, got `{value}`"
+        ))),
     }
 }
 

@@ -638,6 +638,10 @@ impl Rewriter<'_> {
                         Kind::Op if text == "." => ItemKind::Dot,
                         Kind::Op => ItemKind::Op(text.to_string()),
                         Kind::Ident if !after_dot => match text {
+                            // After `is` / `is not`, `null` names weir's `null` test, which
+                            // (as in Pebble) also holds for an undefined value; Jinja's `none`
+                            // test would not.
+                            "null" if follows_is(&items) => ItemKind::Ident(text.to_string()),
                             "null" => {
                                 items.push(Item {
                                     kind: ItemKind::Ident("none".into()),
@@ -751,6 +755,21 @@ impl Rewriter<'_> {
             k = left_start + 1;
         }
         concat_segments(&items)
+    }
+}
+
+/// Whether the next item is the name of a test: the previous words are `is` or `is not`.
+fn follows_is(items: &[Item]) -> bool {
+    let word = |i: usize| match &items[i].kind {
+        ItemKind::Ident(w) => Some(w.as_str()),
+        _ => None,
+    };
+    match prev_non_ws(items, items.len()).map(word) {
+        Some(Some("is")) => true,
+        Some(Some("not")) => prev_non_ws(items, items.len())
+            .and_then(|not_at| prev_non_ws(items, not_at))
+            .is_some_and(|i| word(i) == Some("is")),
+        _ => false,
     }
 }
 

@@ -701,3 +701,35 @@ fn known_names_come_from_the_environment() {
     assert!(!known.contains(crate::names::NameKind::Test, "nul"));
     assert!(!known.contains(crate::names::NameKind::Function, "nowish"));
 }
+
+// Issue 8, item 4: no silent wrong results in templates.
+
+#[test]
+fn issue_8_slice_is_pebbles() {
+    // Pebble's and Kestra's `slice` docs.
+    assert_eq!(
+        ok("{{ ['apple', 'peach', 'pear', 'banana'] | slice(1,3) }}"),
+        r#"["peach","pear"]"#
+    );
+    assert_eq!(ok("{{ 'Mitchell' | slice(1,3) }}"), "it");
+    assert_eq!(ok("{{ [1,2,3,4] | slice(1,3) }}"), "[2,3]");
+    assert_eq!(ok("{{ 'abcdef' | slice(1,3) }}"), "bc");
+    assert_eq!(ok("{{ 'héllo' | slice(1) }}"), "éllo");
+    let e = fails("{{ [1,2] | slice(1,3) }}");
+    assert!(e.message.contains("toIndex 3"), "{e}");
+}
+
+#[test]
+fn issue_8_undefined_is_null() {
+    // Kestra's tests docs: `{% if user.email is null %}` / `{% if name is not null %}`; an
+    // undefined variable is null to Pebble.
+    assert_eq!(ok("{{ nope is null }}"), "true");
+    assert_eq!(ok("{{ inputs.nope is null }}"), "true");
+    assert_eq!(ok("{{ inputs.nope is not null }}"), "false");
+    assert_eq!(ok("{% if inputs.nope is null %}none{% endif %}"), "none");
+    assert_eq!(ok("{{ inputs.nothing is null }}"), "true");
+    assert_eq!(ok("{{ inputs.taxi is null }}"), "false");
+    assert_eq!(ok("{{ inputs.taxi is not null }}"), "true");
+    // `null` as a value is still Jinja's `none`.
+    assert_eq!(ok("{{ inputs.nothing == null }}"), "true");
+}
