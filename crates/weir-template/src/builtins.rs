@@ -261,17 +261,12 @@ fn kv_fn(
 }
 
 fn now_fn(kwargs: Kwargs) -> Result<Value, Error> {
-    let zone: Option<String> = kwargs.get("timeZone")?;
+    let zone = zone_arg(&kwargs)?;
     kwargs.assert_all_used()?;
-    match zone.as_deref().and_then(datetime::parse_fixed_zone) {
-        Some(offset) if offset.local_minus_utc() != 0 => {
-            let now = datetime::in_offset(&chrono::Utc::now().fixed_offset(), offset);
-            datetime::format(&now, "iso_micro")
-                .map(Value::from)
-                .map_err(err)
-        }
-        _ => Ok(Value::from(datetime::now_iso())),
-    }
+    let now = zone.convert(&chrono::Utc::now().fixed_offset());
+    datetime::format(&now, "iso_micro")
+        .map(Value::from)
+        .map_err(err)
 }
 
 /// A random integer in `[lower, upper)`.
@@ -561,14 +556,38 @@ fn contains_test(haystack: &Value, needle: &Value) -> bool {
     }
 }
 
-/// Parses the input of a date filter: a date string or epoch seconds.
-fn to_datetime(value: &Value) -> Result<chrono::DateTime<chrono::FixedOffset>, Error> {
+/// The `timeZone` argument; Kestra reads dates in UTC (its servers' zone) without one.
+fn zone_arg(kwargs: &Kwargs) -> Result<datetime::Zone, Error> {
+    let zone: Option<String> = kwargs.get("timeZone")?;
+    match zone {
+        Some(zone) => datetime::Zone::parse(&zone).map_err(err),
+        None => Ok(datetime::Zone::utc()),
+    }
+}
+
+/// Parses the input of a date filter: a date string or epoch seconds. As in Kestra, a string
+/// without an offset is a wall-clock time in `zone`, and `existing_format` is the pattern the
+/// string is written in.
+fn to_datetime(
+    value: &Value,
+    zone: &datetime::Zone,
+    existing_format: Option<&str>,
+) -> Result<datetime::Parsed, Error> {
     match value.kind() {
-        ValueKind::String => datetime::parse_str(value.as_str().unwrap_or_default()).map_err(err),
+        ValueKind::String => {
+            let text = value.as_str().unwrap_or_default();
+            match existing_format {
+                Some(pattern) => datetime::parse_with(text, pattern, zone),
+                None => datetime::parse_str_in(text, zone),
+            }
+            .map_err(err)
+        }
         ValueKind::Number => {
             let secs = f64::try_from(value.clone())
                 .map_err(|_| err(format!("`{value}` is not a valid timestamp")))?;
-            datetime::from_epoch_seconds(secs).map_err(err)
+            datetime::from_epoch_seconds(secs)
+                .map(|at| datetime::Parsed { at, local: false })
+                .map_err(err)
         }
         ValueKind::Undefined => {
             // `get_attr` on undefined fails with an error naming the undefined variable.
@@ -581,54 +600,73 @@ fn to_datetime(value: &Value) -> Result<chrono::DateTime<chrono::FixedOffset>, E
     }
 }
 
-/// Applies `timeZone=...` when it is UTC or a fixed offset; region names are not supported
-/// without a time-zone database, so dates stay in UTC for them.
-fn apply_zone(
-    dt: chrono::DateTime<chrono::FixedOffset>,
-    kwargs: &Kwargs,
-) -> Result<chrono::DateTime<chrono::FixedOffset>, Error> {
-    let zone: Option<String> = kwargs.get("timeZone")?;
-    let offset = zone
-        .as_deref()
-        .and_then(datetime::parse_fixed_zone)
-        .or_else(|| chrono::FixedOffset::east_opt(0));
-    Ok(match offset {
-        Some(offset) => datetime::in_offset(&dt, offset),
-        None => dt,
-    })
-}
-
-fn date_filter(value: Value, format: Option<String>, kwargs: Kwargs) -> Result<String, Error> {
-    let dt = to_datetime(&value)?;
-    // Accepted for compatibility; parsing with a custom input pattern is not supported, the
-    // common ISO inputs are detected automatically.
-    let _: Option<String> = kwargs.get("existingFormat")?;
+/// Pebble's `date(format, timeZone, existingFormat, locale)`: each argument by position or by
+/// name. The date is printed in `timeZone` (UTC without one), whatever zone it was written in.
+fn date_filter(
+    value: Value,
+    format: Option<String>,
+    zone: Option<String>,
+    existing_format: Option<String>,
+    kwargs: Kwargs,
+) -> Result<String, Error> {
+    let format = named_or_positional(&kwargs, "format", format)?;
+    let zone = match named_or_positional(&kwargs, "timeZone", zone)? {
+        Some(zone) => datetime::Zone::parse(&zone).map_err(err)?,
+        None => datetime::Zone::utc(),
+    };
+    let existing_format = named_or_positional(&kwargs, "existingFormat", existing_format)?;
+    // weir prints English names whatever the locale; accepted so flows that pass it still run.
     let _: Option<String> = kwargs.get("locale")?;
-    let dt = apply_zone(dt, &kwargs)?;
     kwargs.assert_all_used()?;
-    datetime::format(&dt, format.as_deref().unwrap_or("iso")).map_err(err)
+    let dt = to_datetime(&value, &zone, existing_format.as_deref())?.at;
+    datetime::format(&zone.convert(&dt), format.as_deref().unwrap_or("iso")).map_err(err)
 }
 
+/// An argument Pebble accepts by position or by name; giving both is a mistake worth reporting.
+fn named_or_positional(
+    kwargs: &Kwargs,
+    name: &str,
+    positional: Option<String>,
+) -> Result<Option<String>, Error> {
+    let named: Option<String> = kwargs.get(name)?;
+    match (named, positional) {
+        (Some(_), Some(_)) => Err(err(format!(
+            "`{name}` is given both by position and by name"
+        ))),
+        (named, positional) => Ok(named.or(positional)),
+    }
+}
+
+/// Kestra adds in the date's own zone (so `DAYS` keep the wall-clock time across a change of
+/// offset in a region), then prints in `timeZone`.
 fn date_add_filter(
     value: Value,
     amount: i64,
     unit: String,
     kwargs: Kwargs,
 ) -> Result<String, Error> {
-    let dt = to_datetime(&value)?;
     let format: Option<String> = kwargs.get("format")?;
-    let _: Option<String> = kwargs.get("existingFormat")?;
-    let dt = apply_zone(dt, &kwargs)?;
+    let existing_format: Option<String> = kwargs.get("existingFormat")?;
+    let _: Option<String> = kwargs.get("locale")?;
+    let zone = zone_arg(&kwargs)?;
     kwargs.assert_all_used()?;
-    let shifted = datetime::add(&dt, amount, &unit).map_err(err)?;
-    datetime::format(&shifted, format.as_deref().unwrap_or("iso")).map_err(err)
+    let parsed = to_datetime(&value, &zone, existing_format.as_deref())?;
+    let shifted = match zone {
+        datetime::Zone::Named(tz) if parsed.local => {
+            datetime::add(&parsed.at.with_timezone(&tz), amount, &unit)
+                .map(|dt| dt.fixed_offset())
+                .map_err(err)?
+        }
+        _ => datetime::add(&parsed.at, amount, &unit).map_err(err)?,
+    };
+    datetime::format(&zone.convert(&shifted), format.as_deref().unwrap_or("iso")).map_err(err)
 }
 
 fn timestamp(value: Value, kwargs: Kwargs, per_second: i64) -> Result<i64, Error> {
-    let dt = to_datetime(&value)?;
-    let _: Option<String> = kwargs.get("existingFormat")?;
-    let _: Option<String> = kwargs.get("timeZone")?;
+    let existing_format: Option<String> = kwargs.get("existingFormat")?;
+    let zone = zone_arg(&kwargs)?;
     kwargs.assert_all_used()?;
+    let dt = to_datetime(&value, &zone, existing_format.as_deref())?.at;
     let nanos_per_unit = 1_000_000_000 / per_second;
     dt.timestamp()
         .checked_mul(per_second)

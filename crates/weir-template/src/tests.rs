@@ -385,7 +385,12 @@ fn date_filters() {
     );
     assert_eq!(ok("{{ '2021-06-15 08:09:10' | date('H:m:s') }}"), "8:9:10");
     assert_eq!(ok("{{ 1609459200 | date('yyyy-MM-dd') }}"), "2021-01-01");
-    assert_eq!(ok("{{ trigger.date | date }}"), "2021-01-01T00:00:00Z");
+    // Kestra's default format is `iso`, `yyyy-MM-dd'T'HH:mm:ss.SSSSSSXXX` (kestra.io/docs,
+    // Temporal Filters: "format & existingFormat").
+    assert_eq!(
+        ok("{{ trigger.date | date }}"),
+        "2021-01-01T00:00:00.000000Z"
+    );
     let e = fails("{{ 'not a date' | date('yyyy') }}");
     assert!(e.message.contains("not a date"), "{e}");
     let e = fails("{{ trigger.date | date('yyyy-bb') }}");
@@ -396,11 +401,11 @@ fn date_filters() {
 fn date_add_and_timestamps() {
     assert_eq!(
         ok("{{ trigger.date | dateAdd(1, 'DAYS') }}"),
-        "2021-01-02T00:00:00Z"
+        "2021-01-02T00:00:00.000000Z"
     );
     assert_eq!(
         ok("{{ trigger.date | dateAdd(-1, 'MONTHS') }}"),
-        "2020-12-01T00:00:00Z"
+        "2020-12-01T00:00:00.000000Z"
     );
     assert_eq!(
         ok("{{ trigger.date | dateAdd(90, 'MINUTES') | date('HH:mm') }}"),
@@ -705,6 +710,61 @@ fn known_names_come_from_the_environment() {
 // Issue 8, item 4: no silent wrong results in templates.
 
 #[test]
+fn issue_8_time_zone_is_applied() {
+    // Pebble's and Kestra's `date` docs: "the provided time zone will override the system
+    // default": `{{ someInstant | date("yyyy-MM-dd'T'HH:mm:ssX", timeZone="Pacific/Funafuti") }}`.
+    assert_eq!(
+        ok(
+            "{{ '2024-01-15T12:00:00Z' | date(\"yyyy-MM-dd'T'HH:mm:ssX\", timeZone=\"Pacific/Funafuti\") }}"
+        ),
+        "2024-01-16T00:00:00+12"
+    );
+    assert_eq!(
+        ok(
+            "{{ '2024-01-15T12:00:00Z' | date(\"yyyy-MM-dd'T'HH:mm:ssXXX\", timeZone='Europe/Paris') }}"
+        ),
+        "2024-01-15T13:00:00+01:00"
+    );
+    // Summer time comes from the zone's rules, not a fixed offset.
+    assert_eq!(
+        ok("{{ '2024-07-15T12:00:00Z' | date('HH:mm XXX', timeZone='Europe/Paris') }}"),
+        "14:00 +02:00"
+    );
+    // `{{ now() | date("yyyy-MM-dd'T'HH:mm:ssX", timeZone="UTC") }}` (Kestra's docs).
+    assert!(ok("{{ now() | date(\"yyyy-MM-dd'T'HH:mm:ssX\", timeZone=\"UTC\") }}").ends_with('Z'));
+    // `{{ now(timeZone="Europe/Paris") }}` (Kestra's docs): an offset of +01:00 or +02:00.
+    let now = ok("{{ now(timeZone=\"Europe/Paris\") }}");
+    assert!(now.ends_with("+01:00") || now.ends_with("+02:00"), "{now}");
+    // A date without an offset is a wall-clock time in `timeZone`, also for timestamps
+    // (`{{ now() | timestamp(timeZone="Europe/Paris") }}` in Kestra's docs).
+    assert_eq!(
+        ok("{{ '2024-01-15 12:00:00' | timestamp(timeZone='Europe/Paris') }}"),
+        "1705316400"
+    );
+    assert_eq!(
+        ok("{{ '2024-01-15T12:00:00Z' | timestamp(timeZone='Europe/Paris') }}"),
+        "1705320000"
+    );
+    // dateAdd keeps the wall-clock time across the change to summer time in the zone.
+    assert_eq!(
+        ok(
+            "{{ '2024-03-30 12:00:00' | dateAdd(1, 'DAYS', timeZone='Europe/Paris', format='iso_sec') }}"
+        ),
+        "2024-03-31T12:00:00+02:00"
+    );
+    // Positional, as Pebble allows: `date(format, timeZone)`.
+    assert_eq!(
+        ok("{{ '2024-01-15T12:00:00Z' | date('HH:mm', 'Asia/Kolkata') }}"),
+        "17:30"
+    );
+    let e = fails("{{ '2024-01-15T12:00:00Z' | date('HH:mm', timeZone='Mars/Olympus') }}");
+    assert!(
+        e.message.contains("unknown time zone `Mars/Olympus`"),
+        "{e}"
+    );
+}
+
+#[test]
 fn issue_8_slice_is_pebbles() {
     // Pebble's and Kestra's `slice` docs.
     assert_eq!(
@@ -717,6 +777,36 @@ fn issue_8_slice_is_pebbles() {
     assert_eq!(ok("{{ 'héllo' | slice(1) }}"), "éllo");
     let e = fails("{{ [1,2] | slice(1,3) }}");
     assert!(e.message.contains("toIndex 3"), "{e}");
+}
+
+#[test]
+fn issue_8_existing_format_is_used() {
+    // Pebble's and Kestra's `date` docs.
+    assert_eq!(
+        ok("{{ \"July 24, 2001\" | date(\"yyyy-MM-dd\", existingFormat=\"MMMM dd, yyyy\") }}"),
+        "2001-07-24"
+    );
+    assert_eq!(
+        ok("{{ '2024/01/15' | date('yyyy-MM-dd', existingFormat='yyyy/MM/dd') }}"),
+        "2024-01-15"
+    );
+    // Kestra's docs also name both formats: `date(existingFormat="yyyy-MMMM-d", format="yyyy/MMMM/d")`.
+    assert_eq!(
+        ok("{{ '2024-January-5' | date(existingFormat=\"yyyy-MMMM-d\", format=\"yyyy/MMMM/d\") }}"),
+        "2024/January/5"
+    );
+    assert_eq!(
+        ok(
+            "{{ '15.01.2024 13:45' | date('iso_sec', existingFormat='dd.MM.yyyy HH:mm', timeZone='Europe/Paris') }}"
+        ),
+        "2024-01-15T13:45:00+01:00"
+    );
+    assert_eq!(
+        ok("{{ '20240115' | timestamp(existingFormat='yyyyMMdd') }}"),
+        "1705276800"
+    );
+    let e = fails("{{ '2024-01-15' | date('yyyy', existingFormat='yyyy/MM/dd') }}");
+    assert!(e.message.contains("existingFormat `yyyy/MM/dd`"), "{e}");
 }
 
 #[test]
