@@ -547,7 +547,7 @@ spec!(
     WEIR_LOAD,
     "weir.warehouse.Load",
     [],
-    "Loads a CSV file into a table idempotently: an md5 row key, one copy of rows duplicated in the file, nothing inserted twice; outputs rows read, inserted, skipped and rejected.",
+    "Loads a CSV file into a table idempotently: an md5 row key, one copy of rows duplicated in the file, nothing inserted twice; outputs rows read, inserted, skipped and rejected (and `rejectsUri` with `maxBadRows`).",
     jdbc_props!(
         P::req(
             "from",
@@ -593,6 +593,11 @@ spec!(
             "memoryLimit",
             K::String,
             "DuckDB's memory limit during the load, e.g. `1GB`. Default `256MB`."
+        ),
+        P::opt(
+            "maxBadRows",
+            K::Int,
+            "How many malformed rows (wrong field count, unterminated quote, a value that does not parse for its column, bad UTF-8) the load may leave out. Default 0: the first one fails the load. Above 0 they are listed in a CSV in internal storage (output `rejectsUri`: line, column, reason, record) and counted in `rowsRejected`; more than this many fail the load, inserting nothing."
         ),
         P::opt("delimiter", K::String, "Field separator. Default `,`.")
     )

@@ -308,6 +308,8 @@ struct LoadProps {
     header: Option<bool>,
     delimiter: Option<String>,
     memory_limit: Option<String>,
+    #[serde(default, deserialize_with = "de::u64_opt")]
+    max_bad_rows: Option<u64>,
 }
 
 /// `weir.warehouse.Load`: an idempotent, duplicate-free load (see `weir_warehouse::load`).
@@ -319,7 +321,7 @@ pub async fn load(ctx: &TaskContext) -> Result<Outputs, TaskError> {
         let base = p.from.rsplit('/').next().unwrap_or(&p.from);
         base.strip_suffix(".gz").unwrap_or(base).to_string()
     });
-    let spec = weir_warehouse::LoadSpec {
+    let mut spec = weir_warehouse::LoadSpec {
         table: p.table.clone(),
         file,
         file_name: file_name.clone(),
@@ -342,6 +344,16 @@ pub async fn load(ctx: &TaskContext) -> Result<Outputs, TaskError> {
         )
         .filter(|c| !c.is_empty()),
         memory_limit: p.memory_limit.clone(),
+        max_bad_rows: p.max_bad_rows.unwrap_or(0),
+        rejects_file: None,
+    };
+    // Malformed rows, when some may be left out, go to a CSV in internal storage.
+    let rejects_uri = if spec.max_bad_rows > 0 {
+        let uri = ctx.storage.task_file_uri(&ctx.scope(), "rejects.csv");
+        spec.rejects_file = Some(ctx.storage.create_path(&uri)?);
+        Some(uri)
+    } else {
+        None
     };
     let started = std::time::Instant::now();
     let report =
@@ -366,6 +378,9 @@ pub async fn load(ctx: &TaskContext) -> Result<Outputs, TaskError> {
 
     out.insert("duplicatesSkipped".into(), report.duplicates_skipped.into());
     out.insert("rowsRejected".into(), report.rejected.into());
+    if let Some(uri) = rejects_uri {
+        out.insert("rejectsUri".into(), uri.into());
+    }
     out.insert("fileName".into(), file_name.into());
     Ok(out)
 }

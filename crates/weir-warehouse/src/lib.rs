@@ -191,6 +191,8 @@ mod tests {
             key_column: "unique_row_id".into(),
             filename_column: Some("filename".into()),
             memory_limit: None,
+            max_bad_rows: 0,
+            rejects_file: None,
         }
     }
 
@@ -423,6 +425,31 @@ mod tests {
                 .unwrap()
                 .inserted,
             0
+        );
+    }
+
+    /// With `maxBadRows`, text that is not UTF-8 is a rejected row like any other, listed
+    /// with its line and column; the rest loads.
+    #[test]
+    fn bad_utf8_is_rejected_with_its_line_and_column() {
+        let dir = tempfile::tempdir().unwrap();
+        let csv = dir.path().join("u.csv");
+        std::fs::write(&csv, b"a,b\n1,x\n2,\xff\xfe\n3,z\n").unwrap();
+        let mut w = duck(dir.path());
+        w.execute("CREATE TABLE t (unique_row_id text, filename text, a integer, b text)")
+            .unwrap();
+        let rejects = dir.path().join("rejects.csv");
+        let spec = LoadSpec {
+            max_bad_rows: 1,
+            rejects_file: Some(rejects.clone()),
+            ..spec_for(&csv, "u.csv")
+        };
+        let r = load::load(w.as_mut(), &spec).unwrap();
+        assert_eq!((r.rows_read, r.inserted, r.rejected), (3, 2, 1));
+        let text = std::fs::read_to_string(&rejects).unwrap();
+        assert!(
+            text.contains("\n3,b,the value is not valid UTF-8,"),
+            "{text}"
         );
     }
 }

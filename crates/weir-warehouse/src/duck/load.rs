@@ -456,7 +456,8 @@ fn existing_keys(
         Ok(keys)
     };
     let (read, distinct, keys) = stream(rows.reopen()?, Vec::new(), &KeySet::default(), probe)?;
-    Ok(if keys.len() as u64 == distinct {
+    // With malformed rows allowed, the inserting pass must still run to reject them.
+    Ok(if keys.len() as u64 == distinct && !plan.tolerant {
         // A month loaded again: nothing to insert, no second pass.
         Existing::All { read }
     } else {

@@ -12,11 +12,12 @@
 mod rows;
 pub(crate) mod values;
 
-pub use rows::{Batch, KeySet, KeyedReader, bad_value, key_hex, parse_key_hex};
+pub use rows::{Batch, KeySet, KeyedReader, Reject, Rejects, bad_value, key_hex, parse_key_hex};
 pub use values::Kind;
 
 use crate::{CsvOptions, Result, Warehouse, WarehouseError};
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError};
 
 #[derive(Debug, Clone)]
 pub struct LoadSpec {
@@ -35,6 +36,13 @@ pub struct LoadSpec {
     /// DuckDB's memory limit during the load (`SET memory_limit`), e.g. `300MB`; DuckDB's own
     /// when `None`.
     pub memory_limit: Option<String>,
+    /// How many malformed rows the load may skip. 0: the first one fails the load. Above 0, they
+    /// are left out and listed in `rejects_file`, and the load fails (inserting nothing) only
+    /// when there are more.
+    pub max_bad_rows: u64,
+    /// Where the malformed rows are written (CSV: line, column, reason, record) when
+    /// `max_bad_rows` is above 0.
+    pub rejects_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -43,8 +51,8 @@ pub struct LoadReport {
     pub inserted: u64,
     /// Rows not inserted because their key was already in the table or earlier in the file.
     pub duplicates_skipped: u64,
-    /// Rows refused as malformed. Loads are strict: a malformed row fails the whole load, so
-    /// this is 0 whenever a load succeeds.
+    /// Rows left out as malformed (at most `max_bad_rows`; always 0 when that is 0, since a
+    /// malformed row then fails the load).
     pub rejected: u64,
 }
 
@@ -62,6 +70,9 @@ pub struct LoadPlan {
     /// The file-name column, its type and the value stored in it.
     pub filename: Option<(String, String, String)>,
     pub memory_limit: Option<String>,
+    /// Whether malformed rows are rejected rather than failing the load: then every pass
+    /// that inserts must read the whole file, to find them.
+    pub tolerant: bool,
 }
 
 /// Rows read from the file and inserted into the table by an adapter's `load_rows`.
@@ -73,24 +84,86 @@ pub struct LoadCounts {
 
 /// Loads a file idempotently. Opens and ends its own transaction.
 pub fn load(w: &mut dyn Warehouse, spec: &LoadSpec) -> Result<LoadReport> {
-    let (plan, rows) = plan(w, spec).map_err(|e| load_error(spec, e))?;
+    let (plan, mut rows) = plan(w, spec).map_err(|e| load_error(spec, e))?;
     refuse_legacy_keys(w, &plan, &rows).map_err(|e| load_error(spec, e))?;
+    let rejects = (spec.max_bad_rows > 0).then(|| {
+        let keep = usize::try_from(spec.max_bad_rows).unwrap_or(usize::MAX);
+        Arc::new(Mutex::new(Rejects::new(keep)))
+    });
+    if let Some(r) = &rejects {
+        rows.reject_into(r.clone(), plan.kinds.clone());
+    }
     w.begin()?;
-    match w.load_rows(&plan, rows) {
-        Ok(counts) => {
-            w.commit()?;
-            Ok(LoadReport {
-                rows_read: counts.read,
-                inserted: counts.inserted,
-                duplicates_skipped: counts.read.saturating_sub(counts.inserted),
-                rejected: 0,
-            })
-        }
+    let counts = match w.load_rows(&plan, rows) {
+        Ok(counts) => counts,
         Err(e) => {
             let _ = w.rollback();
-            Err(load_error(spec, e))
+            return Err(load_error(spec, e));
         }
+    };
+    let rejects =
+        rejects.map(|r| std::mem::take(&mut *r.lock().unwrap_or_else(PoisonError::into_inner)));
+    let rejected = rejects.as_ref().map_or(0, |r| r.count);
+    if rejected > spec.max_bad_rows {
+        let _ = w.rollback();
+        let first = rejects
+            .as_ref()
+            .and_then(|r| r.kept.first())
+            .map(|r| format!("; the first, line {}: {}", r.line, r.reason))
+            .unwrap_or_default();
+        return Err(load_error(
+            spec,
+            WarehouseError::Load(format!(
+                "{rejected} rows are malformed, more than `maxBadRows` ({}){first}",
+                spec.max_bad_rows
+            )),
+        ));
     }
+    if let (Some(r), Some(path)) = (&rejects, &spec.rejects_file)
+        && let Err(e) = write_rejects(path, &r.kept)
+    {
+        let _ = w.rollback();
+        return Err(load_error(spec, e));
+    }
+    w.commit()?;
+    Ok(LoadReport {
+        rows_read: counts.read,
+        inserted: counts.inserted,
+        duplicates_skipped: counts.read.saturating_sub(counts.inserted + rejected),
+        rejected,
+    })
+}
+
+/// Writes the malformed rows of a load as CSV: `line,column,reason,record`.
+fn write_rejects(path: &std::path::Path, rejects: &[Reject]) -> Result<()> {
+    use std::io::Write;
+    let failed = |e: std::io::Error| {
+        WarehouseError::Load(format!(
+            "could not write the rejected rows to `{}`: {e}",
+            path.display()
+        ))
+    };
+    let field = |text: &str| {
+        if text.contains([',', '"', '\n', '\r']) {
+            format!("\"{}\"", text.replace('"', "\"\""))
+        } else {
+            text.to_string()
+        }
+    };
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path).map_err(failed)?);
+    writeln!(out, "line,column,reason,record").map_err(failed)?;
+    for r in rejects {
+        writeln!(
+            out,
+            "{},{},{},{}",
+            r.line,
+            field(&r.column),
+            field(&r.reason),
+            field(&String::from_utf8_lossy(&r.record))
+        )
+        .map_err(failed)?;
+    }
+    out.flush().map_err(failed)
 }
 
 /// Records read from the start of the file to recognise it under the old key text.
@@ -239,6 +312,7 @@ fn plan(w: &mut dyn Warehouse, spec: &LoadSpec) -> Result<(LoadPlan, KeyedReader
         key_column,
         filename,
         memory_limit: spec.memory_limit.clone(),
+        tolerant: spec.max_bad_rows > 0,
     };
     Ok((plan, rows))
 }

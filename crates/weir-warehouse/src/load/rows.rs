@@ -19,6 +19,7 @@ use super::values::{self, Kind};
 use crate::{CsvOptions, Result, WarehouseError};
 use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
 
 /// A set of row keys: open addressing with linear probing over one array of keys.
 ///
@@ -348,6 +349,19 @@ pub struct KeyedReader {
     md5: md5_many::Md5Many,
     /// Whether keys are computed with the old key text (`legacy_key_text`).
     legacy: bool,
+    /// What a malformed record does: fail the read, or be skipped (and recorded).
+    tolerance: Tolerance,
+    /// How each column is parsed, to check records when they may be rejected.
+    kinds: Vec<Kind>,
+    /// The quote characters the last record read through `csv_core` held: an odd number in a
+    /// record the end of the file ended means its last quoted field never closed.
+    quotes: usize,
+    /// Whether the last record ended at the end of the file instead of at a line break.
+    ended_at_eof: bool,
+    /// The raw text of the last record read through `csv_core`, kept only when records may be
+    /// rejected; `raw_record` says whether the last record was one.
+    raw: Vec<u8>,
+    raw_record: bool,
     /// Records read so far (header lines excluded).
     pub rows_read: u64,
 }
@@ -406,6 +420,12 @@ impl KeyedReader {
             digests: Vec::new(),
             md5: md5_many::Md5Many::new(),
             legacy: false,
+            tolerance: Tolerance::Strict,
+            kinds: Vec::new(),
+            quotes: 0,
+            ended_at_eof: false,
+            raw: Vec::new(),
+            raw_record: false,
             rows_read: 0,
         };
         let mut header = None;
@@ -433,6 +453,11 @@ impl KeyedReader {
     pub fn reopen(&self) -> Result<Self> {
         let (mut again, _) = KeyedReader::open(&self.file, &self.name, &self.csv)?;
         again.set_columns(self.columns.clone(), self.key_fields.clone());
+        // A second reading of a tolerant load skips malformed records without recording them
+        // again: only the pass that inserts records rejects.
+        if !matches!(self.tolerance, Tolerance::Strict) {
+            again.tolerance = Tolerance::Skip;
+        }
         Ok(again)
     }
 
@@ -440,6 +465,14 @@ impl KeyedReader {
     pub fn set_columns(&mut self, columns: Vec<String>, key_fields: Vec<usize>) {
         self.columns = columns;
         self.key_fields = key_fields;
+    }
+
+    /// Makes malformed records (wrong field count, unterminated quote, a value that does not
+    /// read as its column's kind, text that is not UTF-8) rejected into `rejects` instead of
+    /// failing the read; `kinds` are the columns' kinds.
+    pub fn reject_into(&mut self, rejects: Arc<Mutex<Rejects>>, kinds: Vec<Kind>) {
+        self.tolerance = Tolerance::Record(rejects);
+        self.kinds = kinds;
     }
 
     pub fn columns(&self) -> &[String] {
@@ -478,9 +511,15 @@ impl KeyedReader {
             self.refill()?;
         }
         if let Some(n) = self.read_plain_line(batch) {
+            self.raw_record = false;
+            self.ended_at_eof = false;
             return Ok(Some(n));
         }
         let (first_byte, first_end) = (batch.used, batch.nends);
+        let keep_raw = !matches!(self.tolerance, Tolerance::Strict);
+        self.quotes = 0;
+        self.raw.clear();
+        self.raw_record = keep_raw;
         loop {
             if self.pos == self.filled && !self.input_ended {
                 self.refill()?;
@@ -490,6 +529,11 @@ impl KeyedReader {
                 &mut batch.bytes[batch.used..],
                 &mut batch.ends[batch.nends..],
             );
+            let consumed = &self.buf[self.pos..self.pos + nin];
+            self.quotes += memchr::memchr_iter(self.quote, consumed).count();
+            if keep_raw {
+                self.raw.extend_from_slice(consumed);
+            }
             self.pos += nin;
             batch.used += nout;
             for at in batch.nends..batch.nends + nend {
@@ -511,6 +555,8 @@ impl KeyedReader {
                 R::Record => {
                     self.plain_lines = true;
                     self.ended_on_newline = nin > 0 && self.buf[self.pos - 1] == b'\n';
+                    // A record ends at a line break, which it consumes, or at the end of the file.
+                    self.ended_at_eof = nin == 0;
                     return Ok(Some(batch.nends - first_end));
                 }
                 R::End => return Ok(None),
@@ -614,12 +660,33 @@ impl KeyedReader {
                     continue;
                 }
                 self.rows_read += 1;
-                if n != self.columns.len() {
-                    return Err(WarehouseError::Load(format!(
-                        "line {line}: {n} fields where the file's {} columns ({}) are expected",
-                        self.columns.len(),
-                        self.columns.join(", ")
-                    )));
+                if let Some((column, reason)) = self.malformed(batch, row_end, n) {
+                    match &self.tolerance {
+                        Tolerance::Strict => {
+                            let at = if column.is_empty() {
+                                String::new()
+                            } else {
+                                format!(", column `{column}`")
+                            };
+                            return Err(WarehouseError::Load(format!("line {line}{at}: {reason}")));
+                        }
+                        Tolerance::Skip => {}
+                        Tolerance::Record(rejects) => {
+                            let record = self.record_text(batch, row_end, n);
+                            rejects
+                                .lock()
+                                .unwrap_or_else(PoisonError::into_inner)
+                                .add(Reject {
+                                    line,
+                                    column,
+                                    reason,
+                                    record,
+                                });
+                        }
+                    }
+                    batch.used = row_byte;
+                    batch.nends = row_end;
+                    continue;
                 }
                 self.key_text(batch, row_end);
                 if !fields {
@@ -645,6 +712,74 @@ impl KeyedReader {
         }
     }
 
+    /// Why the record just read (its fields from `row_end` in the batch, `n` of them) is
+    /// malformed, and the column at fault (empty when none is): an unterminated quote, a wrong
+    /// field count, and, when records may be rejected, a field that does not read as its
+    /// column's kind.
+    fn malformed(&self, batch: &Batch, row_end: usize, n: usize) -> Option<(String, String)> {
+        if self.ended_at_eof && self.quotes % 2 == 1 {
+            let column = self
+                .columns
+                .get(n - 1)
+                .cloned()
+                .unwrap_or_else(|| format!("field {n}"));
+            return Some((
+                column,
+                format!(
+                    "unterminated quote: a quoted field opens and the file ends before its closing `{}` (the record takes in every line after it)",
+                    char::from(self.quote)
+                ),
+            ));
+        }
+        if n != self.columns.len() {
+            return Some((
+                String::new(),
+                format!(
+                    "{n} fields where the file's {} columns ({}) are expected",
+                    self.columns.len(),
+                    self.columns.join(", ")
+                ),
+            ));
+        }
+        if !matches!(self.tolerance, Tolerance::Record(_)) {
+            return None;
+        }
+        for (c, kind) in self.kinds.iter().enumerate() {
+            let at = row_end + c;
+            let f = &batch.bytes[batch.starts[at]..batch.ends[at]];
+            if !self.is_null(f) && !field_ok(f, kind) {
+                let reason = if std::str::from_utf8(f).is_err() {
+                    "the value is not valid UTF-8".to_string()
+                } else {
+                    format!(
+                        "`{}` is not {}",
+                        String::from_utf8_lossy(f),
+                        kind.expected()
+                    )
+                };
+                return Some((self.columns[c].clone(), reason));
+            }
+        }
+        None
+    }
+
+    /// The text of the record just read, as the file wrote it (without its line break).
+    fn record_text(&self, batch: &Batch, row_end: usize, n: usize) -> Vec<u8> {
+        let text = if self.raw_record {
+            &self.raw[..]
+        } else if n == 0 {
+            &[][..]
+        } else {
+            // A plain line: its fields and the delimiters between them, in one piece.
+            &batch.bytes[batch.starts[row_end]..batch.ends[row_end + n - 1]]
+        };
+        let mut text = text.to_vec();
+        while matches!(text.last(), Some(b'\n' | b'\r')) {
+            text.pop();
+        }
+        text
+    }
+
     /// The text that stands for NULL.
     pub fn null(&self) -> &[u8] {
         &self.null
@@ -662,19 +797,7 @@ impl KeyedReader {
         if self.is_null(f) {
             return Ok(());
         }
-        let ok = match kind {
-            Kind::Text => std::str::from_utf8(f).is_ok(),
-            Kind::Int16 => values::parse_int(f).is_some_and(|v| i16::try_from(v).is_ok()),
-            Kind::Int32 => values::parse_int(f).is_some_and(|v| i32::try_from(v).is_ok()),
-            Kind::Int64 => values::parse_int(f).is_some(),
-            Kind::Float32 => values::parse_float32(f).is_some(),
-            Kind::Float64 => values::parse_float(f).is_some(),
-            Kind::Bool => values::parse_bool(f).is_some(),
-            Kind::Date => values::parse_date(f).is_some(),
-            Kind::Timestamp => values::parse_timestamp(f).is_some(),
-            Kind::Other(_) => true,
-        };
-        if ok {
+        if matches!(kind, Kind::Other(_)) || field_ok(f, kind) {
             Ok(())
         } else {
             Err(bad_value(batch, r, &self.columns[c], f, kind))
@@ -747,6 +870,69 @@ impl KeyedReader {
         batch
             .keys
             .extend(self.digests.iter().map(|d| u128::from_be_bytes(*d)));
+    }
+}
+
+/// Whether a (non-NULL) field reads as `kind`. `Other` kinds are cast by the engine; weir only
+/// checks that they are UTF-8 text.
+fn field_ok(f: &[u8], kind: &Kind) -> bool {
+    match kind {
+        Kind::Text | Kind::Other(_) => std::str::from_utf8(f).is_ok(),
+        Kind::Int16 => values::parse_int(f).is_some_and(|v| i16::try_from(v).is_ok()),
+        Kind::Int32 => values::parse_int(f).is_some_and(|v| i32::try_from(v).is_ok()),
+        Kind::Int64 => values::parse_int(f).is_some(),
+        Kind::Float32 => values::parse_float32(f).is_some(),
+        Kind::Float64 => values::parse_float(f).is_some(),
+        Kind::Bool => values::parse_bool(f).is_some(),
+        Kind::Date => values::parse_date(f).is_some(),
+        Kind::Timestamp => values::parse_timestamp(f).is_some(),
+    }
+}
+
+/// What a reader does with a malformed record.
+enum Tolerance {
+    /// Fails the read (a load's default, `maxBadRows: 0`).
+    Strict,
+    /// Skips it: a second reading of the file, whose first reading records it.
+    Skip,
+    /// Skips it and records it.
+    Record(Arc<Mutex<Rejects>>),
+}
+
+/// One malformed record of a load's file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reject {
+    /// The line it starts on.
+    pub line: u64,
+    /// The column at fault; empty when the record as a whole is (a wrong field count).
+    pub column: String,
+    pub reason: String,
+    /// Its text as the file wrote it.
+    pub record: Vec<u8>,
+}
+
+/// The malformed records of a load: how many, and the first `keep` of them.
+#[derive(Debug, Default)]
+pub struct Rejects {
+    pub count: u64,
+    pub kept: Vec<Reject>,
+    pub keep: usize,
+}
+
+impl Rejects {
+    /// Keeps at most `keep` records (the rest are only counted).
+    pub fn new(keep: usize) -> Self {
+        Rejects {
+            keep,
+            ..Rejects::default()
+        }
+    }
+
+    fn add(&mut self, r: Reject) {
+        self.count += 1;
+        if self.kept.len() < self.keep {
+            self.kept.push(r);
+        }
     }
 }
 
