@@ -10,6 +10,8 @@ use crate::json::{self, JsonNode};
 use crate::lookup::{EnvSecrets, KvLookup, Masker, SecretLookup};
 use crate::{datetime, pebble};
 
+mod filters;
+
 /// Name of the hidden context variable holding the render root (context and namespace).
 pub(crate) const ROOT_VAR: &str = "__weir_root";
 
@@ -154,6 +156,18 @@ pub(crate) fn register(
     env.add_filter("distinct", distinct);
     // Replaces minijinja's `slice`, which splits a list into N parts.
     env.add_filter("slice", slice_filter);
+    // These replace minijinja's filters of the same name, which mean something else.
+    env.add_filter("split", filters::split);
+    env.add_filter("urlencode", filters::urlencode);
+    env.add_filter("urldecode", filters::urldecode);
+    env.add_filter("escapeChar", filters::escape_char);
+    env.add_filter("rsort", filters::rsort);
+    env.add_filter("chunk", filters::chunk);
+    env.add_filter("flatten", filters::flatten);
+    env.add_filter("merge", filters::merge);
+    // Kestra spells it `numberFormat`, Pebble `numberformat`.
+    env.add_filter("numberFormat", filters::number_format);
+    env.add_filter("numberformat", filters::number_format);
     env.add_filter("nindent", |s: String, width: usize| {
         let pad = " ".repeat(width);
         let body: Vec<String> = s.lines().map(|l| format!("{pad}{l}")).collect();
@@ -176,6 +190,7 @@ pub(crate) fn register(
     env.add_test("empty", is_empty);
     env.add_test("null", |v: &Value| v.is_none() || v.is_undefined());
     env.add_test("map", |v: &Value| v.kind() == ValueKind::Map);
+    env.add_test("json", filters::is_json);
 }
 
 thread_local! {

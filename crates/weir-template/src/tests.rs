@@ -1,5 +1,7 @@
 //! End-to-end tests of the renderer against a Kestra-shaped context.
 
+mod pebble_table;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 
