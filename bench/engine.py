@@ -9,6 +9,13 @@ machine load hits every case alike):
   log-40      a flow of 40 sequential Log tasks.
   shell-40    a flow of 40 sequential shell.Commands tasks, each `python3 -c` fib(10).
   bare-40     `/bin/sh -c 'for i in $(seq 40); do python3 -c …fib(10)…; done'`.
+  log-1000    a flow of 1,000 sequential Log tasks.
+  log-10000   a flow of 10,000 sequential Log tasks.
+  foreach-10000  a ForEach over 10,000 values, one Log task each (10,001 task runs).
+
+The long cases check that the engine's cost per task run stays flat as a flow grows (a cost
+that grows with the task runs already done shows up as a larger per-task figure at 10,000
+than at 40). They run fewer times (--long-runs), interleaved with the rest.
 
 Every weir run gets a fresh, empty `--home`, so creating the SQLite state
 (database, schema, WAL) is part of the measured cost, as it is for a first run.
@@ -17,6 +24,8 @@ Targets (from the issue):
   * per-task engine overhead = (median(log-40) - median(log-1)) / 39 < 1 ms
   * median(log-40) end to end, start-up included, < 50 ms
   * median(shell-40) / median(bare-40) <= 1.3
+  * per-task engine time at 1,000 and 10,000 Log tasks, and per ForEach iteration over
+    10,000 values, <= 1 ms, as at 40 tasks
 
 Python 3.11 standard library only. Usage: python3 bench/engine.py [--runs N] [--weir PATH]
 """
@@ -42,6 +51,7 @@ REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "bench" / "results"
 
 N_TASKS = 40
+LONG_SIZES = (1_000, 10_000)
 FIB_CODE = "def f(n): return n if n < 2 else f(n-1)+f(n-2)\nprint(f(10))"
 FIB_OUT = "55"
 
@@ -69,6 +79,14 @@ def log_flow(n: int) -> str:
             f"    message: {yaml_str(f'task {i} of {n}')}",
         ]
     return "\n".join(lines) + "\n"
+
+
+def foreach_flow(n: int) -> str:
+    return (f"id: foreach_{n}\nnamespace: bench\ntasks:\n"
+            f"  - id: each\n    type: io.kestra.plugin.core.flow.ForEach\n"
+            f"    values: {json.dumps(list(range(n)))}\n"
+            f"    tasks:\n      - id: log\n        type: io.kestra.plugin.core.log.Log\n"
+            f"        message: \"value {{{{ taskrun.value }}}}\"\n")
 
 
 def shell_flow(n: int, python: str) -> str:
@@ -108,8 +126,8 @@ def resolve_python(name: str) -> str:
 
 
 class Case:
-    def __init__(self, name: str, desc: str, argv_for, check=None, needs_home=False):
-        self.name, self.desc = name, desc
+    def __init__(self, name: str, desc: str, argv_for, check=None, needs_home=False, long=False):
+        self.name, self.desc, self.long = name, desc, long
         self.argv_for = argv_for  # home -> argv
         self.check = check  # (CompletedProcess, home) -> None, raises on a wrong result
         self.needs_home = needs_home
@@ -150,6 +168,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", type=int, default=10, help="measured runs per case (default 10)")
     ap.add_argument("--warmup", type=int, default=2, help="unmeasured runs per case first (default 2)")
+    ap.add_argument("--long-runs", type=int, default=3,
+                    help="measured runs of the 1,000- and 10,000-task cases (default 3; no warm-up)")
     ap.add_argument("--weir", help="use this weir binary instead of building the release one")
     ap.add_argument("--python", default="python3",
                     help="interpreter for the fib(10) commands; resolved to the real executable "
@@ -175,6 +195,9 @@ def main() -> int:
         (flows / "log1.yaml").write_text(log_flow(1))
         (flows / "log40.yaml").write_text(log_flow(N_TASKS))
         (flows / "shell40.yaml").write_text(shell_flow(N_TASKS, python))
+        for n in LONG_SIZES:
+            (flows / f"log{n}.yaml").write_text(log_flow(n))
+        (flows / f"foreach{LONG_SIZES[-1]}.yaml").write_text(foreach_flow(LONG_SIZES[-1]))
         loop = bare_loop(N_TASKS, python)
 
         def run_argv(flow: str):
@@ -207,22 +230,33 @@ def main() -> int:
             Case("bare-40", f"/bin/sh loop of {N_TASKS} python3 fib(10)", lambda _h: ["/bin/sh", "-c", loop],
                  check_bare),
         ]
+        for n in LONG_SIZES:
+            cases.append(Case(f"log-{n}", f"flow of {n:,} Log tasks", run_argv(f"log{n}.yaml"),
+                              check_flow(n, None), True, long=True))
+        big = LONG_SIZES[-1]
+        cases.append(Case(f"foreach-{big}", f"ForEach over {big:,} values, 1 Log each",
+                          run_argv(f"foreach{big}.yaml"), check_flow(big + 1, None), True, long=True))
 
         print(f"weir: {weir} ({weir_version})\npython for fib(10): {python}\n"
               f"runs: {args.runs} (+{args.warmup} warm-up) per case, interleaved; fresh --home per weir run",
               file=sys.stderr)
         load_before = loadavg()
         busy_seen: dict[str, int] = busy_builds()  # program -> most processes seen at once
+        short = [c for c in cases if not c.long]
         for i in range(args.warmup):
-            for c in cases:
+            for c in short:
                 c.once(scratch, record=False, verify=(i == 0))
         if args.warmup == 0:
-            for c in cases:
+            for c in short:
                 c.once(scratch, record=False, verify=True)
                 c.samples_ms.clear()
-        for r in range(args.runs):
+        for c in cases:
+            if c.long:  # checked once, on a run of its own, then measured below
+                c.once(scratch, record=False, verify=True)
+        for r in range(max(args.runs, args.long_runs)):
             for c in cases:
-                c.once(scratch, record=True, verify=False)
+                if r < (args.long_runs if c.long else args.runs):
+                    c.once(scratch, record=True, verify=False)
             for prog, n in busy_builds().items():
                 busy_seen[prog] = max(n, busy_seen.get(prog, 0))
             print(f"  run {r + 1}/{args.runs} done", file=sys.stderr)
@@ -233,6 +267,11 @@ def main() -> int:
     st = {c.name: stats(c.samples_ms) for c in cases}
     med = {k: v["median_ms"] for k, v in st.items()}
     per_task = (med["log-40"] - med["log-1"]) / (N_TASKS - 1)
+    per_task_at = {N_TASKS: per_task}
+    for n in LONG_SIZES:
+        per_task_at[n] = (med[f"log-{n}"] - med["log-1"]) / (n - 1)
+    big = LONG_SIZES[-1]
+    per_iteration = (med[f"foreach-{big}"] - med["log-1"]) / big
     ratio = med["shell-40"] / med["bare-40"]
     shell_over_bare_per_task = (med["shell-40"] - med["bare-40"]) / N_TASKS
     targets = {
@@ -243,6 +282,11 @@ def main() -> int:
         "shell40_vs_bare_ratio": {"value": ratio, "target": TARGET_SHELL_RATIO,
                                   "pass": ratio <= TARGET_SHELL_RATIO},
     }
+    for n in LONG_SIZES:
+        targets[f"per_task_at_{n}"] = {"value_ms": per_task_at[n], "target_ms": TARGET_PER_TASK_MS,
+                                       "pass": per_task_at[n] <= TARGET_PER_TASK_MS}
+    targets[f"per_foreach_iteration_at_{big}"] = {"value_ms": per_iteration, "target_ms": TARGET_PER_TASK_MS,
+                                                  "pass": per_iteration <= TARGET_PER_TASK_MS}
 
     out = sys.stdout
     print(f"\n{'case':<10} {'median':>10} {'min':>10} {'p90':>10}   what", file=out)
@@ -262,6 +306,11 @@ def main() -> int:
           f"(target < {TARGET_LOG40_MS:g} ms)", file=out)
     print(f"  {mark(t['shell40_vs_bare_ratio']['pass'])}  shell-40 / bare-40 = {ratio:.3f}×  "
           f"(target <= {TARGET_SHELL_RATIO:g}×)", file=out)
+    for n in LONG_SIZES:
+        print(f"  {mark(t[f'per_task_at_{n}']['pass'])}  engine time per task at {n:,} Log tasks "
+              f"(log-{n} - log-1)/{n - 1} = {per_task_at[n]:.3f} ms  (target <= {TARGET_PER_TASK_MS:g} ms)", file=out)
+    print(f"  {mark(t[f'per_foreach_iteration_at_{big}']['pass'])}  engine time per ForEach iteration "
+          f"(foreach-{big} - log-1)/{big} = {per_iteration:.3f} ms  (target <= {TARGET_PER_TASK_MS:g} ms)", file=out)
     if busy_seen or (load_before and load_before[0] > 1.0):
         print(f"\nWARNING: machine not quiet (builds seen: {', '.join(f'{k}×{v}' for k, v in sorted(busy_seen.items())) or 'none'}; "
               f"load before {load_before}, after {load_after}); re-run when idle.", file=out)
@@ -283,7 +332,9 @@ def main() -> int:
         "load": {"loadavg_before": load_before, "loadavg_after": load_after, "builds_seen": busy_seen},
         "cases": st,
         "derived": {"startup_ms": med["version"], "log1_minus_startup_ms": med["log-1"] - med["version"],
-                    "per_task_overhead_ms": per_task, "shell40_over_bare40_ratio": ratio,
+                    "per_task_overhead_ms": per_task,
+                    "per_task_ms_at": {str(k): v for k, v in per_task_at.items()},
+                    f"per_foreach_iteration_ms_at_{big}": per_iteration, "shell40_over_bare40_ratio": ratio,
                     "shell_minus_bare_per_task_ms": shell_over_bare_per_task},
         "targets": targets,
     }

@@ -93,6 +93,10 @@ pub struct RunArgs {
     /// Print the final execution as JSON on stdout instead of its id.
     #[arg(long)]
     pub json: bool,
+    /// Also deploy this revision, so Subflows and `weir flows list` see it (as `weir flows
+    /// deploy` does). Without it the revision is only recorded for this execution.
+    #[arg(long)]
+    pub deploy: bool,
 }
 
 #[derive(Subcommand)]

@@ -51,8 +51,7 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
             csv,
         } => query(&url, &sql, json, csv),
         Command::Tasks => {
-            let rows: Vec<Vec<String>> = weir_tasks::catalog::ALL
-                .iter()
+            let rows: Vec<Vec<String>> = weir_tasks::registry::specs()
                 .map(|s| vec![s.name.to_string(), s.doc.to_string()])
                 .collect();
             emit(&table(&["TYPE", "WHAT IT DOES"], &rows));
@@ -62,6 +61,8 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
 }
 
 pub(crate) struct Home {
+    /// The home folder, absolute.
+    pub root: PathBuf,
     pub store: Arc<dyn Store>,
     pub storage: Arc<InternalStorage>,
     pub work: PathBuf,
@@ -72,6 +73,10 @@ pub(crate) struct Home {
 pub(crate) fn open_home(home: &Path) -> Result<Home> {
     std::fs::create_dir_all(home)
         .with_context(|| format!("could not create weir's home folder `{}`", home.display()))?;
+    // Absolute from here on: `{{ workingDir }}` and file paths handed to scripts must hold
+    // wherever the script's process runs (its working directory is not ours).
+    let home = &std::path::absolute(home)
+        .with_context(|| format!("could not resolve weir's home folder `{}`", home.display()))?;
     let store = SqliteStore::open(&home.join("weir.db"))?;
     let orphans = store.fail_orphans(&weir_engine::is_alive)?;
     for id in orphans {
@@ -81,6 +86,7 @@ pub(crate) fn open_home(home: &Path) -> Result<Home> {
         );
     }
     Ok(Home {
+        root: home.clone(),
         store: Arc::new(store),
         storage: Arc::new(InternalStorage::new(home.join("storage"))),
         work: home.join("work"),
@@ -119,13 +125,31 @@ fn load_flow(path: &Path, catalog: &Catalog) -> Result<Result<Flow, usize>> {
         ))
     })?;
     match weir_flow::parse_flow(&path.display().to_string(), &source, catalog) {
-        Ok(flow) => Ok(Ok(flow)),
+        Ok(flow) => {
+            warn_unrun_triggers(&flow);
+            Ok(Ok(flow))
+        }
         Err(diags) => {
             for d in &diags {
                 output::print_diagnostic(d, Some(&source));
             }
             Ok(Err(diags.len()))
         }
+    }
+}
+
+/// Nothing in weir fires triggers yet; a flow that has some must not look scheduled.
+fn warn_unrun_triggers(flow: &Flow) {
+    for t in flow.triggers.iter().filter(|t| !t.disabled) {
+        eprintln!(
+            "{} {}:{}:{}: trigger `{}` is checked but nothing runs it yet: weir has no scheduler; \
+             run the flow with `weir run` (and `--trigger-date` for a scheduled date)",
+            paint("33", "warning:"),
+            flow.file,
+            t.pos.line,
+            t.pos.column,
+            t.id
+        );
     }
 }
 
@@ -221,7 +245,9 @@ fn run(home: &Path, args: RunArgs) -> Result<u8> {
         None => serde_json::Value::Null,
     };
     let h = open_home(home)?;
-    let record = h.store.save_flow(&flow.namespace, &flow.id, &flow.source)?;
+    let record = h
+        .store
+        .save_flow(&flow.namespace, &flow.id, &flow.source, args.deploy)?;
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -234,7 +260,7 @@ fn run(home: &Path, args: RunArgs) -> Result<u8> {
         storage: h.storage.clone(),
         catalog: catalog.clone(),
         work_root: h.work.clone(),
-        home: home.to_path_buf(),
+        home: h.root.clone(),
         events: Some(events_tx),
         cancel: cancel_rx,
     });
@@ -260,6 +286,7 @@ fn run(home: &Path, args: RunArgs) -> Result<u8> {
     runtime.shutdown_timeout(std::time::Duration::from_millis(100));
 
     let ex = &outcome.execution;
+    log_stop_signal(&*h.store, ex);
     let runs = h.store.task_runs(&ex.id)?;
     eprintln!();
     eprint!("{}", task_table(&runs));
@@ -315,6 +342,27 @@ fn flow_inputs_hint(flow: &Flow) -> String {
     format!("this flow takes {}", list.join(", "))
 }
 
+/// The signal that stopped this process's executions, for their logs.
+pub(crate) static STOPPED_BY: std::sync::OnceLock<&'static str> = std::sync::OnceLock::new();
+
+/// Says in an execution's log which signal killed it.
+pub(crate) fn log_stop_signal(store: &dyn Store, execution: &weir_store::ExecutionRecord) {
+    if execution.state != weir_core::State::Killed {
+        return;
+    }
+    if let Some(name) = STOPPED_BY.get() {
+        let _ = store.append_logs(&[weir_store::LogRecord {
+            execution_id: execution.id.clone(),
+            task_run_id: None,
+            task_id: None,
+            attempt: None,
+            level: Level::Warn,
+            at: Utc::now(),
+            message: format!("killed: weir received {name} and stopped the running tasks"),
+        }]);
+    }
+}
+
 /// Ctrl-C and SIGTERM stop running tasks; the execution is recorded as KILLED.
 pub(crate) async fn watch_signals(cancel: tokio::sync::watch::Sender<bool>) {
     use tokio::signal::unix::{SignalKind, signal};
@@ -324,13 +372,14 @@ pub(crate) async fn watch_signals(cancel: tokio::sync::watch::Sender<bool>) {
     ) else {
         return;
     };
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = int.recv() => {}
-    }
+    let name = tokio::select! {
+        _ = term.recv() => "SIGTERM",
+        _ = int.recv() => "SIGINT",
+    };
+    let _ = STOPPED_BY.set(name);
     eprintln!(
         "\n{} stopping: killing running tasks",
-        paint("33", "signal received:")
+        paint("33", &format!("{name} received:"))
     );
     let _ = cancel.send(true);
     tokio::select! {
@@ -659,12 +708,7 @@ fn kv(home: &Path, cmd: KvCommand) -> Result<u8> {
         } => {
             let v = kv_value(&kind, &value)?;
             let expires = match ttl {
-                Some(t) => Some(
-                    Utc::now()
-                        + chrono::Duration::from_std(
-                            weir_core::parse_duration(&t).map_err(|e| user_error(e.to_string()))?,
-                        )?,
-                ),
+                Some(t) => Some(KvEntry::expiry(&t, Utc::now()).map_err(user_error)?),
                 None => None,
             };
             store.kv_set(&KvEntry {
@@ -742,7 +786,9 @@ fn flows(home: &Path, cmd: FlowsCommand) -> Result<u8> {
             }
             let h = open_home(home)?;
             for flow in flows {
-                let r = h.store.save_flow(&flow.namespace, &flow.id, &flow.source)?;
+                let r = h
+                    .store
+                    .save_flow(&flow.namespace, &flow.id, &flow.source, true)?;
                 eprintln!("deployed {}.{} revision {}", r.namespace, r.id, r.revision);
             }
             Ok(0)

@@ -25,7 +25,11 @@ use weir_taxi::{MonthSpec, Taxi};
 /// The flows ship inside the binary, so `weir demo` works from any folder.
 pub const LOAD_FLOW: &str = include_str!("../../../examples/nyc-taxi/flows/taxi_load.yaml");
 pub const ARTICLE_FLOW: &str = include_str!("../../../examples/nyc-taxi/flows/taxi_article.yaml");
-const NAMESPACE: &str = "zoomcamp";
+/// The demo's own namespace: its KV entries (mirror address, warehouse URL) must never
+/// overwrite those of a user who runs the articles' flows in their namespace, `zoomcamp`.
+const NAMESPACE: &str = "weir.demo";
+/// The namespace the shipped flows are written in, as in the articles.
+const FLOWS_NAMESPACE: &str = "namespace: zoomcamp\n";
 
 fn parse_month(s: &str) -> Result<(i32, u32)> {
     let bad = || user_error_hint(format!("`{s}` is not a month"), "write months as `2021-01`");
@@ -136,6 +140,8 @@ pub fn demo(home: &Path, args: DemoArgs) -> Result<u8> {
             pb.set_message(format!("generating {name}"));
             // Write under a temporary name so an interrupted run never leaves a half file.
             let tmp = data.join(".partial");
+            // A run killed while generating left its half file here; start clean.
+            let _ = std::fs::remove_dir_all(&tmp);
             std::fs::create_dir_all(&tmp)?;
             let stats = weir_taxi::generate(s, &tmp)
                 .with_context(|| format!("could not generate `{name}`"))?;
@@ -143,6 +149,7 @@ pub fn demo(home: &Path, args: DemoArgs) -> Result<u8> {
             pb.inc(s.rows());
         }
         pb.finish_and_clear();
+        let _ = std::fs::remove_dir_all(data.join(".partial"));
         eprintln!(
             "generated {} month files ({total} rows) in {}",
             todo.len(),
@@ -161,13 +168,17 @@ pub fn demo(home: &Path, args: DemoArgs) -> Result<u8> {
     } else {
         LOAD_FLOW
     };
-    let flow = weir_flow::parse_flow("taxi flow", flow_source, &catalog).map_err(|d| {
+    let flow_source =
+        flow_source.replacen(FLOWS_NAMESPACE, &format!("namespace: {NAMESPACE}\n"), 1);
+    let flow = weir_flow::parse_flow("taxi flow", &flow_source, &catalog).map_err(|d| {
         anyhow::anyhow!(
             "the demo flow is invalid: {}; this is a bug in weir, please report it",
             d[0]
         )
     })?;
-    let record = h.store.save_flow(&flow.namespace, &flow.id, &flow.source)?;
+    let record = h
+        .store
+        .save_flow(&flow.namespace, &flow.id, &flow.source, true)?;
     let flow = Arc::new(flow);
     let engine = Engine::new(EngineConfig {
         store: h.store.clone(),

@@ -2,6 +2,8 @@
 //! labels and the task run itself.
 
 use serde_json::{Map, Value, json};
+use std::sync::Arc;
+use weir_template::Context;
 
 /// Iteration values of enclosing ForEach tasks, innermost last.
 #[derive(Debug, Clone, Default)]
@@ -33,16 +35,17 @@ pub struct TaskRunInfo<'a> {
     pub working_dir: Option<&'a str>,
 }
 
-/// Builds the JSON the renderer sees. `base` holds what is fixed for the execution.
+/// Builds what the renderer sees: `base` (fixed for the execution) and `outputs` (a
+/// `{"outputs": {…}}` object, shared) as layers under the task run's own small part, so the
+/// cost does not grow with the number of task runs already finished.
 pub fn build(
-    base: &Map<String, Value>,
-    outputs: &Map<String, Value>,
+    base: &Arc<Value>,
+    outputs: &Arc<Value>,
     labels: &[(String, String)],
     scope: &Scope,
     run: Option<&TaskRunInfo<'_>>,
-) -> Value {
-    let mut ctx = base.clone();
-    ctx.insert("outputs".into(), Value::Object(outputs.clone()));
+) -> Context {
+    let mut ctx = Map::new();
     ctx.insert(
         "labels".into(),
         Value::Object(
@@ -76,7 +79,10 @@ pub fn build(
             ctx.insert("parents".into(), Value::Array(parents));
         }
     }
-    Value::Object(ctx)
+    Context::new()
+        .with(Arc::clone(base))
+        .with(Arc::clone(outputs))
+        .with(Arc::new(Value::Object(ctx)))
 }
 
 /// Pebble/Kestra truthiness of a rendered condition.

@@ -14,14 +14,18 @@ use tokio::sync::watch;
 use weir_core::State;
 use weir_flow::{ConcurrencyBehavior, Flow, Task};
 use weir_store::{ExecutionRecord, Level, StateChange, TaskRunRecord};
-use weir_tasks::{Logger, TaskContext, TaskError};
+use weir_tasks::registry::Runner;
+use weir_tasks::{Behavior, Flowable, Logger, TaskContext, TaskError};
+use weir_template::Context;
 
 struct Exec {
     engine: Engine,
     flow: Arc<Flow>,
     id: String,
-    base: Map<String, Value>,
-    outputs: Mutex<Map<String, Value>>,
+    /// The template names fixed for the whole execution (inputs, vars, trigger, execution…).
+    base: Arc<Value>,
+    /// `{"outputs": {…}}`, shared with contexts being rendered; written copy-on-write.
+    outputs: Mutex<Arc<Value>>,
     labels: Mutex<Vec<(String, String)>>,
     log: Logger,
     failure: Mutex<Option<String>>,
@@ -31,6 +35,18 @@ struct Exec {
 enum AttemptError {
     Failed(String),
     Killed,
+}
+
+/// How often a running execution records that its process is alive.
+const HEARTBEAT: Duration = Duration::from_secs(1);
+
+/// Stops a background task when its owner is done with it.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// Resolves when the user asks to stop everything.
@@ -115,21 +131,62 @@ pub async fn execute(engine: Engine, req: RunRequest) -> Result<Outcome, EngineE
         engine: engine.clone(),
         flow: flow.clone(),
         id: id.clone(),
-        base,
-        outputs: Mutex::new(Map::new()),
+        base: Arc::new(Value::Object(base)),
+        outputs: Mutex::new(Arc::new(json!({"outputs": {}}))),
         labels: Mutex::new(Vec::new()),
         log,
         failure: Mutex::new(None),
         killed: AtomicBool::new(false),
     });
 
+    // While it runs, the execution says every second that its process is alive, so that after
+    // a crash it is recorded as ending when the process died, not when someone noticed.
+    let heartbeat = {
+        let store = inner.store.clone();
+        let id = id.clone();
+        AbortOnDrop(tokio::spawn(async move {
+            let mut every = tokio::time::interval(HEARTBEAT);
+            every.tick().await;
+            loop {
+                every.tick().await;
+                let _ = store.heartbeat(&id);
+            }
+        }))
+    };
+    // Whatever panics from here on is a bug in weir; the execution still ends, FAILED, at once.
+    let body = std::panic::AssertUnwindSafe(run_body(exec.clone(), req)).catch_unwind();
+    let outcome = body.await;
+    drop(heartbeat);
+    match outcome {
+        Ok(outcome) => outcome,
+        Err(panic) => {
+            let msg = panic_message(&*panic).replace("the task panicked", "weir panicked");
+            exec.log.error(&msg);
+            exec.finish(State::Failed, Some(msg)).await
+        }
+    }
+}
+
+/// An execution once recorded: labels, the concurrency slot, then its task lists.
+async fn run_body(exec: Arc<Exec>, req: RunRequest) -> Result<Outcome, EngineError> {
+    let engine = exec.engine.clone();
+    let inner = &engine.inner;
+    let flow = exec.flow.clone();
+    let id = exec.id.clone();
     // Labels: the flow's (rendered), then those given for this run.
-    let ctx = context::build(&exec.base, &Map::new(), &[], &Scope::default(), None);
+    let ctx = context::build(
+        &exec.base,
+        &Arc::new(json!({"outputs": {}})),
+        &[],
+        &Scope::default(),
+        None,
+    );
     let mut labels = Vec::new();
     let mut label_error = None;
     for (k, v) in &flow.labels {
         match inner.renderer.render_str(v, &ctx, &flow.namespace) {
-            Ok(v) => labels.push((k.clone(), v)),
+            // Labels are stored and shown everywhere; a secret rendered into one stays masked.
+            Ok(v) => labels.push((k.clone(), inner.masker.mask(&v))),
             Err(e) => label_error = Some(format!("cannot render label `{k}`: {e}")),
         }
     }
@@ -293,7 +350,7 @@ impl Exec {
 
     /// The context of a task run's first attempt, outside any working directory: for `runIf`
     /// and flowable tasks' own properties.
-    fn first_attempt_context(&self, task: &Task, run: &TaskRunRecord, scope: &Scope) -> Value {
+    fn first_attempt_context(&self, task: &Task, run: &TaskRunRecord, scope: &Scope) -> Context {
         let info = TaskRunInfo {
             id: &run.id,
             task_id: &task.id,
@@ -304,8 +361,8 @@ impl Exec {
         self.context(scope, Some(&info))
     }
 
-    fn context(&self, scope: &Scope, run: Option<&TaskRunInfo<'_>>) -> Value {
-        let outputs = self.outputs.lock().unwrap_or_else(|p| p.into_inner());
+    fn context(&self, scope: &Scope, run: Option<&TaskRunInfo<'_>>) -> Context {
+        let outputs = Arc::clone(&self.outputs.lock().unwrap_or_else(|p| p.into_inner()));
         let labels = self.labels.lock().unwrap_or_else(|p| p.into_inner());
         context::build(&self.base, &outputs, &labels, scope, run)
     }
@@ -395,11 +452,20 @@ impl Exec {
             }
         }
         self.set_state(&run, State::Running, 1);
-        let (state, attempt, error) = if weir_tasks::is_flowable(task.kind) {
-            let (s, e) = self.run_flowable(task, &run, scope).await;
-            (s, 1, e)
-        } else {
-            self.run_runnable(task, &run, scope).await
+        let (state, attempt, error) = match weir_tasks::lookup(task.kind).map(|t| t.behavior) {
+            Some(Behavior::Flowable(kind)) => {
+                let (s, e) = self.run_flowable(kind, task, &run, scope).await;
+                (s, 1, e)
+            }
+            Some(Behavior::Run(runner)) => self.run_runnable(runner, task, &run, scope).await,
+            None => (
+                State::Failed,
+                1,
+                Some(format!(
+                    "task type `{}` is not registered; this is a bug in weir, please report it",
+                    task.kind
+                )),
+            ),
         };
         match (state, error) {
             (State::Killed, _) => {
@@ -449,7 +515,7 @@ impl Exec {
     }
 
     /// Renders a task's properties, each on its own so an error can name the property.
-    fn render_props(&self, task: &Task, ctx: &Value) -> Result<Map<String, Value>, String> {
+    fn render_props(&self, task: &Task, ctx: &Context) -> Result<Map<String, Value>, String> {
         let mut out = Map::new();
         for (name, value) in &task.props {
             match self
@@ -510,7 +576,11 @@ impl Exec {
             self.log
                 .error(&format!("could not store outputs of `{}`: {e}", task.id));
         }
-        let mut all = self.outputs.lock().unwrap_or_else(|p| p.into_inner());
+        let mut shared = self.outputs.lock().unwrap_or_else(|p| p.into_inner());
+        // Copies only while a render still holds the previous version.
+        let Some(Value::Object(all)) = Arc::make_mut(&mut shared).get_mut("outputs") else {
+            unreachable!("`outputs` is created as an object and only ever replaced by one")
+        };
         // Inside ForEach, outputs are keyed by iteration value: `outputs.task[value].prop`.
         let mut slot = all.entry(task.id.clone()).or_insert_with(|| {
             if scope.values.is_empty() {
@@ -533,6 +603,7 @@ impl Exec {
 
     async fn run_runnable(
         self: &Arc<Self>,
+        runner: Runner,
         task: &Task,
         run: &TaskRunRecord,
         scope: &Scope,
@@ -571,20 +642,23 @@ impl Exec {
                         task_run_id: run.id.clone(),
                         attempt,
                         storage: inner.storage.clone(),
-                        store: inner.store.clone(),
+                        kv: inner.store.clone(),
                         http: inner.http.clone(),
                         log: logger.clone(),
                         working_dir: working_dir.clone(),
                         masker: inner.masker.clone(),
                         home: inner.home.clone(),
                     };
-                    let r = self.attempt(task, &tctx).await;
+                    let r = self.attempt(runner, task, &tctx).await;
                     if working_dir.exists() {
                         let _ = tokio::fs::remove_dir_all(&working_dir).await;
                     }
                     r
                 }
             };
+            // The context shares the outputs so far; let go of it before adding this run's,
+            // or adding them would copy all the others.
+            drop(ctx);
             logger.flush();
             match result {
                 Ok(r) => {
@@ -607,7 +681,9 @@ impl Exec {
                     };
                     let delay = p.delay(attempt + 1, rand_unit());
                     let attempts_left = p.max_attempts.is_none_or(|m| attempt < m);
-                    let time_left = p.max_duration.is_none_or(|m| started.elapsed() + delay < m);
+                    let time_left = p
+                        .max_duration
+                        .is_none_or(|m| started.elapsed().saturating_add(delay) < m);
                     if !(attempts_left && time_left) {
                         return (State::Failed, attempt, Some(msg));
                     }
@@ -631,11 +707,16 @@ impl Exec {
     /// One attempt, bounded by the task's timeout and by a kill.
     async fn attempt(
         &self,
+        runner: Runner,
         task: &Task,
         ctx: &TaskContext,
     ) -> Result<weir_tasks::TaskResult, AttemptError> {
         let work = async {
-            let fut = weir_tasks::run(task.kind, ctx);
+            // A panic inside a task is a bug in weir, but it must not leave the execution
+            // RUNNING: it fails this attempt like any other error, with the panic's message.
+            let fut = std::panic::AssertUnwindSafe(runner(ctx))
+                .catch_unwind()
+                .map(|r| r.unwrap_or_else(|panic| Err(TaskError::Failed(panic_message(&*panic)))));
             match task.timeout {
                 Some(limit) => match tokio::time::timeout(limit, fut).await {
                     Ok(r) => r.map_err(|e| AttemptError::Failed(describe(&e))),
@@ -677,142 +758,141 @@ impl Exec {
     /// `Send`-ness finite.
     fn run_flowable<'a>(
         self: &'a Arc<Self>,
+        kind: Flowable,
         task: &'a Task,
         run: &'a TaskRunRecord,
         scope: &'a Scope,
     ) -> BoxFuture<'a, (State, Option<String>)> {
-        self.run_flowable_inner(task, run, scope).boxed()
+        self.run_flowable_inner(kind, task, run, scope).boxed()
     }
 
     async fn run_flowable_inner(
         self: &Arc<Self>,
+        kind: Flowable,
         task: &Task,
         run: &TaskRunRecord,
         scope: &Scope,
     ) -> (State, Option<String>) {
-        use weir_tasks::catalog as c;
         let child_scope = scope.child(&run.id, None);
-        let kind = task.kind;
         let mut outputs = Map::new();
-        let state = if kind == c::IF.name {
-            let cond = match self.render_prop(task, "condition", scope, run).await {
-                Ok(v) => context::truthy(&v),
-                Err(e) => return (State::Failed, Some(e)),
-            };
-            outputs.insert("evaluationResult".into(), cond.into());
-            self.store_outputs(task, run, scope, outputs);
-            match task.branch(if cond { "then" } else { "else" }) {
-                Some(tasks) => self.run_list(tasks, &child_scope).await,
-                None => State::Success,
-            }
-        } else if kind == c::SWITCH.name {
-            let value = match self.render_prop(task, "value", scope, run).await {
-                Ok(v) => weir_tasks::de::scalar_text(v),
-                Err(e) => return (State::Failed, Some(e)),
-            };
-            let case = format!("cases/{value}");
-            let (branch, defaults) = match task.branch(&case) {
-                Some(t) => (Some(t), false),
-                None => (task.branch("defaults"), true),
-            };
-            outputs.insert("value".into(), value.clone().into());
-            outputs.insert("defaults".into(), defaults.into());
-            self.store_outputs(task, run, scope, outputs);
-            match branch {
-                Some(tasks) => self.run_list(tasks, &child_scope).await,
-                None => {
-                    return (
-                        State::Failed,
-                        Some(format!(
-                            "no case matches value `{value}` and there are no `defaults`"
-                        )),
-                    );
+        let state = match kind {
+            Flowable::If => {
+                let cond = match self.render_prop(task, "condition", scope, run).await {
+                    Ok(v) => context::truthy(&v),
+                    Err(e) => return (State::Failed, Some(e)),
+                };
+                outputs.insert("evaluationResult".into(), cond.into());
+                self.store_outputs(task, run, scope, outputs);
+                match task.branch(if cond { "then" } else { "else" }) {
+                    Some(tasks) => self.run_list(tasks, &child_scope).await,
+                    None => State::Success,
                 }
             }
-        } else if kind == c::FOR_EACH.name {
-            let values = match self.render_prop(task, "values", scope, run).await {
-                Ok(Value::Array(a)) => a,
-                Ok(Value::String(s)) => match serde_json::from_str::<Value>(&s) {
-                    Ok(Value::Array(a)) => a,
-                    _ => {
-                        return (
-                            State::Failed,
-                            Some(format!("`values` must be a list or a JSON list, got `{s}`")),
-                        );
-                    }
-                },
-                Ok(other) => {
-                    return (
-                        State::Failed,
-                        Some(format!("`values` must be a list, got `{other}`")),
-                    );
-                }
-                Err(e) => return (State::Failed, Some(e)),
-            };
-            let limit = match self.render_prop(task, "concurrencyLimit", scope, run).await {
-                Ok(Value::Null) => 1,
-                Ok(v) => match v
-                    .as_u64()
-                    .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
-                {
-                    Some(0) => values.len().max(1),
-                    Some(n) => n as usize,
+            Flowable::Switch => {
+                let value = match self.render_prop(task, "value", scope, run).await {
+                    Ok(v) => weir_tasks::de::scalar_text(v),
+                    Err(e) => return (State::Failed, Some(e)),
+                };
+                let case = format!("cases/{value}");
+                let (branch, defaults) = match task.branch(&case) {
+                    Some(t) => (Some(t), false),
+                    None => (task.branch("defaults"), true),
+                };
+                outputs.insert("value".into(), value.clone().into());
+                outputs.insert("defaults".into(), defaults.into());
+                self.store_outputs(task, run, scope, outputs);
+                match branch {
+                    Some(tasks) => self.run_list(tasks, &child_scope).await,
                     None => {
                         return (
                             State::Failed,
                             Some(format!(
-                                "`concurrencyLimit` must be a non-negative integer, got `{v}`"
+                                "no case matches value `{value}` and there are no `defaults`"
                             )),
                         );
                     }
-                },
-                Err(e) => return (State::Failed, Some(e)),
-            };
-            let children = task.branch("tasks").unwrap_or_default();
-            let failed = AtomicBool::new(false);
-            let scopes: Vec<Scope> = values
-                .into_iter()
-                .map(|v| scope.child(&run.id, Some(weir_tasks::de::scalar_text(v))))
-                .collect();
-            let mut iterations = Vec::with_capacity(scopes.len());
-            for s in &scopes {
-                iterations.push(self.iteration(children, s, &failed));
+                }
             }
-            run_bounded(iterations, limit).await
-        } else if kind == c::PARALLEL.name {
-            let children = task.branch("tasks").unwrap_or_default();
-            let limit = match self.render_prop(task, "concurrent", scope, run).await {
-                Ok(v) => v
-                    .as_u64()
-                    .filter(|n| *n > 0)
-                    .map_or(children.len().max(1), |n| n as usize),
-                Err(e) => return (State::Failed, Some(e)),
-            };
-            let mut runs = Vec::with_capacity(children.len());
-            for t in children {
-                runs.push(self.run_task(t, &child_scope).boxed());
+            Flowable::ForEach => {
+                let values = match self.render_prop(task, "values", scope, run).await {
+                    Ok(Value::Array(a)) => a,
+                    Ok(Value::String(s)) => match serde_json::from_str::<Value>(&s) {
+                        Ok(Value::Array(a)) => a,
+                        _ => {
+                            return (
+                                State::Failed,
+                                Some(format!("`values` must be a list or a JSON list, got `{s}`")),
+                            );
+                        }
+                    },
+                    Ok(other) => {
+                        return (
+                            State::Failed,
+                            Some(format!("`values` must be a list, got `{other}`")),
+                        );
+                    }
+                    Err(e) => return (State::Failed, Some(e)),
+                };
+                let limit = match self.render_prop(task, "concurrencyLimit", scope, run).await {
+                    Ok(Value::Null) => 1,
+                    Ok(v) => match v
+                        .as_u64()
+                        .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+                    {
+                        Some(0) => values.len().max(1),
+                        Some(n) => n as usize,
+                        None => {
+                            return (
+                                State::Failed,
+                                Some(format!(
+                                    "`concurrencyLimit` must be a non-negative integer, got `{v}`"
+                                )),
+                            );
+                        }
+                    },
+                    Err(e) => return (State::Failed, Some(e)),
+                };
+                let children = task.branch("tasks").unwrap_or_default();
+                let failed = AtomicBool::new(false);
+                let scopes: Vec<Scope> = values
+                    .into_iter()
+                    .map(|v| scope.child(&run.id, Some(weir_tasks::de::scalar_text(v))))
+                    .collect();
+                let mut iterations = Vec::with_capacity(scopes.len());
+                for s in &scopes {
+                    iterations.push(self.iteration(children, s, &failed));
+                }
+                run_bounded(iterations, limit).await
             }
-            run_bounded(runs, limit).await
-        } else if kind == c::SEQUENTIAL.name {
-            self.run_list(task.branch("tasks").unwrap_or_default(), &child_scope)
-                .await
-        } else if kind == c::LABELS.name {
-            match self.render_prop(task, "labels", scope, run).await {
+            Flowable::Parallel => {
+                let children = task.branch("tasks").unwrap_or_default();
+                let limit = match self.render_prop(task, "concurrent", scope, run).await {
+                    Ok(v) => v
+                        .as_u64()
+                        .filter(|n| *n > 0)
+                        .map_or(children.len().max(1), |n| n as usize),
+                    Err(e) => return (State::Failed, Some(e)),
+                };
+                let mut runs = Vec::with_capacity(children.len());
+                for t in children {
+                    runs.push(self.run_task(t, &child_scope).boxed());
+                }
+                run_bounded(runs, limit).await
+            }
+            Flowable::Sequential => {
+                self.run_list(task.branch("tasks").unwrap_or_default(), &child_scope)
+                    .await
+            }
+            Flowable::Labels => match self.render_prop(task, "labels", scope, run).await {
                 Ok(v) => match self.apply_labels(&v) {
                     Ok(()) => State::Success,
                     Err(e) => return (State::Failed, Some(e)),
                 },
                 Err(e) => return (State::Failed, Some(e)),
+            },
+            Flowable::Subflow => {
+                return self.run_subflow(task, run, scope).await;
             }
-        } else if kind == c::SUBFLOW.name {
-            return self.run_subflow(task, run, scope).await;
-        } else {
-            return (
-                State::Failed,
-                Some(format!(
-                    "flowable task type `{kind}` has no runner; this is a bug in weir, please report it"
-                )),
-            );
         };
         (state, None)
     }
@@ -864,7 +944,7 @@ impl Exec {
             let mut labels = self.labels.lock().unwrap_or_else(|p| p.into_inner());
             for (k, v) in pairs {
                 labels.retain(|(lk, _)| lk != &k);
-                labels.push((k, v));
+                labels.push((k, self.engine.inner.masker.mask(&v)));
             }
             labels.clone()
         };
@@ -1037,6 +1117,16 @@ fn describe(e: &TaskError) -> String {
         src = s.source();
     }
     msg
+}
+
+/// The message of a caught panic, worded as the bug it is.
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    let what = panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "no message".into());
+    format!("the task panicked: {what}; this is a bug in weir, please report it")
 }
 
 /// A number in [0, 1) for random retry delays; randomness quality does not matter here.

@@ -108,9 +108,11 @@ pub struct RetryPolicy {
 }
 
 impl RetryPolicy {
-    /// The wait before attempt `next_attempt` (2 for the first retry).
+    /// The wait before attempt `next_attempt` (2 for the first retry). Saturates rather than
+    /// overflows: an exponential delay with a large factor and no `maxInterval` grows to
+    /// `Duration::MAX` (which the engine treats as "wait until killed"), never panics.
     pub fn delay(&self, next_attempt: u32, random: f64) -> Duration {
-        let retries_done = next_attempt.saturating_sub(2) as i32;
+        let retries_done = i32::try_from(next_attempt.saturating_sub(2)).unwrap_or(i32::MAX);
         match self.kind {
             RetryKind::Constant => self.interval,
             RetryKind::Exponential => {
@@ -120,7 +122,7 @@ impl RetryPolicy {
                     Some(max) => d.min(max.as_secs_f64()),
                     None => d,
                 };
-                Duration::from_secs_f64(d.max(0.0))
+                secs_saturating(d)
             }
             RetryKind::Random => {
                 let min = self.min_interval.unwrap_or(Duration::ZERO).as_secs_f64();
@@ -129,10 +131,18 @@ impl RetryPolicy {
                     .unwrap_or(self.interval)
                     .as_secs_f64()
                     .max(min);
-                Duration::from_secs_f64(min + (max - min) * random.clamp(0.0, 1.0))
+                secs_saturating(min + (max - min) * random.clamp(0.0, 1.0))
             }
         }
     }
+}
+
+/// Seconds as a `Duration`: NaN and negatives are zero, too large is `Duration::MAX`.
+fn secs_saturating(secs: f64) -> Duration {
+    if secs.is_nan() || secs <= 0.0 {
+        return Duration::ZERO;
+    }
+    Duration::try_from_secs_f64(secs).unwrap_or(Duration::MAX)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -112,6 +112,7 @@ pub fn parse_flow(file: &str, source: &str, catalog: &Catalog) -> Result<Flow, V
         catalog,
         diags: Vec::new(),
         task_ids: HashMap::new(),
+        task_depth: 0,
     };
     let root = match yaml::parse(source) {
         Ok(root) => root,
@@ -160,7 +161,13 @@ struct Cx<'a> {
     catalog: &'a Catalog,
     diags: Vec<Diagnostic>,
     task_ids: HashMap<String, Pos>,
+    /// How many task lists enclose the one being read.
+    task_depth: usize,
 }
+
+/// How deep task lists may nest (`Sequential` in `Sequential`…). Real flows nest a few levels;
+/// the bound keeps validation and the engine's walk far from the end of the stack.
+pub const MAX_TASK_DEPTH: usize = 64;
 
 fn is_template(s: &str) -> bool {
     s.contains("{{") || s.contains("{%")
@@ -572,10 +579,23 @@ impl<'a> Cx<'a> {
         defaults: &[(String, bool, Node)],
     ) -> Vec<Task> {
         match &node.value {
-            Yaml::Seq(items) => items
-                .iter()
-                .filter_map(|item| self.task(item, defaults))
-                .collect(),
+            Yaml::Seq(_) if self.task_depth >= MAX_TASK_DEPTH => {
+                self.error_hint(
+                    node.pos,
+                    format!("tasks are nested more than {MAX_TASK_DEPTH} levels deep"),
+                    "split the flow, or run the deepest part as a Subflow",
+                );
+                Vec::new()
+            }
+            Yaml::Seq(items) => {
+                self.task_depth += 1;
+                let tasks = items
+                    .iter()
+                    .filter_map(|item| self.task(item, defaults))
+                    .collect();
+                self.task_depth -= 1;
+                tasks
+            }
             Yaml::Null => Vec::new(),
             _ => {
                 self.error(
@@ -682,7 +702,10 @@ impl<'a> Cx<'a> {
             match p.kind {
                 PropKind::Tasks => {
                     let tasks = self.task_list(value, p.name, defaults);
-                    if p.required && tasks.is_empty() && value.as_seq().is_some() {
+                    if p.required
+                        && tasks.is_empty()
+                        && value.as_seq().is_some_and(<[Node]>::is_empty)
+                    {
                         self.error(
                             value.pos,
                             format!("`{}` of {what} must list at least one task", p.name),
@@ -924,7 +947,16 @@ impl<'a> Cx<'a> {
                 }
             },
         };
-        let delay_factor = node.get("delayFactor").and_then(|v| v.to_json().as_f64());
+        let delay_factor = match node.get("delayFactor") {
+            None => None,
+            Some(v) => match v.to_json().as_f64() {
+                Some(f) if f.is_finite() && f > 0.0 => Some(f),
+                _ => {
+                    self.error(v.pos, "`delayFactor` must be a positive number");
+                    None
+                }
+            },
+        };
         let max_duration = self.duration(node, "maxDuration");
         if max_attempts.is_none() && max_duration.is_none() {
             self.error_hint(

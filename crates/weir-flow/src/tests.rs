@@ -125,3 +125,125 @@ fn yaml_syntax_errors_are_located() {
     assert_eq!(p.len(), 1);
     assert!(p[0].contains("invalid YAML"), "{p:?}");
 }
+
+#[test]
+fn billion_laughs_is_refused_with_a_location() {
+    let mut src = String::from("id: f\nnamespace: n\na0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+    for i in 1..10 {
+        let prev = format!("*a{}", i - 1);
+        let items = [prev.as_str(); 10].join(", ");
+        src.push_str(&format!("a{i}: &a{i} [{items}]\n"));
+    }
+    src.push_str("tasks: []\n");
+    let p = problems(&src);
+    assert_eq!(p.len(), 1, "{p:?}");
+    assert!(
+        p[0].contains("aliases expand to more than 100000 nodes"),
+        "{p:?}"
+    );
+}
+
+#[test]
+fn nesting_deeper_than_the_limit_is_refused_at_its_line() {
+    let depth = crate::parse::MAX_TASK_DEPTH + 1;
+    let mut src = String::from("id: f\nnamespace: n\ntasks:\n");
+    let mut indent = String::new();
+    for i in 0..depth {
+        src.push_str(&format!(
+            "{indent}  - id: s{i}\n{indent}    type: io.kestra.plugin.core.flow.If\n{indent}    condition: 'true'\n{indent}    then:\n"
+        ));
+        indent.push_str("    ");
+    }
+    src.push_str(&format!(
+        "{indent}  - id: leaf\n{indent}    type: io.kestra.plugin.core.log.Log\n{indent}    message: hi\n"
+    ));
+    let p = problems(&src);
+    assert_eq!(p.len(), 1, "{p:?}");
+    let line = 4 + 4 * crate::parse::MAX_TASK_DEPTH;
+    assert!(
+        p[0].starts_with(&format!("{line}:"))
+            && p[0].contains("tasks are nested more than 64 levels deep"),
+        "{p:?}"
+    );
+}
+
+#[test]
+fn deep_yaml_is_refused_not_overflowing_the_stack() {
+    // Block style: weir's own limit. Flow style (`[[[…`): the YAML parser's.
+    let mut src = String::from("id: f\nnamespace: n\nx:\n");
+    for i in 0..5000 {
+        src.push_str(&" ".repeat(i + 1));
+        src.push_str("a:\n");
+    }
+    let p = problems(&src);
+    assert_eq!(p.len(), 1, "{p:?}");
+    assert!(
+        p[0].contains("collections nested more than 256 levels deep"),
+        "{p:?}"
+    );
+    let src = format!(
+        "id: f\nnamespace: n\nx: {}1{}\ntasks: []\n",
+        "[".repeat(5000),
+        "]".repeat(5000)
+    );
+    let p = problems(&src);
+    assert_eq!(p.len(), 1, "{p:?}");
+    assert!(p[0].contains("recursion limit exceeded"), "{p:?}");
+}
+
+#[test]
+fn negative_or_zero_delay_factor_is_refused() {
+    let src = "id: f\nnamespace: n\ntasks:\n  - id: a\n    type: io.kestra.plugin.core.log.Log\n    message: hi\n    retry:\n      type: exponential\n      interval: PT1S\n      maxAttempt: 3\n      delayFactor: -2\n";
+    assert_eq!(
+        problems(src),
+        vec!["11:20 `delayFactor` must be a positive number".to_string()]
+    );
+}
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// YAML-ish text built from the pieces flows are made of, so that the generator reaches
+    /// the validator's paths and not only the YAML parser's errors.
+    fn flowish() -> impl Strategy<Value = String> {
+        let piece = prop_oneof![
+            Just("id: f\n".to_string()),
+            Just("namespace: n\n".to_string()),
+            Just("tasks:\n".to_string()),
+            Just("  - id: a\n".to_string()),
+            Just("    type: io.kestra.plugin.core.log.Log\n".to_string()),
+            Just("    type: io.kestra.plugin.core.flow.If\n".to_string()),
+            Just("    message: \"{{ outputs.a.x }}\"\n".to_string()),
+            Just("    condition: \"{{ true }}\"\n".to_string()),
+            Just("    then: &t\n".to_string()),
+            Just("    else: *t\n".to_string()),
+            Just("    retry: {type: exponential, interval: PT1S, maxAttempt: 2}\n".to_string()),
+            Just("    timeout: PT99999999999999999999S\n".to_string()),
+            Just("<<: *t\n".to_string()),
+            Just("inputs:\n  - id: x\n    type: INT\n    defaults: 3\n".to_string()),
+            "[ -~]{0,20}\n",
+            "[ \\[\\]{}:,&*!|>'\"#-]{0,12}",
+        ];
+        prop::collection::vec(piece, 0..24).prop_map(|v| v.concat())
+    }
+
+    proptest! {
+        /// The validator returns a flow or diagnostics for any text; it never panics.
+        #[test]
+        fn any_text_validates_or_is_refused(src in "\\PC{0,200}") {
+            let _ = parse_flow("f.yaml", &src, &catalog());
+        }
+
+        #[test]
+        fn flow_shaped_text_validates_or_is_refused(src in flowish()) {
+            if let Err(diags) = parse_flow("f.yaml", &src, &catalog()) {
+                // Every diagnostic points inside the file.
+                let lines = src.lines().count().max(1);
+                for d in diags {
+                    prop_assert!(d.location.line >= 1 && d.location.line <= lines + 1, "{d:?} in {src:?}");
+                }
+            }
+        }
+    }
+}

@@ -43,6 +43,15 @@ pub struct SyntaxError {
 }
 
 impl Node {
+    /// How many nodes this tree holds, itself included.
+    pub fn count(&self) -> usize {
+        1 + match &self.value {
+            Yaml::Seq(items) => items.iter().map(Node::count).sum(),
+            Yaml::Map(entries) => entries.iter().map(|(k, v)| k.count() + v.count()).sum(),
+            _ => 0,
+        }
+    }
+
     pub fn as_map(&self) -> Option<&[(Node, Node)]> {
         match &self.value {
             Yaml::Map(m) => Some(m),
@@ -146,12 +155,22 @@ fn plain_scalar(text: &str) -> serde_json::Value {
     Value::String(text.to_string())
 }
 
+/// How deep collections may nest. Flows nest a few dozen levels at most; the bound keeps every
+/// later recursive walk of the tree far from the end of the stack.
+pub const MAX_DEPTH: usize = 256;
+
+/// How many nodes aliases may add in all. Aliases are expanded by copying, so without a bound
+/// a few lines of nested aliases (the "billion laughs") would fill the memory.
+pub const MAX_ALIAS_NODES: usize = 100_000;
+
 /// Parses one YAML document. Anchors and aliases are resolved; duplicate keys are reported.
 pub fn parse(source: &str) -> Result<Node, Vec<SyntaxError>> {
     let mut parser = Parser::new_from_str(source);
     // (container, pending map key, anchor, keys that came from a `<<` merge and may be overridden)
     let mut stack: Vec<(Node, Option<Node>, usize, Vec<String>)> = Vec::new();
-    let mut anchors: HashMap<usize, Node> = HashMap::new();
+    // Each anchored node with its size in nodes, so an alias's cost is known before copying.
+    let mut anchors: HashMap<usize, (Node, usize)> = HashMap::new();
+    let mut alias_nodes = 0usize;
     let mut root: Option<Node> = None;
     let mut errors = Vec::new();
 
@@ -186,13 +205,26 @@ pub fn parse(source: &str) -> Result<Node, Vec<SyntaxError>> {
                 None
             }
             Event::Alias(id) => match anchors.get(&id) {
-                Some(n) => Some((
-                    Node {
-                        value: n.value.clone(),
-                        pos,
-                    },
-                    0,
-                )),
+                Some((n, size)) => {
+                    alias_nodes = alias_nodes.saturating_add(*size);
+                    if alias_nodes > MAX_ALIAS_NODES {
+                        errors.push(SyntaxError {
+                            pos,
+                            message: format!(
+                                "aliases expand to more than {MAX_ALIAS_NODES} nodes; \
+                                 a flow this large is refused"
+                            ),
+                        });
+                        return Err(errors);
+                    }
+                    Some((
+                        Node {
+                            value: n.value.clone(),
+                            pos,
+                        },
+                        0,
+                    ))
+                }
                 None => {
                     errors.push(SyntaxError {
                         pos,
@@ -227,6 +259,13 @@ pub fn parse(source: &str) -> Result<Node, Vec<SyntaxError>> {
                 };
                 Some((Node { value, pos }, anchor))
             }
+            Event::SequenceStart(..) | Event::MappingStart(..) if stack.len() >= MAX_DEPTH => {
+                errors.push(SyntaxError {
+                    pos,
+                    message: format!("collections nested more than {MAX_DEPTH} levels deep"),
+                });
+                return Err(errors);
+            }
             Event::SequenceStart(anchor, _) => {
                 stack.push((
                     Node {
@@ -257,7 +296,7 @@ pub fn parse(source: &str) -> Result<Node, Vec<SyntaxError>> {
             continue;
         };
         if anchor != 0 {
-            anchors.insert(anchor, node.clone());
+            anchors.insert(anchor, (node.clone(), node.count()));
         }
         match stack.last_mut() {
             None => {

@@ -51,16 +51,39 @@ pub struct ExecutionFilter {
 /// Is the process that owns an execution still alive? Given its pid and start token.
 pub type LivenessCheck<'a> = &'a dyn Fn(u32, u64) -> bool;
 
-pub trait Store: Send + Sync {
-    /// Stores a flow's source; a new revision is made only when the source changed.
-    fn save_flow(&self, namespace: &str, id: &str, source: &str) -> Result<FlowRecord>;
+/// The KV store alone: what KV tasks and the `kv()` template function may touch.
+pub trait KvStore: Send + Sync {
+    fn kv_set(&self, entry: &KvEntry) -> Result<()>;
+    /// Expired entries are not returned.
+    fn kv_get(&self, namespace: &str, key: &str) -> Result<Option<KvEntry>>;
+    fn kv_list(&self, namespace: &str) -> Result<Vec<KvEntry>>;
+    fn kv_delete(&self, namespace: &str, key: &str) -> Result<bool>;
+}
+
+/// Appending log lines alone: what a task's logger may touch.
+pub trait LogSink: Send + Sync {
+    fn append_logs(&self, logs: &[LogRecord]) -> Result<()>;
+}
+
+/// All of weir's state. Tasks never see it whole: they get a `KvStore` and a `LogSink`, so
+/// "tasks never write execution state" is kept by the compiler.
+pub trait Store: KvStore + LogSink {
+    /// Stores a flow's source; a new revision is made only when the source changed. `deploy`
+    /// makes it the revision Subflows and `flows list` see; otherwise it is only recorded.
+    fn save_flow(
+        &self,
+        namespace: &str,
+        id: &str,
+        source: &str,
+        deploy: bool,
+    ) -> Result<FlowRecord>;
     fn get_flow(
         &self,
         namespace: &str,
         id: &str,
         revision: Option<i64>,
     ) -> Result<Option<FlowRecord>>;
-    /// The latest revision of every flow.
+    /// The latest deployed revision of every flow.
     fn list_flows(&self) -> Result<Vec<FlowRecord>>;
 
     fn create_execution(&self, execution: &ExecutionRecord) -> Result<()>;
@@ -81,14 +104,10 @@ pub trait Store: Send + Sync {
     fn set_task_run_outputs(&self, id: &str, outputs: &serde_json::Value) -> Result<()>;
     fn task_runs(&self, execution_id: &str) -> Result<Vec<TaskRunRecord>>;
 
-    fn append_logs(&self, logs: &[LogRecord]) -> Result<()>;
     fn logs(&self, execution_id: &str) -> Result<Vec<LogRecord>>;
 
-    fn kv_set(&self, entry: &KvEntry) -> Result<()>;
-    /// Expired entries are not returned.
-    fn kv_get(&self, namespace: &str, key: &str) -> Result<Option<KvEntry>>;
-    fn kv_list(&self, namespace: &str) -> Result<Vec<KvEntry>>;
-    fn kv_delete(&self, namespace: &str, key: &str) -> Result<bool>;
+    /// Records that the process running execution `id` is alive now.
+    fn heartbeat(&self, id: &str) -> Result<()>;
 
     /// Marks FAILED every unfinished execution whose owning process is gone, with its
     /// unfinished task runs. Returns the ids it changed.

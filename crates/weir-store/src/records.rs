@@ -12,6 +12,9 @@ pub struct FlowRecord {
     pub revision: i64,
     pub source: String,
     pub updated: DateTime<Utc>,
+    /// Deployed revisions are what Subflows and `flows list` see; a revision that was only run
+    /// (`weir run FILE` without `--deploy`) is kept for its executions' sake.
+    pub deployed: bool,
 }
 
 /// The process that runs an execution: its pid and a start token (so a reused pid is not
@@ -140,6 +143,20 @@ pub struct KvEntry {
     pub kind: String,
     pub expires: Option<DateTime<Utc>>,
     pub updated: DateTime<Utc>,
+}
+
+impl KvEntry {
+    /// When an entry written at `now` with time-to-live `ttl` (ISO-8601, `PT1H`) expires.
+    /// A TTL past the last date the store can hold is an error, not an overflow.
+    pub fn expiry(ttl: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, String> {
+        let d = weir_core::parse_duration(ttl).map_err(|e| e.to_string())?;
+        chrono::Duration::from_std(d)
+            .ok()
+            .and_then(|d| now.checked_add_signed(d))
+            .ok_or_else(|| {
+                format!("ttl `{ttl}` ends after the last date weir can store (year 262143)")
+            })
+    }
 }
 
 /// Labels keep their order in memory but read as a map in JSON, as Kestra shows them.

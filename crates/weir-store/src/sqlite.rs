@@ -6,7 +6,17 @@ use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 use std::path::Path;
 use std::sync::Mutex;
 
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
+
+/// Version 2: when each running execution's process was last seen alive (an orphan ends then,
+/// not when it is noticed), and which flow revisions are deployed (what Subflows and
+/// `flows list` see) as opposed to only run.
+const MIGRATION_2: &str = r#"
+ALTER TABLE executions ADD COLUMN seen TEXT;
+ALTER TABLE flows ADD COLUMN deployed INTEGER NOT NULL DEFAULT 1;
+"#;
+
+const MIGRATIONS: [&str; 2] = [MIGRATION_1, MIGRATION_2];
 
 const MIGRATION_1: &str = r#"
 CREATE TABLE flows (
@@ -147,7 +157,7 @@ impl SqliteStore {
                 known: SCHEMA_VERSION,
             });
         }
-        if version < 1 {
+        if version < SCHEMA_VERSION {
             let mut conn = conn;
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Exclusive)
@@ -155,11 +165,13 @@ impl SqliteStore {
             let current: i64 = tx
                 .query_row("PRAGMA user_version", [], |r| r.get(0))
                 .map_err(open_err)?;
-            if current < 1 {
-                tx.execute_batch(MIGRATION_1).map_err(open_err)?;
-                tx.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))
-                    .map_err(open_err)?;
+            for (done, migration) in (1i64..).zip(MIGRATIONS) {
+                if current < done {
+                    tx.execute_batch(migration).map_err(open_err)?;
+                }
             }
+            tx.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))
+                .map_err(open_err)?;
             tx.commit().map_err(open_err)?;
             drop(lock);
             return Ok(SqliteStore {
@@ -184,6 +196,8 @@ impl SqliteStore {
     }
 }
 
+const FLOW_COLS: &str = "namespace, id, revision, source, updated, deployed";
+
 fn flow_row(r: &Row<'_>) -> rusqlite::Result<FlowRecord> {
     Ok(FlowRecord {
         namespace: r.get(0)?,
@@ -191,6 +205,7 @@ fn flow_row(r: &Row<'_>) -> rusqlite::Result<FlowRecord> {
         revision: r.get(2)?,
         source: r.get(3)?,
         updated: parse_ts(&r.get::<_, String>(4)?),
+        deployed: r.get(5)?,
     })
 }
 
@@ -223,23 +238,109 @@ fn exec_row(r: &Row<'_>) -> rusqlite::Result<ExecutionRecord> {
     })
 }
 
+impl LogSink for SqliteStore {
+    fn append_logs(&self, logs: &[LogRecord]) -> Result<()> {
+        if logs.is_empty() {
+            return Ok(());
+        }
+        let mut conn = self.conn();
+        let tx = conn.transaction().map_err(db("writing logs"))?;
+        {
+            let mut stmt = tx
+                .prepare_cached("INSERT INTO logs VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")
+                .map_err(db("writing logs"))?;
+            for l in logs {
+                stmt.execute(params![
+                    l.execution_id,
+                    l.task_run_id,
+                    l.task_id,
+                    l.attempt,
+                    l.level.as_str(),
+                    ts(l.at),
+                    l.message
+                ])
+                .map_err(db("writing logs"))?;
+            }
+        }
+        tx.commit().map_err(db("writing logs"))
+    }
+}
+
+impl KvStore for SqliteStore {
+    fn kv_set(&self, e: &KvEntry) -> Result<()> {
+        let conn = self.conn();
+        conn.execute(
+            "INSERT INTO kv VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT (namespace, key) DO UPDATE SET value = excluded.value, kind = excluded.kind, expires = excluded.expires, updated = excluded.updated",
+            params![e.namespace, e.key, e.value.to_string(), e.kind, e.expires.map(ts), ts(e.updated)],
+        )
+        .map_err(db("writing a KV entry"))?;
+        Ok(())
+    }
+
+    fn kv_get(&self, namespace: &str, key: &str) -> Result<Option<KvEntry>> {
+        let conn = self.conn();
+        conn.prepare_cached("SELECT namespace, key, value, kind, expires, updated FROM kv WHERE namespace = ?1 AND key = ?2 AND (expires IS NULL OR expires > ?3)")
+            .and_then(|mut s| s.query_row(params![namespace, key, ts(Utc::now())], kv_row).optional())
+            .map_err(db("reading a KV entry"))
+    }
+
+    fn kv_list(&self, namespace: &str) -> Result<Vec<KvEntry>> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare("SELECT namespace, key, value, kind, expires, updated FROM kv WHERE namespace = ?1 AND (expires IS NULL OR expires > ?2) ORDER BY key")
+            .map_err(db("listing KV entries"))?;
+        let rows = stmt
+            .query_map(params![namespace, ts(Utc::now())], kv_row)
+            .map_err(db("listing KV entries"))?;
+        rows.collect::<rusqlite::Result<_>>()
+            .map_err(db("listing KV entries"))
+    }
+
+    fn kv_delete(&self, namespace: &str, key: &str) -> Result<bool> {
+        let conn = self.conn();
+        let n = conn
+            .execute(
+                "DELETE FROM kv WHERE namespace = ?1 AND key = ?2",
+                params![namespace, key],
+            )
+            .map_err(db("deleting a KV entry"))?;
+        Ok(n > 0)
+    }
+}
+
 impl Store for SqliteStore {
-    fn save_flow(&self, namespace: &str, id: &str, source: &str) -> Result<FlowRecord> {
+    fn save_flow(
+        &self,
+        namespace: &str,
+        id: &str,
+        source: &str,
+        deploy: bool,
+    ) -> Result<FlowRecord> {
         let mut conn = self.conn();
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(db("saving a flow"))?;
         let latest = tx
             .query_row(
-                "SELECT namespace, id, revision, source, updated FROM flows WHERE namespace = ?1 AND id = ?2 ORDER BY revision DESC LIMIT 1",
+                &format!("SELECT {FLOW_COLS} FROM flows WHERE namespace = ?1 AND id = ?2 ORDER BY revision DESC LIMIT 1"),
                 params![namespace, id],
                 flow_row,
             )
             .optional()
             .map_err(db("saving a flow"))?;
-        if let Some(latest) = latest
+        if let Some(mut latest) = latest
             && latest.source == source
         {
+            if deploy && !latest.deployed {
+                tx.execute(
+                    "UPDATE flows SET deployed = 1 WHERE namespace = ?1 AND id = ?2 AND revision = ?3",
+                    params![namespace, id, latest.revision],
+                )
+                .map_err(db("saving a flow"))?;
+                tx.commit().map_err(db("saving a flow"))?;
+                latest.deployed = true;
+            }
             return Ok(latest);
         }
         let revision = tx
@@ -251,8 +352,8 @@ impl Store for SqliteStore {
             .map_err(db("saving a flow"))?;
         let now = Utc::now();
         tx.execute(
-            "INSERT INTO flows VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![namespace, id, revision, source, ts(now)],
+            &format!("INSERT INTO flows ({FLOW_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"),
+            params![namespace, id, revision, source, ts(now), deploy],
         )
         .map_err(db("saving a flow"))?;
         tx.commit().map_err(db("saving a flow"))?;
@@ -262,6 +363,7 @@ impl Store for SqliteStore {
             revision,
             source: source.into(),
             updated: now,
+            deployed: deploy,
         })
     }
 
@@ -272,8 +374,11 @@ impl Store for SqliteStore {
         revision: Option<i64>,
     ) -> Result<Option<FlowRecord>> {
         let conn = self.conn();
-        let sql = "SELECT namespace, id, revision, source, updated FROM flows WHERE namespace = ?1 AND id = ?2 AND (?3 IS NULL OR revision = ?3) ORDER BY revision DESC LIMIT 1";
-        conn.query_row(sql, params![namespace, id, revision], flow_row)
+        // Without a revision: the latest deployed one. With one: that one, deployed or not.
+        let sql = format!(
+            "SELECT {FLOW_COLS} FROM flows WHERE namespace = ?1 AND id = ?2 AND (?3 IS NULL AND deployed = 1 OR revision = ?3) ORDER BY revision DESC LIMIT 1"
+        );
+        conn.query_row(&sql, params![namespace, id, revision], flow_row)
             .optional()
             .map_err(db("reading a flow"))
     }
@@ -282,8 +387,8 @@ impl Store for SqliteStore {
         let conn = self.conn();
         let mut stmt = conn
             .prepare(
-                "SELECT f.namespace, f.id, f.revision, f.source, f.updated FROM flows f
-                 WHERE f.revision = (SELECT MAX(revision) FROM flows g WHERE g.namespace = f.namespace AND g.id = f.id)
+                "SELECT f.namespace, f.id, f.revision, f.source, f.updated, f.deployed FROM flows f
+                 WHERE f.revision = (SELECT MAX(revision) FROM flows g WHERE g.namespace = f.namespace AND g.id = f.id AND g.deployed = 1)
                  ORDER BY f.namespace, f.id",
             )
             .map_err(db("listing flows"))?;
@@ -420,12 +525,14 @@ impl Store for SqliteStore {
             .map_err(db("listing executions"))
     }
 
+    /// `seq` is the next number in the execution: one step down the `(execution_id, seq)`
+    /// index, not a count of its runs, so a long flow's cost per task run stays flat.
     fn create_task_run(&self, t: &TaskRunRecord) -> Result<()> {
         let mut conn = self.conn();
         let tx = conn.transaction().map_err(db("creating a task run"))?;
         tx.prepare_cached(
             "INSERT INTO task_runs (id, execution_id, seq, task_id, task_type, parent_id, value, state, attempts, outputs)
-             VALUES (?1, ?2, (SELECT COUNT(*) FROM task_runs WHERE execution_id = ?2), ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+             VALUES (?1, ?2, (SELECT COALESCE(MAX(seq) + 1, 0) FROM task_runs WHERE execution_id = ?2), ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
         )
         .and_then(|mut s| {
             s.execute(params![t.id, t.execution_id, t.task_id, t.task_type, t.parent_id, t.value, t.state.as_str(), t.attempts, t.outputs.to_string()])
@@ -511,32 +618,6 @@ impl Store for SqliteStore {
         Ok(runs)
     }
 
-    fn append_logs(&self, logs: &[LogRecord]) -> Result<()> {
-        if logs.is_empty() {
-            return Ok(());
-        }
-        let mut conn = self.conn();
-        let tx = conn.transaction().map_err(db("writing logs"))?;
-        {
-            let mut stmt = tx
-                .prepare_cached("INSERT INTO logs VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")
-                .map_err(db("writing logs"))?;
-            for l in logs {
-                stmt.execute(params![
-                    l.execution_id,
-                    l.task_run_id,
-                    l.task_id,
-                    l.attempt,
-                    l.level.as_str(),
-                    ts(l.at),
-                    l.message
-                ])
-                .map_err(db("writing logs"))?;
-            }
-        }
-        tx.commit().map_err(db("writing logs"))
-    }
-
     fn logs(&self, execution_id: &str) -> Result<Vec<LogRecord>> {
         let conn = self.conn();
         let mut stmt = conn
@@ -559,45 +640,12 @@ impl Store for SqliteStore {
             .map_err(db("reading logs"))
     }
 
-    fn kv_set(&self, e: &KvEntry) -> Result<()> {
+    fn heartbeat(&self, id: &str) -> Result<()> {
         let conn = self.conn();
-        conn.execute(
-            "INSERT INTO kv VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-             ON CONFLICT (namespace, key) DO UPDATE SET value = excluded.value, kind = excluded.kind, expires = excluded.expires, updated = excluded.updated",
-            params![e.namespace, e.key, e.value.to_string(), e.kind, e.expires.map(ts), ts(e.updated)],
-        )
-        .map_err(db("writing a KV entry"))?;
+        conn.prepare_cached("UPDATE executions SET seen = ?2 WHERE id = ?1")
+            .and_then(|mut s| s.execute(params![id, ts(Utc::now())]))
+            .map_err(db("recording that an execution is alive"))?;
         Ok(())
-    }
-
-    fn kv_get(&self, namespace: &str, key: &str) -> Result<Option<KvEntry>> {
-        let conn = self.conn();
-        conn.prepare_cached("SELECT namespace, key, value, kind, expires, updated FROM kv WHERE namespace = ?1 AND key = ?2 AND (expires IS NULL OR expires > ?3)")
-            .and_then(|mut s| s.query_row(params![namespace, key, ts(Utc::now())], kv_row).optional())
-            .map_err(db("reading a KV entry"))
-    }
-
-    fn kv_list(&self, namespace: &str) -> Result<Vec<KvEntry>> {
-        let conn = self.conn();
-        let mut stmt = conn
-            .prepare("SELECT namespace, key, value, kind, expires, updated FROM kv WHERE namespace = ?1 AND (expires IS NULL OR expires > ?2) ORDER BY key")
-            .map_err(db("listing KV entries"))?;
-        let rows = stmt
-            .query_map(params![namespace, ts(Utc::now())], kv_row)
-            .map_err(db("listing KV entries"))?;
-        rows.collect::<rusqlite::Result<_>>()
-            .map_err(db("listing KV entries"))
-    }
-
-    fn kv_delete(&self, namespace: &str, key: &str) -> Result<bool> {
-        let conn = self.conn();
-        let n = conn
-            .execute(
-                "DELETE FROM kv WHERE namespace = ?1 AND key = ?2",
-                params![namespace, key],
-            )
-            .map_err(db("deleting a KV entry"))?;
-        Ok(n > 0)
     }
 
     fn fail_orphans(&self, alive: LivenessCheck<'_>) -> Result<Vec<String>> {
@@ -615,13 +663,28 @@ impl Store for SqliteStore {
             rows.collect::<rusqlite::Result<_>>()
                 .map_err(db("recovering executions"))?
         };
-        let now = ts(Utc::now());
         let mut failed = Vec::new();
         for (id, pid, start) in candidates {
             let Some(pid) = pid else { continue };
             if alive(pid, start.unwrap_or(0) as u64) {
                 continue;
             }
+            // It ended when its process was last seen alive: the last heartbeat, state change
+            // or log line, whichever is latest (timestamps share one format, so text order is
+            // time order).
+            let now: String = tx
+                .query_row(
+                    "SELECT MAX(t) FROM (
+                        SELECT seen AS t FROM executions WHERE id = ?1
+                        UNION ALL SELECT started FROM executions WHERE id = ?1
+                        UNION ALL SELECT created FROM executions WHERE id = ?1
+                        UNION ALL SELECT s.at FROM task_run_states s JOIN task_runs r ON r.id = s.task_run_id WHERE r.execution_id = ?1
+                        UNION ALL SELECT at FROM logs WHERE execution_id = ?1)",
+                    params![id],
+                    |r| r.get::<_, Option<String>>(0),
+                )
+                .map_err(db("recovering executions"))?
+                .unwrap_or_else(|| ts(Utc::now()));
             tx.execute(
                 "UPDATE executions SET state = 'FAILED', ended = ?2 WHERE id = ?1",
                 params![id, now],
@@ -651,7 +714,7 @@ impl Store for SqliteStore {
             }
             tx.execute(
                 "INSERT INTO logs VALUES (?1, NULL, NULL, NULL, 'ERROR', ?2, ?3)",
-                params![id, now, format!("the weir process (pid {pid}) that ran this execution is gone; marked FAILED")],
+                params![id, now, format!("the weir process (pid {pid}) that ran this execution is gone (killed, or the machine stopped); marked FAILED as of when it was last seen alive")],
             )
             .map_err(db("recovering executions"))?;
             failed.push(id);
@@ -700,9 +763,9 @@ mod tests {
     fn flow_revisions_only_change_with_source() {
         let dir = tempfile::tempdir().unwrap();
         let s = SqliteStore::open(&dir.path().join("s.db")).unwrap();
-        assert_eq!(s.save_flow("ns", "f", "a").unwrap().revision, 1);
-        assert_eq!(s.save_flow("ns", "f", "a").unwrap().revision, 1);
-        assert_eq!(s.save_flow("ns", "f", "b").unwrap().revision, 2);
+        assert_eq!(s.save_flow("ns", "f", "a", true).unwrap().revision, 1);
+        assert_eq!(s.save_flow("ns", "f", "a", true).unwrap().revision, 1);
+        assert_eq!(s.save_flow("ns", "f", "b", true).unwrap().revision, 2);
         assert_eq!(s.get_flow("ns", "f", Some(1)).unwrap().unwrap().source, "a");
         assert_eq!(s.list_flows().unwrap().len(), 1);
     }

@@ -1,4 +1,6 @@
-//! The task types weir runs, with their Kestra names and properties.
+//! The task types' specs: Kestra names, older aliases and properties with their docs.
+//!
+//! Only data: `registry.rs` pairs each spec with how it runs and is the one list of types.
 
 use weir_flow::{Catalog, PropKind as K, PropSpec as P, TaskSpec};
 
@@ -603,62 +605,14 @@ spec!(
     )
 );
 
-/// Every task type, flowable first.
-pub static ALL: &[&TaskSpec] = &[
-    &DUCKDB_QUERY,
-    &POSTGRES_QUERY,
-    &REDSHIFT_QUERY,
-    &POSTGRES_COPY_IN,
-    &POSTGRES_COPY_OUT,
-    &WEIR_LOAD,
-    &IF,
-    &SWITCH,
-    &FOR_EACH,
-    &PARALLEL,
-    &SEQUENTIAL,
-    &SUBFLOW,
-    &LABELS,
-    &LOG,
-    &RETURN,
-    &OUTPUT_VALUES,
-    &FAIL,
-    &SLEEP,
-    &PURGE,
-    &KV_SET,
-    &KV_GET,
-    &KV_DELETE,
-    &KV_GET_KEYS,
-    &DOWNLOAD,
-    &REQUEST,
-    &SHELL_COMMANDS,
-    &SHELL_SCRIPT,
-    &PYTHON_COMMANDS,
-    &PYTHON_SCRIPT,
-    &S3_UPLOAD,
-    &S3_DOWNLOAD,
-    &S3_LIST,
-    &S3_DELETE,
-    &S3_COPY,
-];
-
 pub fn catalog() -> Catalog {
-    Catalog::new(ALL.iter().copied())
+    Catalog::new(crate::registry::specs())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::path::Path;
-
-    #[test]
-    fn names_and_aliases_are_unique() {
-        let mut seen = std::collections::HashSet::new();
-        for spec in ALL {
-            for name in std::iter::once(&spec.name).chain(spec.aliases.iter()) {
-                assert!(seen.insert(*name), "`{name}` is declared twice");
-            }
-        }
-    }
 
     /// Editors complete flows from `schema/flow.schema.json`; it must match what weir accepts.
     /// The package's folder, as cargo sets it when running the tests (read at run time, so a test

@@ -1,4 +1,6 @@
-//! What a task gets to do its work: rendered properties, storage, the store, a logger.
+//! What a task gets to do its work: rendered properties, storage, the KV store, a logger.
+//!
+//! Deliberately narrow: no handle here can change an execution's state.
 
 use crate::TaskError;
 use chrono::Utc;
@@ -7,7 +9,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use weir_flow::JsonMap;
 use weir_storage::{InternalStorage, TaskScope};
-use weir_store::{Level, LogRecord, Store};
+use weir_store::{KvStore, Level, LogRecord, LogSink};
 use weir_template::Masker;
 
 /// Writes log lines of one task run (or of the execution itself) to the store, masking secrets.
@@ -20,7 +22,7 @@ pub struct Logger {
 }
 
 struct LoggerInner {
-    store: Arc<dyn Store>,
+    store: Arc<dyn LogSink>,
     masker: Masker,
     execution_id: String,
     task_run_id: Option<String>,
@@ -34,7 +36,7 @@ const BATCH: usize = 64;
 
 impl Logger {
     pub fn new(
-        store: Arc<dyn Store>,
+        store: Arc<dyn LogSink>,
         masker: Masker,
         execution_id: &str,
         task: Option<(&str, &str, u32)>,
@@ -142,7 +144,8 @@ pub struct TaskContext {
     pub task_run_id: String,
     pub attempt: u32,
     pub storage: Arc<InternalStorage>,
-    pub store: Arc<dyn Store>,
+    /// The KV store, for the KV tasks.
+    pub kv: Arc<dyn KvStore>,
     pub http: HttpClient,
     pub log: Logger,
     /// The working directory of this attempt (created by script tasks when they need it);

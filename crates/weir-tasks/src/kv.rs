@@ -39,24 +39,18 @@ pub fn set(ctx: &TaskContext) -> Result<Outputs, TaskError> {
     }
     let p: P = ctx.props()?;
     let ns = p.namespace.unwrap_or_else(|| ctx.namespace.clone());
-    if p.overwrite == Some(false) && ctx.store.kv_get(&ns, &p.key)?.is_some() {
+    if p.overwrite == Some(false) && ctx.kv.kv_get(&ns, &p.key)?.is_some() {
         return Err(TaskError::Failed(format!(
             "kv key `{}` already exists in namespace `{ns}` and `overwrite` is false",
             p.key
         )));
     }
     let expires = match p.ttl {
-        Some(t) => {
-            let d = weir_core::parse_duration(&t).map_err(|e| TaskError::Props(e.to_string()))?;
-            Some(
-                Utc::now()
-                    + chrono::Duration::from_std(d).map_err(|e| TaskError::Props(e.to_string()))?,
-            )
-        }
+        Some(t) => Some(KvEntry::expiry(&t, Utc::now()).map_err(TaskError::Props)?),
         None => None,
     };
     let kind = p.kv_type.unwrap_or_else(|| kv_type_of(&p.value).into());
-    ctx.store.kv_set(&KvEntry {
+    ctx.kv.kv_set(&KvEntry {
         namespace: ns,
         key: p.key,
         value: p.value,
@@ -70,7 +64,7 @@ pub fn set(ctx: &TaskContext) -> Result<Outputs, TaskError> {
 pub fn get(ctx: &TaskContext) -> Result<Outputs, TaskError> {
     let p: KeyProps = ctx.props()?;
     let ns = p.namespace.unwrap_or_else(|| ctx.namespace.clone());
-    let value = match ctx.store.kv_get(&ns, &p.key)? {
+    let value = match ctx.kv.kv_get(&ns, &p.key)? {
         Some(e) => e.value,
         None if p.error_on_missing == Some(true) => {
             return Err(TaskError::Failed(format!(
@@ -88,7 +82,7 @@ pub fn get(ctx: &TaskContext) -> Result<Outputs, TaskError> {
 pub fn delete(ctx: &TaskContext) -> Result<Outputs, TaskError> {
     let p: KeyProps = ctx.props()?;
     let ns = p.namespace.unwrap_or_else(|| ctx.namespace.clone());
-    let deleted = ctx.store.kv_delete(&ns, &p.key)?;
+    let deleted = ctx.kv.kv_delete(&ns, &p.key)?;
     if !deleted && p.error_on_missing == Some(true) {
         return Err(TaskError::Failed(format!(
             "kv key `{}` not found in namespace `{ns}`",
@@ -113,7 +107,7 @@ pub fn get_keys(ctx: &TaskContext) -> Result<Outputs, TaskError> {
         .and_then(Value::as_str)
         .unwrap_or("");
     let keys: Vec<Value> = ctx
-        .store
+        .kv
         .kv_list(&ns)?
         .into_iter()
         .filter(|e| e.key.starts_with(prefix))

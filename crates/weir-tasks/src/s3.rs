@@ -52,7 +52,35 @@ fn buckets(ctx: &TaskContext) -> Result<Buckets, TaskError> {
     if c.force_path_style.is_some() {
         config.force_path_style = c.force_path_style;
     }
+    tell_backend_once(ctx, &config);
     Ok(Buckets::new(config))
+}
+
+/// Says in the execution's log, once per execution and backend, where its buckets are: a
+/// flow written for S3 that lands in a local folder must not do so without a word.
+fn tell_backend_once(ctx: &TaskContext, config: &BucketConfig) {
+    static TOLD: std::sync::Mutex<Vec<(String, String)>> = std::sync::Mutex::new(Vec::new());
+    let location = config.location();
+    {
+        let mut told = TOLD.lock().unwrap_or_else(|p| p.into_inner());
+        let key = (ctx.execution_id.clone(), location.clone());
+        if told.contains(&key) {
+            return;
+        }
+        if told.len() >= 1024 {
+            told.remove(0);
+        }
+        told.push(key);
+    }
+    let env_credentials = std::env::var_os(weir_core::env::AWS_ACCESS_KEY_ID).is_some();
+    if !config.is_s3() && env_credentials {
+        ctx.log.warn(&format!(
+            "buckets are in the {location}: AWS credentials are in the environment but no S3 endpoint is set; \
+             set `WEIR_S3_ENDPOINT` (or the task's `endpointOverride`) to use S3"
+        ));
+    } else {
+        ctx.log.info(&format!("buckets are in the {location}"));
+    }
 }
 
 /// The message of an error and of its causes, without repeating itself.

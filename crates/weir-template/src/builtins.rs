@@ -6,6 +6,7 @@ use std::sync::Arc;
 use minijinja::value::{Kwargs, Rest, Value, ValueKind};
 use minijinja::{Environment, Error, ErrorKind, State};
 
+use crate::context::Context;
 use crate::json::{self, JsonNode};
 use crate::lookup::{EnvSecrets, KvLookup, Masker, SecretLookup};
 use crate::{datetime, pebble};
@@ -28,14 +29,22 @@ fn err(msg: impl Into<String>) -> Error {
 /// The context a template is rendered with: the caller's JSON plus the flow namespace.
 #[derive(Debug, Clone)]
 pub(crate) struct Root {
-    ctx: Value,
+    /// The context's layers as lazy minijinja values, last layer first.
+    layers: Arc<[Value]>,
+    names: Arc<[Value]>,
     namespace: Arc<str>,
 }
 
 impl Root {
-    pub fn new(ctx: Arc<serde_json::Value>, namespace: &str) -> Self {
+    pub fn new(ctx: Context, namespace: &str) -> Self {
         Root {
-            ctx: json::to_value(ctx),
+            layers: ctx
+                .layers()
+                .iter()
+                .rev()
+                .map(|l| json::to_value(Arc::clone(l)))
+                .collect(),
+            names: ctx.names().into_iter().map(Value::from).collect(),
             namespace: Arc::from(namespace),
         }
     }
@@ -57,14 +66,13 @@ impl minijinja::value::Object for Root {
         if key.as_str() == Some(ROOT_VAR) {
             return Some(Value::from_object((**self).clone()));
         }
-        self.ctx.get_item(key).ok().filter(|v| !v.is_undefined())
+        self.layers
+            .iter()
+            .find_map(|l| l.get_item(key).ok().filter(|v| !v.is_undefined()))
     }
 
     fn enumerate(self: &Arc<Self>) -> minijinja::value::Enumerator {
-        match self.ctx.try_iter() {
-            Ok(keys) => minijinja::value::Enumerator::Values(keys.collect()),
-            Err(_) => minijinja::value::Enumerator::Empty,
-        }
+        minijinja::value::Enumerator::Values(self.names.to_vec())
     }
 }
 

@@ -8,6 +8,7 @@
 //! minijinja source before compiling; see the `pebble` module.
 
 mod builtins;
+mod context;
 mod datetime;
 mod error;
 mod json;
@@ -17,8 +18,11 @@ mod pebble;
 mod renderer;
 
 #[cfg(test)]
+mod properties;
+#[cfg(test)]
 mod tests;
 
+pub use context::Context;
 pub use error::TemplateError;
 pub use lookup::{EnvSecrets, KvLookup, Masker, SecretLookup};
 pub use renderer::{Renderer, check_syntax};

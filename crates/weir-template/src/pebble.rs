@@ -18,16 +18,19 @@ use std::ops::Range;
 /// The translated source plus enough bookkeeping to map error positions back.
 pub(crate) struct Translated {
     pub source: String,
-    /// `(output offset, original offset)` pairs at the start of every verbatim chunk.
-    anchors: Vec<(usize, usize)>,
+    /// `(output offset, original offset, original length)` at the start of every chunk, copied
+    /// or rewritten.
+    anchors: Vec<(usize, usize, usize)>,
 }
 
 impl Translated {
     /// Maps a byte offset in the translated source to the nearest offset in the original.
+    /// Inside a rewritten chunk longer than its original, offsets past the original's length
+    /// map to its end: never past the original text.
     pub fn original_offset(&self, out: usize) -> usize {
-        let idx = self.anchors.partition_point(|(o, _)| *o <= out);
+        let idx = self.anchors.partition_point(|(o, _, _)| *o <= out);
         match idx.checked_sub(1).and_then(|i| self.anchors.get(i)) {
-            Some((o, s)) => s + (out - o),
+            Some((o, s, len)) => s + (out - o).min(*len),
             None => out,
         }
     }
@@ -215,7 +218,7 @@ pub(crate) fn translate(src: &str) -> Translated {
         anchors: Vec::new(),
     };
     let copy = |out: &mut Translated, range: Range<usize>| {
-        out.anchors.push((out.source.len(), range.start));
+        out.anchors.push((out.source.len(), range.start, range.len()));
         out.source.push_str(&src[range]);
     };
     for region in scan(src) {
@@ -245,7 +248,7 @@ pub(crate) fn translate(src: &str) -> Translated {
 
 /// Appends rewritten tag contents; unchanged contents keep an exact position anchor.
 fn push_rewritten(out: &mut Translated, src: &str, inner: Range<usize>, rewritten: String) {
-    out.anchors.push((out.source.len(), inner.start));
+    out.anchors.push((out.source.len(), inner.start, inner.len()));
     if rewritten == src[inner.clone()] {
         out.source.push_str(&src[inner]);
     } else {

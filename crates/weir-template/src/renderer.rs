@@ -7,6 +7,7 @@ use minijinja::{AutoEscape, Environment, ErrorKind, UndefinedBehavior};
 use serde_json::Value as Json;
 
 use crate::builtins::{self, Root};
+use crate::context::Context;
 use crate::error::TemplateError;
 use crate::lookup::{KvLookup, Masker, SecretLookup};
 use crate::names::{self, NameKind};
@@ -66,13 +67,13 @@ impl Renderer {
     pub fn render_str(
         &self,
         template: &str,
-        ctx: &Json,
+        ctx: impl Into<Context>,
         namespace: &str,
     ) -> Result<String, TemplateError> {
         if !has_template_syntax(template) {
             return Ok(template.to_string());
         }
-        let root = Root::new(Arc::new(ctx.clone()), namespace);
+        let root = Root::new(ctx.into(), namespace);
         self.render_template(template, &root)
     }
 
@@ -84,13 +85,13 @@ impl Renderer {
     pub fn render_value(
         &self,
         value: &Json,
-        ctx: &Json,
+        ctx: impl Into<Context>,
         namespace: &str,
     ) -> Result<Json, TemplateError> {
         if !contains_template(value) {
             return Ok(value.clone());
         }
-        let root = Root::new(Arc::new(ctx.clone()), namespace);
+        let root = Root::new(ctx.into(), namespace);
         self.render_json(value, &root)
     }
 

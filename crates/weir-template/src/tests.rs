@@ -77,7 +77,7 @@ fn ctx() -> Json {
 
 fn render(tpl: &str) -> Result<String, TemplateError> {
     let (r, _) = setup();
-    r.render_str(tpl, &ctx(), "company.team")
+    r.render_str(tpl, ctx(), "company.team")
 }
 
 fn ok(tpl: &str) -> String {
@@ -279,7 +279,7 @@ fn kv_function() {
 fn secrets_are_recorded_for_masking() {
     let (r, masker) = setup();
     let out = r
-        .render_str("token={{ secret('API_TOKEN') }}", &ctx(), "ns")
+        .render_str("token={{ secret('API_TOKEN') }}", ctx(), "ns")
         .unwrap_or_default();
     assert_eq!(out, "token=s3cr3t-token");
     assert_eq!(masker.mask(&out), "token=******");
@@ -316,7 +316,7 @@ fn typed_render_value() {
         "list": ["{{ inputs.count + 1 }}", 5, {"deep": "{{ 'a' | upper }}"}],
         "{{ keys }}": "are not rendered"
     });
-    let out = r.render_value(&value, &ctx(), "ns").unwrap_or_default();
+    let out = r.render_value(&value, ctx(), "ns").unwrap_or_default();
     assert_eq!(
         out,
         json!({
@@ -338,7 +338,7 @@ fn typed_render_value() {
         .map(|m| m.keys().collect())
         .unwrap_or_default();
     assert_eq!(keys, ["z", "a"]);
-    let e = r.render_value(&json!(["{{ inputs.nope }}"]), &ctx(), "ns");
+    let e = r.render_value(&json!(["{{ inputs.nope }}"]), ctx(), "ns");
     assert!(e.is_err_and(|e| e.message.contains("inputs.nope")));
 }
 

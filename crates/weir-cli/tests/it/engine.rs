@@ -654,7 +654,13 @@ tasks:
     assert_eq!(states(&ex), pairs(&[("sleepy", "KILLED")]));
     let (stdout, stderr) = env.spawned_output("run");
     assert_eq!(stdout.trim(), id);
-    assert!(stderr.contains("signal received: stopping"), "{stderr}");
+    assert!(stderr.contains("SIGTERM received: stopping"), "{stderr}");
+    let logs = env.weir(&["executions", "logs", &id]);
+    assert!(
+        logs.stdout
+            .contains("killed: weir received SIGTERM and stopped the running tasks"),
+        "{logs:?}"
+    );
 }
 
 #[test]

@@ -75,7 +75,8 @@ fn loads_the_rest_and_lists_the_rejects(url: &str, env: &Env) {
         "{rejects}"
     );
     assert!(
-        lines[3].starts_with("8,amount,\"unterminated quote") && lines[3].ends_with(",\"7,\"\"7.5\""),
+        lines[3].starts_with("8,amount,\"unterminated quote")
+            && lines[3].ends_with(",\"7,\"\"7.5\""),
         "{rejects}"
     );
     assert_eq!(lines.len(), 4, "{rejects}");
