@@ -218,7 +218,8 @@ pub(crate) fn translate(src: &str) -> Translated {
         anchors: Vec::new(),
     };
     let copy = |out: &mut Translated, range: Range<usize>| {
-        out.anchors.push((out.source.len(), range.start, range.len()));
+        out.anchors
+            .push((out.source.len(), range.start, range.len()));
         out.source.push_str(&src[range]);
     };
     for region in scan(src) {
@@ -248,7 +249,8 @@ pub(crate) fn translate(src: &str) -> Translated {
 
 /// Appends rewritten tag contents; unchanged contents keep an exact position anchor.
 fn push_rewritten(out: &mut Translated, src: &str, inner: Range<usize>, rewritten: String) {
-    out.anchors.push((out.source.len(), inner.start, inner.len()));
+    out.anchors
+        .push((out.source.len(), inner.start, inner.len()));
     if rewritten == src[inner.clone()] {
         out.source.push_str(&src[inner]);
     } else {
