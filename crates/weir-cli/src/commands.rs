@@ -78,19 +78,63 @@ pub(crate) fn open_home(home: &Path) -> Result<Home> {
     let home = &std::path::absolute(home)
         .with_context(|| format!("could not resolve weir's home folder `{}`", home.display()))?;
     let store = SqliteStore::open(&home.join("weir.db"))?;
-    let orphans = store.fail_orphans(&weir_engine::is_alive)?;
-    for id in orphans {
-        eprintln!(
-            "{} execution {id} was left running by a weir process that is gone; marked FAILED",
-            paint("33", "note:")
-        );
-    }
-    Ok(Home {
+    let h = Home {
         root: home.clone(),
         store: Arc::new(store),
         storage: Arc::new(InternalStorage::new(home.join("storage"))),
         work: home.join("work"),
-    })
+    };
+    for orphan in h.store.fail_orphans(&weir_engine::is_alive)? {
+        let removed = remove_partial_files(&h, &orphan);
+        eprintln!(
+            "{} execution {} was left running by a weir process that is gone; marked FAILED{}",
+            paint("33", "note:"),
+            orphan.execution_id,
+            if removed > 0 {
+                format!(
+                    " and removed {} of its interrupted tasks",
+                    plural(removed, "partial file")
+                )
+            } else {
+                String::new()
+            }
+        );
+    }
+    Ok(h)
+}
+
+/// Removes what the interrupted task runs of a crashed execution left: their files in internal
+/// storage (a download cut short) and their working directories. Files of task runs that
+/// finished are kept: their outputs point at them. Returns how many files were removed.
+fn remove_partial_files(h: &Home, orphan: &weir_store::Orphan) -> usize {
+    let Ok(Some(ex)) = h.store.get_execution(&orphan.execution_id) else {
+        return 0;
+    };
+    let mut removed = 0;
+    for (run_id, task_id) in &orphan.interrupted {
+        let scope = weir_storage::TaskScope {
+            namespace: &ex.namespace,
+            flow_id: &ex.flow_id,
+            execution_id: &ex.id,
+            task_id,
+            task_run_id: run_id,
+        };
+        removed += h.storage.purge_task_run(&scope).unwrap_or(0);
+        // Working directories are `<task run id>-<attempt>`.
+        if let Ok(entries) = std::fs::read_dir(&h.work) {
+            for e in entries.flatten() {
+                let name = e.file_name();
+                let name = name.to_string_lossy();
+                if name
+                    .strip_prefix(run_id.as_str())
+                    .is_some_and(|rest| rest.starts_with('-'))
+                {
+                    let _ = std::fs::remove_dir_all(e.path());
+                }
+            }
+        }
+    }
+    removed
 }
 
 pub(crate) fn catalog() -> Arc<Catalog> {

@@ -127,6 +127,23 @@ impl InternalStorage {
         }
     }
 
+    /// Deletes the files of one task run (a task run interrupted by a crash leaves partial
+    /// ones). Returns how many files were removed.
+    pub fn purge_task_run(&self, scope: &TaskScope<'_>) -> Result<usize, StorageError> {
+        let dir = self.root.join(format!(
+            "{}/tasks/{}/{}",
+            Self::execution_prefix(scope.namespace, scope.flow_id, scope.execution_id),
+            scope.task_id,
+            scope.task_run_id
+        ));
+        if !dir.exists() {
+            return Ok(0);
+        }
+        let count = count_files(&dir);
+        fs::remove_dir_all(&dir).map_err(io(&dir))?;
+        Ok(count)
+    }
+
     /// Deletes every file of an execution. Returns how many files were removed.
     pub fn purge_execution(
         &self,

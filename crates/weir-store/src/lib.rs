@@ -48,6 +48,14 @@ pub struct ExecutionFilter {
     pub limit: Option<usize>,
 }
 
+/// An execution found without its process, now FAILED.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Orphan {
+    pub execution_id: String,
+    /// The task runs that were running when the process died: `(task run id, task id)`.
+    pub interrupted: Vec<(String, String)>,
+}
+
 /// Is the process that owns an execution still alive? Given its pid and start token.
 pub type LivenessCheck<'a> = &'a dyn Fn(u32, u64) -> bool;
 
@@ -110,6 +118,7 @@ pub trait Store: KvStore + LogSink {
     fn heartbeat(&self, id: &str) -> Result<()>;
 
     /// Marks FAILED every unfinished execution whose owning process is gone, with its
-    /// unfinished task runs. Returns the ids it changed.
-    fn fail_orphans(&self, alive: LivenessCheck<'_>) -> Result<Vec<String>>;
+    /// unfinished task runs, as of when the process was last seen alive. Returns what it
+    /// changed, so the caller can remove the interrupted task runs' partial files.
+    fn fail_orphans(&self, alive: LivenessCheck<'_>) -> Result<Vec<Orphan>>;
 }

@@ -648,7 +648,7 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    fn fail_orphans(&self, alive: LivenessCheck<'_>) -> Result<Vec<String>> {
+    fn fail_orphans(&self, alive: LivenessCheck<'_>) -> Result<Vec<Orphan>> {
         let mut conn = self.conn();
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -690,17 +690,17 @@ impl Store for SqliteStore {
                 params![id, now],
             )
             .map_err(db("recovering executions"))?;
-            let open: Vec<String> = {
+            let open: Vec<(String, String)> = {
                 let mut stmt = tx
-                    .prepare("SELECT id FROM task_runs WHERE execution_id = ?1 AND state IN ('CREATED', 'RUNNING', 'RETRYING', 'QUEUED')")
+                    .prepare("SELECT id, task_id FROM task_runs WHERE execution_id = ?1 AND state IN ('CREATED', 'RUNNING', 'RETRYING', 'QUEUED')")
                     .map_err(db("recovering executions"))?;
                 let rows = stmt
-                    .query_map(params![id], |r| r.get(0))
+                    .query_map(params![id], |r| Ok((r.get(0)?, r.get(1)?)))
                     .map_err(db("recovering executions"))?;
                 rows.collect::<rusqlite::Result<_>>()
                     .map_err(db("recovering executions"))?
             };
-            for run in open {
+            for (run, _) in &open {
                 tx.execute(
                     "UPDATE task_runs SET state = 'FAILED' WHERE id = ?1",
                     params![run],
@@ -717,7 +717,10 @@ impl Store for SqliteStore {
                 params![id, now, format!("the weir process (pid {pid}) that ran this execution is gone (killed, or the machine stopped); marked FAILED as of when it was last seen alive")],
             )
             .map_err(db("recovering executions"))?;
-            failed.push(id);
+            failed.push(Orphan {
+                execution_id: id,
+                interrupted: open,
+            });
         }
         tx.commit().map_err(db("recovering executions"))?;
         Ok(failed)
@@ -780,9 +783,49 @@ mod tests {
         assert!(s.try_start_execution("a", Some(1), owner).unwrap());
         assert!(!s.try_start_execution("b", Some(1), owner).unwrap());
         let failed = s.fail_orphans(&|_, _| false).unwrap();
-        assert_eq!(failed, vec!["a".to_string()]);
+        assert_eq!(
+            failed,
+            vec![Orphan {
+                execution_id: "a".into(),
+                interrupted: vec![]
+            }]
+        );
         assert_eq!(s.get_execution("a").unwrap().unwrap().state, State::Failed);
         assert!(s.try_start_execution("b", Some(1), owner).unwrap());
+    }
+
+    #[test]
+    fn an_orphan_ends_when_its_process_was_last_seen_alive() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SqliteStore::open(&dir.path().join("s.db")).unwrap();
+        s.create_execution(&exec("a")).unwrap();
+        assert!(
+            s.try_start_execution("a", None, Owner { pid: 1, start: 7 })
+                .unwrap()
+        );
+        s.heartbeat("a").unwrap();
+        let seen = Utc::now();
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        s.fail_orphans(&|_, _| false).unwrap();
+        let ended = s.get_execution("a").unwrap().unwrap().ended.unwrap();
+        // Ended at the heartbeat, not 300 ms later when the orphan was noticed.
+        assert!(ended <= seen, "ended {ended}, last seen {seen}");
+    }
+
+    #[test]
+    fn a_revision_only_run_is_not_deployed() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SqliteStore::open(&dir.path().join("s.db")).unwrap();
+        s.save_flow("ns", "f", "a", true).unwrap();
+        let run = s.save_flow("ns", "f", "b", false).unwrap();
+        assert_eq!((run.revision, run.deployed), (2, false));
+        assert_eq!(s.get_flow("ns", "f", None).unwrap().unwrap().source, "a");
+        assert_eq!(s.get_flow("ns", "f", Some(2)).unwrap().unwrap().source, "b");
+        assert_eq!(s.list_flows().unwrap()[0].revision, 1);
+        // Deploying the same source later deploys that revision, without a new one.
+        let deployed = s.save_flow("ns", "f", "b", true).unwrap();
+        assert_eq!((deployed.revision, deployed.deployed), (2, true));
+        assert_eq!(s.get_flow("ns", "f", None).unwrap().unwrap().revision, 2);
     }
 
     #[test]
