@@ -156,18 +156,48 @@ impl VTab for RowsFunction {
     }
 }
 
+/// A Rust type that is the physical layout of some DuckDB vector types.
+trait Physical: Copy {
+    /// The logical types whose vectors hold values of exactly this type.
+    const TYPES: &'static [LogicalTypeId];
+}
+
+impl Physical for i16 {
+    const TYPES: &'static [LogicalTypeId] = &[LogicalTypeId::Smallint];
+}
+impl Physical for i32 {
+    const TYPES: &'static [LogicalTypeId] = &[LogicalTypeId::Integer, LogicalTypeId::Date];
+}
+impl Physical for i64 {
+    const TYPES: &'static [LogicalTypeId] = &[LogicalTypeId::Bigint, LogicalTypeId::Timestamp];
+}
+impl Physical for f32 {
+    const TYPES: &'static [LogicalTypeId] = &[LogicalTypeId::Float];
+}
+impl Physical for f64 {
+    const TYPES: &'static [LogicalTypeId] = &[LogicalTypeId::Double];
+}
+impl Physical for bool {
+    const TYPES: &'static [LogicalTypeId] = &[LogicalTypeId::Boolean];
+}
+
 /// The values of a vector of fixed-size values, to write into.
 ///
-/// One of the load's three `unsafe` spots (with `TextVector` and `KeySet`'s prefetch): `T` must
-/// be the physical type of the vector's logical type.
-/// It is, because `fill` writes each kind as the Rust type of the DuckDB type `logical_type`
-/// gave it at bind time (SMALLINT i16, INTEGER and DATE i32, BIGINT and TIMESTAMP i64, FLOAT
-/// f32, DOUBLE f64, BOOLEAN bool). The slice spans the vector's capacity, so every write is
-/// bounds-checked.
+/// One of the load's three `unsafe` spots (with `TextVector` and `KeySet`'s prefetch). Sound
+/// because the vector's logical type is checked here, once per column and chunk, to be one
+/// whose physical layout is `T`; a mismatch is an error, not undefined behaviour. The slice
+/// spans the vector's capacity, so every write is bounds-checked.
 #[allow(unsafe_code)]
-fn values_of<'v, T: Copy>(vector: &'v mut FlatVector<'_>) -> &'v mut [T] {
-    // SAFETY: see above.
-    unsafe { vector.as_mut_slice::<T>() }
+fn values_of<'v, T: Physical>(vector: &'v mut FlatVector<'_>) -> Result<&'v mut [T]> {
+    let id = vector.logical_type().id();
+    if !T::TYPES.contains(&id) {
+        return Err(WarehouseError::Load(format!(
+            "a DuckDB vector of type {id:?} cannot hold `{}` values; this is a bug in weir, please report it",
+            std::any::type_name::<T>()
+        )));
+    }
+    // SAFETY: `T` is the physical type of the vector's logical type (checked just above).
+    Ok(unsafe { vector.as_mut_slice::<T>() })
 }
 
 /// A VARCHAR output vector, written without the UTF-8 check DuckDB's C API makes per value:
@@ -185,21 +215,29 @@ struct TextVector {
 }
 
 impl TextVector {
-    /// Column `column` of `output`, which must be a VARCHAR column.
+    /// Column `column` of `output`, checked to be a VARCHAR column.
     #[allow(unsafe_code)]
-    fn of(output: &DataChunkHandle, column: usize) -> Self {
-        let capacity = output.flat_vector(column).capacity();
+    fn of(output: &DataChunkHandle, column: usize) -> Result<Self> {
+        let vector = output.flat_vector(column);
+        let id = vector.logical_type().id();
+        if id != LogicalTypeId::Varchar {
+            return Err(WarehouseError::Load(format!(
+                "column {column} of the load's output is {id:?}, not VARCHAR; this is a bug in weir, please report it"
+            )));
+        }
+        let capacity = vector.capacity();
         // SAFETY: `column` is one of the chunk's columns (the caller's loop runs over the
         // columns declared at bind time); the vector lives as long as the chunk.
         let raw =
             unsafe { duckdb::ffi::duckdb_data_chunk_get_vector(output.get_ptr(), column as u64) };
-        // SAFETY: a VARCHAR vector's data is an array of `capacity` `duckdb_string_t`.
+        // SAFETY: a VARCHAR vector's data (checked above) is an array of `capacity`
+        // `duckdb_string_t`.
         let data = unsafe { duckdb::ffi::duckdb_vector_get_data(raw) }.cast();
-        TextVector {
+        Ok(TextVector {
             raw,
             data,
             capacity,
-        }
+        })
     }
 
     /// Sets row `r` to `value`, which the caller has checked is UTF-8.
@@ -266,13 +304,13 @@ impl Column<'_> {
     }
 
     /// Parses every row of the column into a vector of fixed-size values.
-    fn fixed<T: Copy>(
+    fn fixed<T: Physical>(
         &self,
         vector: &mut FlatVector<'_>,
         parse: impl Fn(&[u8]) -> Option<T>,
     ) -> Result<()> {
         let mut nulls = Vec::new();
-        let data = values_of::<T>(vector);
+        let data = values_of::<T>(vector)?;
         for (r, slot) in data.iter_mut().take(self.batch.len()).enumerate() {
             let field = self.field(r);
             if self.is_null(field) {
@@ -290,7 +328,7 @@ impl Column<'_> {
 
 /// Parses a batch's fields into the output vectors.
 fn fill(source: &Source, batch: &Batch, output: &mut DataChunkHandle) -> Result<()> {
-    let mut keys = TextVector::of(output, 0);
+    let mut keys = TextVector::of(output, 0)?;
     if batch.len() > keys.capacity {
         return Err(WarehouseError::Load(format!(
             "a batch of {} rows does not fit DuckDB's vectors of {}",
@@ -309,7 +347,7 @@ fn fill(source: &Source, batch: &Batch, output: &mut DataChunkHandle) -> Result<
         let int = |f: &[u8]| values::parse_int(f);
         match kind {
             Kind::Text | Kind::Other(_) => {
-                let mut text = TextVector::of(output, c + 1);
+                let mut text = TextVector::of(output, c + 1)?;
                 for r in 0..batch.len() {
                     let field = col.field(r);
                     if col.is_null(field) {
