@@ -1136,4 +1136,91 @@ mod tests {
         assert!(!set.insert_batch(&[8, 9], &existing, &mut keep));
         assert_eq!(keep, [true, true]);
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// A field from characters that exercise both readers: separators, quotes, carriage
+        /// returns and newlines (which force quoting and `csv_core`), and plain text (which
+        /// takes the `memchr` fast path).
+        fn field() -> impl Strategy<Value = String> {
+            prop::collection::vec(
+                prop_oneof![
+                    4 => Just("a"),
+                    2 => Just("7"),
+                    1 => Just(","),
+                    1 => Just("\""),
+                    1 => Just("\r"),
+                    1 => Just("\n"),
+                    1 => Just(" "),
+                    1 => Just("é"),
+                    1 => Just("\\N"),
+                ],
+                1..6,
+            )
+            .prop_map(|v| v.concat())
+        }
+
+        /// Writes rows as CSV the way common writers do: a field is quoted when it holds a
+        /// separator, quote or line break, or at random; lines end in LF or CRLF.
+        fn csv(rows: &[Vec<String>], quote_all: &[bool], crlf: &[bool]) -> String {
+            let width = rows.first().map_or(1, Vec::len);
+            let header: Vec<String> = (0..width).map(|c| format!("c{c}")).collect();
+            let mut out = header.join(",") + "\n";
+            for (i, row) in rows.iter().enumerate() {
+                let fields: Vec<String> = row
+                    .iter()
+                    .map(|f| {
+                        if quote_all[i % quote_all.len()] || f.contains([',', '"', '\r', '\n']) {
+                            format!("\"{}\"", f.replace('"', "\"\""))
+                        } else {
+                            f.clone()
+                        }
+                    })
+                    .collect();
+                out.push_str(&fields.join(","));
+                out.push_str(if crlf[i % crlf.len()] { "\r\n" } else { "\n" });
+            }
+            out
+        }
+
+        proptest! {
+            /// Whichever path reads a record, the fields that come out are those written, in
+            /// order, each distinct row once.
+            #[test]
+            fn both_readers_give_back_the_fields_written(
+                width in 1usize..4,
+                raw in prop::collection::vec(prop::collection::vec(field(), 3), 1..40),
+                quote_all in prop::collection::vec(any::<bool>(), 1..4),
+                crlf in prop::collection::vec(any::<bool>(), 1..4),
+                max in 1usize..8,
+            ) {
+                let rows: Vec<Vec<String>> =
+                    raw.iter().map(|r| r[..width].to_vec()).collect();
+                let text = csv(&rows, &quote_all, &crlf);
+                let mut r = reader(&text, (0..width).collect());
+                let got: Vec<Vec<String>> =
+                    all(&mut r, &KeySet::default(), max).into_iter().map(|(_, _, f)| f).collect();
+                let mut seen = std::collections::HashSet::new();
+                let want: Vec<Vec<String>> =
+                    rows.into_iter().filter(|r| seen.insert(r.clone())).collect();
+                prop_assert_eq!(got, want, "{:?}", text);
+            }
+
+            /// Any bytes at all: the reader returns rows or an error, never panics.
+            #[test]
+            fn any_bytes_read_or_fail(bytes in prop::collection::vec(any::<u8>(), 0..300)) {
+                let dir = tempfile::tempdir().unwrap();
+                let f = dir.path().join("f.csv");
+                let mut content = b"a,b\n".to_vec();
+                content.extend(&bytes);
+                std::fs::write(&f, &content).unwrap();
+                let (mut r, header) = KeyedReader::open(&f, "f.csv", &CsvOptions::default()).unwrap();
+                r.set_columns(header.unwrap(), vec![0, 1]);
+                let mut b = Batch::with_capacity(4, 2);
+                while let Ok(true) = r.next_batch(&KeySet::default(), &mut b, true, 4) {}
+            }
+        }
+    }
 }

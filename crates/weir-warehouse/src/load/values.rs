@@ -346,4 +346,43 @@ mod tests {
             );
         }
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            /// Any bytes: every parser answers, none panics or overflows.
+            #[test]
+            fn any_bytes_parse_or_are_refused(b in prop::collection::vec(any::<u8>(), 0..40)) {
+                let _ = (parse_int(&b), parse_float(&b), parse_float32(&b), parse_bool(&b));
+                let _ = (parse_date(&b), parse_timestamp(&b));
+            }
+
+            /// Text shaped like the values, with digits where they break things.
+            #[test]
+            fn value_shaped_text_parses_or_is_refused(s in "[-+ ]?[0-9]{0,25}(\\.[0-9]{0,25})?([eE][-+]?[0-9]{0,5})?") {
+                let _ = (parse_int(s.as_bytes()), parse_float(s.as_bytes()), parse_float32(s.as_bytes()));
+            }
+
+            #[test]
+            fn integers_round_trip(n: i64) {
+                prop_assert_eq!(parse_int(n.to_string().as_bytes()), Some(n));
+            }
+
+            /// Every day of years 1..9999 comes back as its day count, the same as chrono's.
+            #[test]
+            fn dates_and_timestamps_agree_with_chrono(
+                days in -719_162i32..2_932_896,
+                secs in 0u32..86_400,
+                micros in 0u32..1_000_000,
+            ) {
+                let date = chrono::NaiveDate::from_num_days_from_ce_opt(days + 719_163).unwrap();
+                prop_assert_eq!(parse_date(date.format("%Y-%m-%d").to_string().as_bytes()), Some(days));
+                let t = date.and_hms_micro_opt(secs / 3600, secs / 60 % 60, secs % 60, micros).unwrap();
+                let text = t.format("%Y-%m-%d %H:%M:%S%.6f").to_string();
+                prop_assert_eq!(parse_timestamp(text.as_bytes()), Some(t.and_utc().timestamp_micros()));
+            }
+        }
+    }
 }
