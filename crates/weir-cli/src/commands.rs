@@ -752,7 +752,12 @@ fn kv(home: &Path, cmd: KvCommand) -> Result<u8> {
         } => {
             let v = kv_value(&kind, &value)?;
             let expires = match ttl {
-                Some(t) => Some(KvEntry::expiry(&t, Utc::now()).map_err(user_error)?),
+                Some(t) => {
+                    // Named here, as the store's own message cannot know it was an option.
+                    weir_core::parse_duration(&t)
+                        .map_err(|e| user_error(format!("`--ttl`: {e}")))?;
+                    Some(KvEntry::expiry(&t, Utc::now()).map_err(user_error)?)
+                }
                 None => None,
             };
             store.kv_set(&KvEntry {

@@ -15,6 +15,10 @@ pub enum DurationError {
     Syntax { text: String },
     #[error("`{text}` is too long a duration (at most {MAX_SECS} seconds)")]
     TooLong { text: String },
+    #[error(
+        "`{text}` counts months or years, which have no fixed length (write days or weeks, like `P30D` or `P52W`)"
+    )]
+    Calendar { text: String },
 }
 
 /// Parses `P[nW][nD][T[nH][nM][n.nS]]` exactly, in integer nanoseconds: no float rounding and
@@ -66,6 +70,11 @@ pub fn parse_duration(text: &str) -> Result<Duration, DurationError> {
             Err(syntax())
         }
     };
+    if date_part.contains(['Y', 'M']) {
+        return Err(DurationError::Calendar {
+            text: text.to_string(),
+        });
+    }
     take(date_part, &[('W', 604_800), ('D', 86_400)])?;
     if let Some(t) = time_part {
         take(t, &[('H', 3_600), ('M', 60), ('S', 1)])?;
@@ -151,11 +160,20 @@ mod tests {
     #[test]
     fn refuses_garbage() {
         for bad in [
-            "15s", "P", "PT", "PTS", "P1M", "PT1S1M", "PT1.2.3S", "PT.S", "P1.D2",
+            "15s", "P", "PT", "PTS", "PT1S1M", "PT1.2.3S", "PT.S", "P1.D2",
         ] {
             assert!(
                 matches!(parse_duration(bad), Err(DurationError::Syntax { .. })),
                 "{bad}"
+            );
+        }
+        for calendar in ["P1M", "P1Y", "P1Y2M3DT4H", "p2m"] {
+            assert!(
+                matches!(
+                    parse_duration(calendar),
+                    Err(DurationError::Calendar { .. })
+                ),
+                "{calendar}"
             );
         }
     }

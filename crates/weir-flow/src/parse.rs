@@ -129,7 +129,11 @@ pub fn parse_flow(file: &str, source: &str, catalog: &Catalog) -> Result<Flow, V
                             column: source.lines().last().map_or(0, |l| l.chars().count()) + 1,
                         };
                     }
-                    Diagnostic::new(cx.loc(e.pos), e.message)
+                    let d = Diagnostic::new(cx.loc(e.pos), e.message);
+                    match e.hint {
+                        Some(h) => d.with_hint(h),
+                        None => d,
+                    }
                 })
                 .collect());
         }
@@ -284,8 +288,17 @@ impl<'a> Cx<'a> {
     }
 
     fn duration(&mut self, node: &Node, key: &str) -> Option<std::time::Duration> {
-        let v = node.get(key)?;
-        let text = v.as_str()?;
+        let v = node.get(key).filter(|v| !matches!(v.value, Yaml::Null))?;
+        let Some(text) = v.as_str() else {
+            self.error(
+                v.pos,
+                format!(
+                    "`{key}` must be an ISO-8601 duration like `PT15S`, found {}",
+                    v.kind_name()
+                ),
+            );
+            return None;
+        };
         match parse_duration(text) {
             Ok(d) => Some(d),
             Err(e) => {
@@ -934,7 +947,8 @@ impl<'a> Cx<'a> {
             }
         };
         let interval = self.duration(node, "interval");
-        if interval.is_none() && kind != RetryKind::Random {
+        // A present but invalid `interval` has had its own error.
+        if interval.is_none() && kind != RetryKind::Random && node.get("interval").is_none() {
             self.error(at, "`retry` is missing required property `interval`");
         }
         let max_attempts = match node.get("maxAttempt").or_else(|| node.get("maxAttempts")) {

@@ -178,7 +178,7 @@ fn deep_yaml_is_refused_not_overflowing_the_stack() {
     let p = problems(&src);
     assert_eq!(p.len(), 1, "{p:?}");
     assert!(
-        p[0].contains("collections nested more than 256 levels deep"),
+        p[0].contains("collections are nested more than 256 levels deep"),
         "{p:?}"
     );
     let src = format!(

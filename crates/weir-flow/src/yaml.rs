@@ -40,6 +40,7 @@ pub struct Node {
 pub struct SyntaxError {
     pub pos: Pos,
     pub message: String,
+    pub hint: Option<String>,
 }
 
 impl Node {
@@ -163,6 +164,37 @@ pub const MAX_DEPTH: usize = 256;
 /// a few lines of nested aliases (the "billion laughs") would fill the memory.
 pub const MAX_ALIAS_NODES: usize = 100_000;
 
+/// The parser's message, made to name what it found where it can. `pos` is where it stopped.
+fn parser_error(info: &str, source: &str, pos: Pos) -> SyntaxError {
+    if info.contains("unknown anchor") {
+        // The parser stops on the alias itself: `*name`.
+        let name: String = source
+            .lines()
+            .nth(pos.line.saturating_sub(1))
+            .unwrap_or_default()
+            .chars()
+            .skip(pos.column)
+            .take_while(|c| !c.is_whitespace() && !",[]{}".contains(*c))
+            .collect();
+        if !name.is_empty() {
+            return SyntaxError {
+                pos,
+                message: format!("alias `*{name}` names no anchor"),
+                hint: Some(format!(
+                    "an alias repeats a value marked `&{name}` earlier in the file"
+                )),
+            };
+        }
+    }
+    SyntaxError {
+        pos,
+        message: format!("invalid YAML: {info}"),
+        hint: (info.contains("quoted scalar")
+            && (info.contains("end of stream") || info.contains("indentation")))
+        .then(|| "a quote opened here is not closed on its line".to_string()),
+    }
+}
+
 /// Parses one YAML document. Anchors and aliases are resolved; duplicate keys are reported.
 pub fn parse(source: &str) -> Result<Node, Vec<SyntaxError>> {
     let mut parser = Parser::new_from_str(source);
@@ -180,13 +212,11 @@ pub fn parse(source: &str) -> Result<Node, Vec<SyntaxError>> {
             Some(Ok(ev)) => ev,
             Some(Err(e)) => {
                 let m = e.marker();
-                errors.push(SyntaxError {
-                    pos: Pos {
-                        line: m.line(),
-                        column: m.col() + 1,
-                    },
-                    message: format!("invalid YAML: {}", e.info()),
-                });
+                let pos = Pos {
+                    line: m.line(),
+                    column: m.col() + 1,
+                };
+                errors.push(parser_error(e.info(), source, pos));
                 return Err(errors);
             }
         };
@@ -214,6 +244,7 @@ pub fn parse(source: &str) -> Result<Node, Vec<SyntaxError>> {
                                 "aliases expand to more than {MAX_ALIAS_NODES} nodes; \
                                  a flow this large is refused"
                             ),
+                            hint: None,
                         });
                         return Err(errors);
                     }
@@ -229,6 +260,7 @@ pub fn parse(source: &str) -> Result<Node, Vec<SyntaxError>> {
                     errors.push(SyntaxError {
                         pos,
                         message: "alias names an unknown anchor".into(),
+                        hint: None,
                     });
                     Some((
                         Node {
@@ -262,7 +294,8 @@ pub fn parse(source: &str) -> Result<Node, Vec<SyntaxError>> {
             Event::SequenceStart(..) | Event::MappingStart(..) if stack.len() >= MAX_DEPTH => {
                 errors.push(SyntaxError {
                     pos,
-                    message: format!("collections nested more than {MAX_DEPTH} levels deep"),
+                    message: format!("collections are nested more than {MAX_DEPTH} levels deep"),
+                    hint: None,
                 });
                 return Err(errors);
             }
@@ -340,6 +373,7 @@ pub fn parse(source: &str) -> Result<Node, Vec<SyntaxError>> {
                                 errors.push(SyntaxError {
                                     pos: key.pos,
                                     message: format!("duplicate key `{k}`"),
+                                    hint: None,
                                 });
                             }
                         } else {
