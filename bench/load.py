@@ -139,10 +139,11 @@ def copy_duckdb(csv_path: str) -> str:
     return (f"COPY {STAGING} ({', '.join(FILE_COLS)}) FROM '{csv_path}' "
             "(FORMAT csv, DELIMITER ',', QUOTE '\"', NULLSTR '', HEADER true, COMPRESSION none)")
 
-# weir.warehouse.Load's key (crates/weir-warehouse/src/load/rows.rs): md5 of the key fields' text
-# as written in the file, joined by chr(31), `\N` for an empty (NULL) field. Baseline (b) reads every
-# column as text so that it computes exactly the same key, then casts the typed columns.
-WEIR_KEY = "md5(concat_ws(chr(31), " + ", ".join(f"coalesce({c}, '\\N')" for c in KEY_COLS) + "))"
+# weir.warehouse.Load's key (crates/weir-warehouse/src/load/rows.rs, README "row keys"): md5 of
+# each key field's text as written in the file, prefixed by its length in characters and `:`,
+# `N` for an empty (NULL) field, concatenated. Baseline (b) reads every column as text so that it
+# computes exactly the same key, then casts the typed columns.
+WEIR_KEY = "md5(concat(" + ", ".join(f"coalesce(length({c}) || ':' || {c}, 'N')" for c in KEY_COLS) + "))"
 
 
 def one_statement_duckdb(gz_path: str) -> str:

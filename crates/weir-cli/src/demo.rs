@@ -338,3 +338,17 @@ pub fn demo(home: &Path, args: DemoArgs) -> Result<u8> {
     }
     Ok(0)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The demo moves the shipped flows to its own namespace by rewriting this one line; a
+    /// flow that no longer has it would silently run in `zoomcamp` again.
+    #[test]
+    fn shipped_flows_name_the_namespace_the_demo_rewrites() {
+        for flow in [LOAD_FLOW, ARTICLE_FLOW] {
+            assert_eq!(flow.matches(FLOWS_NAMESPACE).count(), 1);
+        }
+    }
+}
