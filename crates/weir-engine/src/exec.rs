@@ -714,9 +714,7 @@ impl Exec {
         let work = async {
             // A panic inside a task is a bug in weir, but it must not leave the execution
             // RUNNING: it fails this attempt like any other error, with the panic's message.
-            let fut = std::panic::AssertUnwindSafe(runner(ctx))
-                .catch_unwind()
-                .map(|r| r.unwrap_or_else(|panic| Err(TaskError::Failed(panic_message(&*panic)))));
+            let fut = panics_as_failures(runner(ctx));
             match task.timeout {
                 Some(limit) => match tokio::time::timeout(limit, fut).await {
                     Ok(r) => r.map_err(|e| AttemptError::Failed(describe(&e))),
@@ -1119,6 +1117,16 @@ fn describe(e: &TaskError) -> String {
     msg
 }
 
+/// A task attempt whose panic becomes a failure with the panic's message.
+async fn panics_as_failures(
+    attempt: impl std::future::Future<Output = Result<weir_tasks::TaskResult, TaskError>>,
+) -> Result<weir_tasks::TaskResult, TaskError> {
+    std::panic::AssertUnwindSafe(attempt)
+        .catch_unwind()
+        .await
+        .unwrap_or_else(|panic| Err(TaskError::Failed(panic_message(&*panic))))
+}
+
 /// The message of a caught panic, worded as the bug it is.
 fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
     let what = panic
@@ -1132,4 +1140,28 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
 /// A number in [0, 1) for random retry delays; randomness quality does not matter here.
 fn rand_unit() -> f64 {
     (uuid::Uuid::new_v4().as_u128() % 1_000_000) as f64 / 1_000_000.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panicking_task_fails_its_attempt_with_the_message() {
+        let r = panics_as_failures(async {
+            let values: Vec<u8> = Vec::new();
+            // An index out of bounds: the kind of bug a task could still have.
+            let _ = values[usize::from(values.is_empty())];
+            Ok(weir_tasks::TaskResult::default())
+        })
+        .await;
+        let Err(TaskError::Failed(msg)) = r else {
+            panic!("expected a failure, got {r:?}")
+        };
+        assert!(
+            msg.starts_with("the task panicked: index out of bounds")
+                && msg.ends_with("this is a bug in weir, please report it"),
+            "{msg}"
+        );
+    }
 }
