@@ -416,7 +416,9 @@ impl Exec {
             task_id: task.id.clone(),
             task_type: task.kind.to_string(),
             parent_id: scope.parent_run.clone(),
-            value: scope.value().map(str::to_string),
+            // Stored and shown as a label of the run: a value rendered from a secret is masked
+            // there, while `taskrun.value` keeps the real one for the tasks.
+            value: scope.value().map(|v| self.engine.inner.masker.mask(v)),
             state: State::Created,
             attempts: 1,
             outputs: json!({}),

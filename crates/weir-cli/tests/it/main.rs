@@ -8,5 +8,6 @@ mod corpus;
 mod engine;
 mod pg;
 mod rejects;
+mod secrets;
 mod values;
 mod warehouse;
