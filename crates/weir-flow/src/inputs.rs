@@ -29,7 +29,7 @@ pub fn resolve_inputs(flow: &Flow, given: &[(String, String)]) -> Result<JsonMap
         let value = match given.iter().rev().find(|(n, _)| n == &def.id) {
             Some((_, text)) => coerce_text(def, text),
             None => match &def.defaults {
-                Some(d) => coerce_json(def, d),
+                Some(d) => coerce_default(def, d),
                 None if def.required => {
                     errors.push(format!("input `{}` is required and has no default", def.id));
                     continue;
@@ -77,6 +77,16 @@ pub fn coerce_text(def: &InputDef, text: &str) -> Result<Json, String> {
         },
     };
     coerce_json(def, &parsed)
+}
+
+/// Types an input's `defaults`. A JSON input's default written as a string holds JSON text,
+/// as in Kestra (`defaults: '{"region": "eu"}'`): it is parsed, exactly like the same text
+/// given with `-i`, so `inputs.cfg.region` works either way.
+pub fn coerce_default(def: &InputDef, v: &Json) -> Result<Json, String> {
+    match (def.kind, v) {
+        (InputKind::Json, Value::String(text)) => coerce_text(def, text),
+        _ => coerce_json(def, v),
+    }
 }
 
 /// Checks a typed value (a default, or parsed text) against the input's definition.

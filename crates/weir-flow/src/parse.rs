@@ -545,7 +545,7 @@ impl<'a> Cx<'a> {
             };
             if let Some(d) = &def.defaults
                 && !(d.as_str().is_some_and(is_template))
-                && let Err(e) = crate::inputs::coerce_json(&def, d)
+                && let Err(e) = crate::inputs::coerce_default(&def, d)
             {
                 let pos = item.get("defaults").map_or(item.pos, |n| n.pos);
                 self.error(pos, format!("default of input `{}`: {e}", def.id));

@@ -200,6 +200,25 @@ fn negative_or_zero_delay_factor_is_refused() {
     );
 }
 
+#[test]
+fn a_json_inputs_string_default_is_parsed_like_the_same_text_given() {
+    // Kestra's documented form: the default of a JSON input written as JSON text.
+    let src = "id: f\nnamespace: n\ninputs:\n  - id: cfg\n    type: JSON\n    defaults: '{\"region\": \"eu-west-1\"}'\ntasks:\n  - id: a\n    type: io.kestra.plugin.core.log.Log\n    message: hi\n";
+    let flow = parse_flow("f.yaml", src, &catalog()).expect("valid");
+    let by_default = resolve_inputs(&flow, &[]).expect("inputs");
+    let given = resolve_inputs(
+        &flow,
+        &[("cfg".into(), "{\"region\": \"eu-west-1\"}".into())],
+    )
+    .expect("inputs");
+    assert_eq!(by_default["cfg"]["region"], "eu-west-1");
+    assert_eq!(by_default, given);
+    let bad = src.replace("'{\"region\": \"eu-west-1\"}'", "'{not json'");
+    let p = problems(&bad);
+    assert_eq!(p.len(), 1, "{p:?}");
+    assert!(p[0].contains("is not valid JSON"), "{p:?}");
+}
+
 mod properties {
     use super::*;
     use proptest::prelude::*;
