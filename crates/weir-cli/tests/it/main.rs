@@ -9,5 +9,6 @@ mod engine;
 mod pg;
 mod rejects;
 mod secrets;
+mod surprises;
 mod values;
 mod warehouse;
