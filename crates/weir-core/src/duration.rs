@@ -119,16 +119,25 @@ fn component_nanos(number: &str, unit_secs: u128) -> Option<Option<u128>> {
     Some(whole_nanos.checked_add(frac_nanos))
 }
 
-/// Formats a duration the way weir prints it to people: `850ms`, `12.3s`, `4m05s`.
+/// Formats a duration the way weir prints it to people: `850ms`, `12.3s`, `4m05s`, `2h07m`,
+/// `3d04h`, and `more than 100 years` past that (a saturated retry delay, say).
 pub fn format_duration(d: Duration) -> String {
+    const HOUR: u64 = 3_600;
+    const DAY: u64 = 86_400;
     let ms = d.as_millis();
+    let s = d.as_secs();
     if ms < 1000 {
         format!("{ms}ms")
     } else if ms < 60_000 {
         format!("{:.1}s", d.as_secs_f64())
-    } else {
-        let s = d.as_secs();
+    } else if s < HOUR {
         format!("{}m{:02}s", s / 60, s % 60)
+    } else if s < DAY {
+        format!("{}h{:02}m", s / HOUR, s % HOUR / 60)
+    } else if s < 100 * 365 * DAY {
+        format!("{}d{:02}h", s / DAY, s % DAY / HOUR)
+    } else {
+        "more than 100 years".into()
     }
 }
 
@@ -155,6 +164,17 @@ mod tests {
             parse_duration("PT0.000000001S").unwrap(),
             Duration::from_nanos(1)
         );
+    }
+
+    #[test]
+    fn formats_for_people_at_every_scale() {
+        let f = |s: u64| format_duration(Duration::from_secs(s));
+        assert_eq!(format_duration(Duration::from_millis(850)), "850ms");
+        assert_eq!(format_duration(Duration::from_millis(12_340)), "12.3s");
+        assert_eq!(f(245), "4m05s");
+        assert_eq!(f(7_620), "2h07m");
+        assert_eq!(f(273_600), "3d04h");
+        assert_eq!(format_duration(Duration::MAX), "more than 100 years");
     }
 
     #[test]
