@@ -1,10 +1,12 @@
 //! End-to-end tests of the `weir` binary: behaviour of runs (`engine`), the bad-input corpus
 //! (`corpus`), buckets (`buckets`) and the data plane (`warehouse`, with a throwaway PostgreSQL
-//! from `pg`), query values on both engines (`values`), malformed rows of a load (`rejects`), sharing the harness in `common`.
+//! from `pg`), query values on both engines (`values`), malformed rows of a load (`rejects`), loads
+//! and downloads killed at random moments (`crash`), sharing the harness in `common`.
 
 mod buckets;
 mod common;
 mod corpus;
+mod crash;
 mod engine;
 mod pg;
 mod rejects;
