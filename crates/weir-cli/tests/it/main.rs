@@ -1,7 +1,8 @@
 //! End-to-end tests of the `weir` binary: behaviour of runs (`engine`), the bad-input corpus
 //! (`corpus`), buckets (`buckets`) and the data plane (`warehouse`, with a throwaway PostgreSQL
 //! from `pg`), query values on both engines (`values`), malformed rows of a load (`rejects`), loads
-//! and downloads killed at random moments (`crash`), sharing the harness in `common`.
+//! and downloads killed at random moments (`crash`), secrets kept out of every stored byte
+//! (`secrets`), behaviours that must not surprise (`surprises`), sharing the harness in `common`.
 
 mod buckets;
 mod common;
