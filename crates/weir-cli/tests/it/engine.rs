@@ -1031,3 +1031,37 @@ fn concurrent_first_use_of_a_home() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// The deepest nesting validation accepts must also run: the engine walks the tree by
+/// recursion (boxed futures), so the limit is only safe if a flow at the limit runs whole —
+/// in a debug build too, whose stack frames are the largest.
+#[test]
+fn flows_nested_as_deep_as_validation_allows_run() {
+    let env = Env::new();
+    for kind in ["Sequential", "Parallel", "ForEach", "If"] {
+        let mut yaml = String::from("id: deep\nnamespace: t\ntasks:\n");
+        let mut indent = String::new();
+        // The flow's own list is the first level: 63 nested lists make 64.
+        for i in 0..weir_flow::parse::MAX_TASK_DEPTH - 1 {
+            yaml.push_str(&format!(
+                "{indent}  - id: s{i}\n{indent}    type: io.kestra.plugin.core.flow.{kind}\n"
+            ));
+            match kind {
+                "If" => yaml.push_str(&format!(
+                    "{indent}    condition: 'true'\n{indent}    then:\n"
+                )),
+                "ForEach" => {
+                    yaml.push_str(&format!("{indent}    values: [1]\n{indent}    tasks:\n"))
+                }
+                _ => yaml.push_str(&format!("{indent}    tasks:\n")),
+            }
+            indent.push_str("    ");
+        }
+        yaml.push_str(&format!(
+            "{indent}  - id: leaf\n{indent}    type: io.kestra.plugin.core.log.Log\n{indent}    message: at the bottom\n"
+        ));
+        let out = env.run_flow(&format!("deep-{kind}.yaml"), &yaml, &[]);
+        assert_eq!(out.code, 0, "{kind}: {out:#?}");
+        assert!(out.stderr.contains("SUCCESS"), "{kind}: {}", out.stderr);
+    }
+}
