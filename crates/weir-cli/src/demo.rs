@@ -10,7 +10,7 @@
 )]
 
 use crate::args::DemoArgs;
-use crate::commands::{catalog, emit, open_home, watch_signals};
+use crate::commands::{catalog, emit, log_stop_signal, open_home, watch_signals};
 use crate::output::{paint, state_color, table, user_error, user_error_hint};
 use anyhow::{Context, Result};
 use chrono::Utc;
@@ -247,6 +247,7 @@ pub fn demo(home: &Path, args: DemoArgs) -> Result<u8> {
             spin.finish_and_clear();
             let secs = started.elapsed().as_secs_f64();
             let ex = &outcome.execution;
+            log_stop_signal(store, ex);
             let runs = store.task_runs(&ex.id)?;
             let load = runs
                 .iter()

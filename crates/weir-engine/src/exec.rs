@@ -160,7 +160,7 @@ pub async fn execute(engine: Engine, req: RunRequest) -> Result<Outcome, EngineE
     match outcome {
         Ok(outcome) => outcome,
         Err(panic) => {
-            let msg = panic_message(&*panic).replace("the task panicked", "weir panicked");
+            let msg = panic_message("weir", &*panic);
             exec.log.error(&msg);
             exec.finish(State::Failed, Some(msg)).await
         }
@@ -174,13 +174,8 @@ async fn run_body(exec: Arc<Exec>, req: RunRequest) -> Result<Outcome, EngineErr
     let flow = exec.flow.clone();
     let id = exec.id.clone();
     // Labels: the flow's (rendered), then those given for this run.
-    let ctx = context::build(
-        &exec.base,
-        &Arc::new(json!({"outputs": {}})),
-        &[],
-        &Scope::default(),
-        None,
-    );
+    // No task has run and no label is set yet: the context is the execution's fixed part.
+    let ctx = exec.context(&Scope::default(), None);
     let mut labels = Vec::new();
     let mut label_error = None;
     for (k, v) in &flow.labels {
@@ -1126,17 +1121,17 @@ async fn panics_as_failures(
     std::panic::AssertUnwindSafe(attempt)
         .catch_unwind()
         .await
-        .unwrap_or_else(|panic| Err(TaskError::Failed(panic_message(&*panic))))
+        .unwrap_or_else(|panic| Err(TaskError::Failed(panic_message("the task", &*panic))))
 }
 
 /// The message of a caught panic, worded as the bug it is.
-fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+fn panic_message(who: &str, panic: &(dyn std::any::Any + Send)) -> String {
     let what = panic
         .downcast_ref::<&str>()
         .map(|s| (*s).to_string())
         .or_else(|| panic.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "no message".into());
-    format!("the task panicked: {what}; this is a bug in weir, please report it")
+    format!("{who} panicked: {what}; this is a bug in weir, please report it")
 }
 
 /// A number in [0, 1) for random retry delays; randomness quality does not matter here.
