@@ -598,8 +598,9 @@ fn executions(home: &Path, cmd: ExecutionsCommand) -> Result<u8> {
             let list = store.list_executions(&ExecutionFilter {
                 namespace,
                 flow_id: flow,
-                state,
+                states: state.into_iter().collect(),
                 limit: Some(limit),
+                ..Default::default()
             })?;
             if json {
                 emit_json(&list);

@@ -7,6 +7,7 @@ use chrono::Utc;
 use futures::future::BoxFuture;
 use futures::{FutureExt, StreamExt};
 use serde_json::{Map, Value, json};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -30,7 +31,15 @@ struct Exec {
     log: Logger,
     failure: Mutex<Option<String>>,
     killed: AtomicBool,
+    /// Set to kill this execution alone (an API kill, a kill asked through the store).
+    kill: watch::Sender<bool>,
+    /// Task runs recorded before this process took the execution (a resumed, restarted or
+    /// replayed execution), by where they sit in the tree: they are reused, not run again.
+    prior: Mutex<HashMap<RunKey, TaskRunRecord>>,
 }
+
+/// Where a task run sits in the tree: its parent run, its task and its iteration value.
+type RunKey = (Option<String>, String, Option<String>);
 
 enum AttemptError {
     Failed(String),
@@ -70,112 +79,62 @@ fn iso(d: Duration) -> String {
     }
 }
 
-pub async fn execute(engine: Engine, req: RunRequest) -> Result<Outcome, EngineError> {
-    let flow = req.flow.clone();
-    if flow.disabled {
-        return Err(EngineError::Disabled {
-            namespace: flow.namespace.clone(),
-            id: flow.id.clone(),
-        });
-    }
-    let inner = &engine.inner;
-    let id = new_id();
-    let created = Utc::now();
+/// The template names fixed for a whole execution.
+fn base_context(
+    id: &str,
+    created: chrono::DateTime<Utc>,
+    flow: &Flow,
+    revision: i64,
+    inputs: &Map<String, Value>,
+    trigger: &Value,
+    parent_id: Option<&str>,
+    original_id: Option<&str>,
+) -> Value {
     let mut base = Map::new();
-    base.insert("inputs".into(), Value::Object(req.inputs.clone()));
+    base.insert("inputs".into(), Value::Object(inputs.clone()));
     base.insert("vars".into(), Value::Object(flow.variables.clone()));
-    base.insert("trigger".into(), req.trigger.clone());
+    base.insert("trigger".into(), trigger.clone());
     base.insert(
         "execution".into(),
-        json!({"id": id, "startDate": created.to_rfc3339_opts(chrono::SecondsFormat::Micros, true), "originalId": id, "parentId": req.parent_id}),
+        json!({"id": id, "startDate": created.to_rfc3339_opts(chrono::SecondsFormat::Micros, true), "originalId": original_id.unwrap_or(id), "parentId": parent_id}),
     );
     base.insert(
         "flow".into(),
-        json!({"id": flow.id, "namespace": flow.namespace, "revision": req.revision}),
+        json!({"id": flow.id, "namespace": flow.namespace, "revision": revision}),
     );
     base.insert("envs".into(), Value::Object(Map::new()));
-
-    let record = ExecutionRecord {
-        id: id.clone(),
-        namespace: flow.namespace.clone(),
-        flow_id: flow.id.clone(),
-        flow_revision: req.revision,
-        state: State::Created,
-        inputs: Value::Object(
-            inner
-                .masker
-                .mask_json(&Value::Object(req.inputs.clone()))
-                .as_object()
-                .cloned()
-                .unwrap_or_default(),
-        ),
-        labels: Vec::new(),
-        trigger: req.trigger.clone(),
-        outputs: json!({}),
-        created,
-        started: None,
-        ended: None,
-        original_id: None,
-        parent_id: req.parent_id.clone(),
-        owner: Some(crate::current_owner()),
-    };
-    inner.store.create_execution(&record)?;
-    let log = Logger::new(
-        inner.store.clone(),
-        inner.masker.clone(),
-        &id,
-        None,
-        Level::Trace,
-    );
-    let exec = Arc::new(Exec {
-        engine: engine.clone(),
-        flow: flow.clone(),
-        id: id.clone(),
-        base: Arc::new(Value::Object(base)),
-        outputs: Mutex::new(Arc::new(json!({"outputs": {}}))),
-        labels: Mutex::new(Vec::new()),
-        log,
-        failure: Mutex::new(None),
-        killed: AtomicBool::new(false),
-    });
-
-    // While it runs, the execution says every second that its process is alive, so that after
-    // a crash it is recorded as ending when the process died, not when someone noticed.
-    let heartbeat = {
-        let store = inner.store.clone();
-        let id = id.clone();
-        AbortOnDrop(tokio::spawn(async move {
-            let mut every = tokio::time::interval(HEARTBEAT);
-            every.tick().await;
-            loop {
-                every.tick().await;
-                let _ = store.heartbeat(&id);
-            }
-        }))
-    };
-    // Whatever panics from here on is a bug in weir; the execution still ends, FAILED, at once.
-    let body = std::panic::AssertUnwindSafe(run_body(exec.clone(), req)).catch_unwind();
-    let outcome = body.await;
-    drop(heartbeat);
-    match outcome {
-        Ok(outcome) => outcome,
-        Err(panic) => {
-            let msg = panic_message("weir", &*panic);
-            exec.log.error(&msg);
-            exec.finish(State::Failed, Some(msg)).await
-        }
-    }
+    Value::Object(base)
 }
 
-/// An execution once recorded: labels, the concurrency slot, then its task lists.
-async fn run_body(exec: Arc<Exec>, req: RunRequest) -> Result<Outcome, EngineError> {
-    let engine = exec.engine.clone();
+/// Makes the record of a new execution: its labels rendered (the flow's, then the request's).
+/// A label that cannot be rendered is returned as the error the execution fails with.
+pub fn new_record(
+    engine: &Engine,
+    req: &RunRequest,
+    queue: Option<weir_store::QueueSlot>,
+) -> (ExecutionRecord, Option<String>) {
     let inner = &engine.inner;
-    let flow = exec.flow.clone();
-    let id = exec.id.clone();
-    // Labels: the flow's (rendered), then those given for this run.
-    // No task has run and no label is set yet: the context is the execution's fixed part.
-    let ctx = exec.context(&Scope::default(), None);
+    let flow = &req.flow;
+    let id = new_id();
+    let created = Utc::now();
+    let base = base_context(
+        &id,
+        created,
+        flow,
+        req.revision,
+        &req.inputs,
+        &req.trigger,
+        req.parent_id.as_deref(),
+        None,
+    );
+    let outputs = json!({"outputs": {}});
+    let ctx = context::build(
+        &Arc::new(base),
+        &Arc::new(outputs),
+        &[],
+        &Scope::default(),
+        None,
+    );
     let mut labels = Vec::new();
     let mut label_error = None;
     for (k, v) in &flow.labels {
@@ -189,52 +148,185 @@ async fn run_body(exec: Arc<Exec>, req: RunRequest) -> Result<Outcome, EngineErr
         labels.retain(|(lk, _)| lk != k);
         labels.push((k.clone(), v.clone()));
     }
-    inner.store.set_execution_labels(&id, &labels)?;
-    *exec.labels.lock().unwrap_or_else(|p| p.into_inner()) = labels;
-    if let Some(e) = label_error {
-        return exec.finish(State::Failed, Some(e)).await;
-    }
+    let record = ExecutionRecord {
+        id,
+        namespace: flow.namespace.clone(),
+        flow_id: flow.id.clone(),
+        flow_revision: req.revision,
+        state: State::Created,
+        inputs: Value::Object(
+            inner
+                .masker
+                .mask_json(&Value::Object(req.inputs.clone()))
+                .as_object()
+                .cloned()
+                .unwrap_or_default(),
+        ),
+        labels,
+        trigger: req.trigger.clone(),
+        outputs: json!({}),
+        created,
+        started: None,
+        ended: None,
+        original_id: None,
+        parent_id: req.parent_id.clone(),
+        owner: queue.is_none().then(crate::current_owner),
+        queue,
+    };
+    (record, label_error)
+}
 
-    // Concurrency: claim a slot, or queue, cancel or fail as the flow says.
-    let limit = flow.concurrency.map(|c| c.limit);
-    let owner = crate::current_owner();
-    let mut queued = false;
-    while !inner.store.try_start_execution(&id, limit, owner)? {
-        let behavior = flow
-            .concurrency
-            .map_or(ConcurrencyBehavior::Queue, |c| c.behavior);
-        let limit = limit.unwrap_or_default();
-        match behavior {
-            ConcurrencyBehavior::Queue => {
-                if !queued {
-                    queued = true;
-                    inner.store.set_execution_state(&id, State::Queued)?;
-                    exec.emit_execution(State::Queued);
-                    exec.log.info(&format!("queued: {limit} execution(s) of this flow already running (concurrency limit {limit})"));
-                    exec.log.flush();
-                }
-                tokio::select! {
-                    _ = tokio::time::sleep(Duration::from_millis(100)) => {}
-                    _ = cancelled(inner.cancel.clone()) => return exec.finish(State::Killed, Some("killed while queued".into())).await,
+fn check_enabled(flow: &Flow) -> Result<(), EngineError> {
+    if flow.disabled {
+        return Err(EngineError::Disabled {
+            namespace: flow.namespace.clone(),
+            id: flow.id.clone(),
+        });
+    }
+    Ok(())
+}
+
+/// Runs a flow now, in this process: `weir run`, subflows.
+pub async fn execute(engine: Engine, req: RunRequest) -> Result<Outcome, EngineError> {
+    check_enabled(&req.flow)?;
+    let (record, label_error) = new_record(&engine, &req, None);
+    engine.inner.store.create_execution(&record)?;
+    let exec = Exec::new(
+        &engine,
+        req.flow.clone(),
+        &record,
+        req.inputs.clone(),
+        Vec::new(),
+    );
+    guarded(exec, Start::WaitForSlot { label_error }).await
+}
+
+/// Runs an execution a worker claimed from the queue (RUNNING, owned by this process),
+/// reusing the task runs it already has.
+pub async fn run_claimed(
+    engine: Engine,
+    flow: Arc<Flow>,
+    record: ExecutionRecord,
+) -> Result<Outcome, EngineError> {
+    let prior = engine.inner.store.task_runs(&record.id)?;
+    let inputs = record.inputs.as_object().cloned().unwrap_or_default();
+    let exec = Exec::new(&engine, flow, &record, inputs, prior);
+    guarded(exec, Start::Claimed).await
+}
+
+enum Start {
+    /// Made by this process: claim a concurrency slot first (or queue, cancel, fail).
+    WaitForSlot { label_error: Option<String> },
+    /// Claimed from the queue: the slot is held already.
+    Claimed,
+}
+
+/// Runs the body with a heartbeat, turning a panic into a FAILED execution.
+async fn guarded(exec: Arc<Exec>, start: Start) -> Result<Outcome, EngineError> {
+    let inner = &exec.engine.inner;
+    let id = exec.id.clone();
+    let (kill_tx, _) = (exec.kill.clone(), ());
+    inner
+        .running
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(id.clone(), kill_tx);
+    // While it runs, the execution says every second that its process is alive, so that after
+    // a crash it is recorded as ending when the process died, not when someone noticed. The
+    // answer says whether someone asked (through the store) to kill it.
+    let heartbeat = {
+        let store = inner.store.clone();
+        let id = id.clone();
+        let kill = exec.kill.clone();
+        AbortOnDrop(tokio::spawn(async move {
+            let mut every = tokio::time::interval(HEARTBEAT);
+            every.tick().await;
+            loop {
+                every.tick().await;
+                if let Ok(true) = store.heartbeat(&id) {
+                    let _ = kill.send(true);
                 }
             }
-            ConcurrencyBehavior::Cancel => {
-                let msg = format!(
-                    "cancelled: concurrency limit {limit} of flow `{}` reached",
-                    flow.id
-                );
-                exec.log.warn(&msg);
-                return exec.finish(State::Cancelled, Some(msg)).await;
-            }
-            ConcurrencyBehavior::Fail => {
-                let msg = format!(
-                    "concurrency limit {limit} of flow `{}` reached (behavior FAIL)",
-                    flow.id
-                );
-                exec.log.error(&msg);
-                return exec.finish(State::Failed, Some(msg)).await;
+        }))
+    };
+    // Whatever panics from here on is a bug in weir; the execution still ends, FAILED, at once.
+    let body = std::panic::AssertUnwindSafe(run_body(exec.clone(), start)).catch_unwind();
+    let outcome = body.await;
+    drop(heartbeat);
+    inner
+        .running
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .remove(&id);
+    match outcome {
+        Ok(outcome) => outcome,
+        Err(panic) => {
+            let msg = panic_message("weir", &*panic);
+            exec.log.error(&msg);
+            exec.finish(State::Failed, Some(msg)).await
+        }
+    }
+}
+
+/// An execution once recorded: the concurrency slot, then its task lists.
+async fn run_body(exec: Arc<Exec>, start: Start) -> Result<Outcome, EngineError> {
+    let engine = exec.engine.clone();
+    let inner = &engine.inner;
+    let flow = exec.flow.clone();
+    let id = exec.id.clone();
+    if let Start::WaitForSlot { label_error } = start {
+        if let Some(e) = label_error {
+            return exec.finish(State::Failed, Some(e)).await;
+        }
+        // Concurrency: claim a slot, or queue, cancel or fail as the flow says.
+        let limit = flow.concurrency.map(|c| c.limit);
+        let owner = crate::current_owner();
+        let mut queued = false;
+        while !inner.store.try_start_execution(&id, limit, owner)? {
+            let behavior = flow
+                .concurrency
+                .map_or(ConcurrencyBehavior::Queue, |c| c.behavior);
+            let limit = limit.unwrap_or_default();
+            match behavior {
+                ConcurrencyBehavior::Queue => {
+                    if !queued {
+                        queued = true;
+                        inner.store.set_execution_state(&id, State::Queued)?;
+                        exec.emit_execution(State::Queued);
+                        exec.log.info(&format!("queued: {limit} execution(s) of this flow already running (concurrency limit {limit})"));
+                        exec.log.flush();
+                    }
+                    tokio::select! {
+                        _ = tokio::time::sleep(Duration::from_millis(100)) => {}
+                        _ = exec.stopped() => return exec.finish(State::Killed, Some("killed while queued".into())).await,
+                    }
+                }
+                ConcurrencyBehavior::Cancel => {
+                    let msg = format!(
+                        "cancelled: concurrency limit {limit} of flow `{}` reached",
+                        flow.id
+                    );
+                    exec.log.warn(&msg);
+                    return exec.finish(State::Cancelled, Some(msg)).await;
+                }
+                ConcurrencyBehavior::Fail => {
+                    let msg = format!(
+                        "concurrency limit {limit} of flow `{}` reached (behavior FAIL)",
+                        flow.id
+                    );
+                    exec.log.error(&msg);
+                    return exec.finish(State::Failed, Some(msg)).await;
+                }
             }
         }
+    } else if !exec
+        .prior
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .is_empty()
+    {
+        exec.log
+            .info("resuming: task runs that already ended are kept, the others run again");
     }
     exec.emit_execution(State::Running);
 
@@ -249,6 +341,17 @@ async fn run_body(exec: Arc<Exec>, req: RunRequest) -> Result<Outcome, EngineErr
         state = state.worst(finally_state);
     }
     if exec.is_killed() {
+        // A worker stopping (not a kill of this execution) leaves it for the next one.
+        if exec.suspended() {
+            exec.log.warn("the worker stopped before this execution ended; it goes back to the queue and resumes on the next start");
+            exec.log.flush();
+            inner.store.release_execution(&id)?;
+            let execution = inner.store.get_execution(&id)?.ok_or_else(vanished)?;
+            return Ok(Outcome {
+                execution,
+                failure: Some("suspended: the worker stopped".into()),
+            });
+        }
         state = State::Killed;
     }
     if state == State::Skipped {
@@ -262,9 +365,80 @@ async fn run_body(exec: Arc<Exec>, req: RunRequest) -> Result<Outcome, EngineErr
     exec.finish(state, failure).await
 }
 
+fn vanished() -> EngineError {
+    EngineError::Store(weir_store::StoreError::Database {
+        action: "reading back an execution",
+        source: "the execution vanished from the store".into(),
+    })
+}
+
 impl Exec {
+    fn new(
+        engine: &Engine,
+        flow: Arc<Flow>,
+        record: &ExecutionRecord,
+        inputs: Map<String, Value>,
+        prior: Vec<TaskRunRecord>,
+    ) -> Arc<Exec> {
+        let inner = &engine.inner;
+        let base = base_context(
+            &record.id,
+            record.created,
+            &flow,
+            record.flow_revision,
+            &inputs,
+            &record.trigger,
+            record.parent_id.as_deref(),
+            record.original_id.as_deref(),
+        );
+        let log = Logger::new(
+            inner.store.clone(),
+            inner.masker.clone(),
+            &record.id,
+            None,
+            Level::Trace,
+        );
+        let prior = prior
+            .into_iter()
+            .map(|r| ((r.parent_id.clone(), r.task_id.clone(), r.value.clone()), r))
+            .collect();
+        Arc::new(Exec {
+            engine: engine.clone(),
+            flow,
+            id: record.id.clone(),
+            base: Arc::new(base),
+            outputs: Mutex::new(Arc::new(json!({"outputs": {}}))),
+            labels: Mutex::new(record.labels.clone()),
+            log,
+            failure: Mutex::new(None),
+            killed: AtomicBool::new(false),
+            kill: watch::channel(false).0,
+            prior: Mutex::new(prior),
+        })
+    }
+
     fn is_killed(&self) -> bool {
-        self.killed.load(Ordering::SeqCst) || *self.engine.inner.cancel.borrow()
+        self.killed.load(Ordering::SeqCst)
+            || *self.kill.borrow()
+            || *self.engine.inner.cancel.borrow()
+    }
+
+    /// Stopped by the worker shutting down rather than by a kill of this execution.
+    fn suspended(&self) -> bool {
+        self.engine.inner.suspend.load(Ordering::SeqCst) && !*self.kill.borrow()
+    }
+
+    /// Resolves when this execution must stop: killed alone, or everything is.
+    async fn stopped(&self) {
+        tokio::select! {
+            _ = cancelled(self.engine.inner.cancel.clone()) => {}
+            _ = cancelled(self.kill.subscribe()) => {}
+        }
+    }
+
+    /// Whether the engine is draining: running attempts finish, nothing new starts.
+    fn draining(&self) -> bool {
+        self.engine.inner.suspend.load(Ordering::SeqCst)
     }
 
     fn emit_execution(&self, state: State) {
@@ -334,12 +508,7 @@ impl Exec {
         self.log.flush();
         inner.store.set_execution_state(&self.id, state)?;
         self.emit_execution(state);
-        let execution = inner.store.get_execution(&self.id)?.ok_or_else(|| {
-            EngineError::Store(weir_store::StoreError::Database {
-                action: "reading back an execution",
-                source: "the execution vanished from the store".into(),
-            })
-        })?;
+        let execution = inner.store.get_execution(&self.id)?.ok_or_else(vanished)?;
         Ok(Outcome { execution, failure })
     }
 
@@ -374,6 +543,11 @@ impl Exec {
                 if self.is_killed() {
                     return State::Killed;
                 }
+                if self.draining() {
+                    // Nothing new starts while the worker stops: the next one resumes here.
+                    self.killed.store(true, Ordering::SeqCst);
+                    return State::Killed;
+                }
                 let st = self.run_task(task, scope).await;
                 acc = acc.worst(st);
                 if st.is_failure() {
@@ -404,30 +578,64 @@ impl Exec {
         if task.disabled {
             return State::Skipped;
         }
-        let now = Utc::now();
-        let run = TaskRunRecord {
-            id: new_id(),
-            execution_id: self.id.clone(),
-            task_id: task.id.clone(),
-            task_type: task.kind.to_string(),
-            parent_id: scope.parent_run.clone(),
-            // Stored and shown as a label of the run: a value rendered from a secret is masked
-            // there, while `taskrun.value` keeps the real one for the tasks.
-            value: scope.value().map(|v| self.engine.inner.masker.mask(v)),
-            state: State::Created,
-            attempts: 1,
-            outputs: json!({}),
-            history: vec![StateChange {
-                state: State::Created,
-                at: now,
-            }],
+        let behavior = weir_tasks::lookup(task.kind).map(|t| t.behavior);
+        // A run this execution already has (resumed, restarted, replayed): one that ended well
+        // is kept — its outputs back in the context, a container walked again so its children
+        // are kept the same way — and any other gets a new attempt.
+        let masked_value = scope.value().map(|v| self.engine.inner.masker.mask(v));
+        let key = (
+            scope.parent_run.clone(),
+            task.id.clone(),
+            masked_value.clone(),
+        );
+        let prior = self
+            .prior
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&key);
+        let mut first_attempt = 1;
+        let run = match prior {
+            Some(p) if matches!(p.state, State::Success | State::Warning | State::Skipped) => {
+                return self.keep(behavior, task, p, scope).await;
+            }
+            Some(p) => {
+                let container = matches!(behavior, Some(Behavior::Flowable(k)) if has_children(k));
+                first_attempt = if container {
+                    p.attempts.max(1)
+                } else {
+                    p.attempts + 1
+                };
+                p
+            }
+            None => {
+                let now = Utc::now();
+                let run = TaskRunRecord {
+                    id: new_id(),
+                    execution_id: self.id.clone(),
+                    task_id: task.id.clone(),
+                    task_type: task.kind.to_string(),
+                    parent_id: scope.parent_run.clone(),
+                    // Stored and shown as a label of the run: a value rendered from a secret is
+                    // masked there, while `taskrun.value` keeps the real one for the tasks.
+                    value: masked_value,
+                    state: State::Created,
+                    attempts: 1,
+                    outputs: json!({}),
+                    history: vec![StateChange {
+                        state: State::Created,
+                        at: now,
+                        attempt: 1,
+                    }],
+                };
+                if let Err(e) = self.engine.inner.store.create_task_run(&run) {
+                    let msg = format!("could not record the task run: {e}");
+                    self.note_failure(task, scope, &msg);
+                    return State::Failed;
+                }
+                self.emit_task(&run, State::Created, 1);
+                run
+            }
         };
-        if let Err(e) = self.engine.inner.store.create_task_run(&run) {
-            let msg = format!("could not record the task run: {e}");
-            self.note_failure(task, scope, &msg);
-            return State::Failed;
-        }
-        self.emit_task(&run, State::Created, 1);
 
         if let Some(cond) = &task.run_if {
             let ctx = self.first_attempt_context(task, &run, scope);
@@ -438,23 +646,26 @@ impl Exec {
                 .render_str(cond, &ctx, &self.flow.namespace)
             {
                 Ok(v) if !context::truthy(&Value::String(v.clone())) => {
-                    self.set_state(&run, State::Skipped, 1);
+                    self.set_state(&run, State::Skipped, first_attempt);
                     return State::Skipped;
                 }
                 Ok(_) => {}
                 Err(e) => {
                     let msg = format!("cannot render `runIf`: {e}");
-                    return self.end_failed(task, &run, scope, 1, msg);
+                    return self.end_failed(task, &run, scope, first_attempt, msg);
                 }
             }
         }
-        self.set_state(&run, State::Running, 1);
-        let (state, attempt, error) = match weir_tasks::lookup(task.kind).map(|t| t.behavior) {
+        self.set_state(&run, State::Running, first_attempt);
+        let (state, attempt, error) = match behavior {
             Some(Behavior::Flowable(kind)) => {
                 let (s, e) = self.run_flowable(kind, task, &run, scope).await;
-                (s, 1, e)
+                (s, first_attempt, e)
             }
-            Some(Behavior::Run(runner)) => self.run_runnable(runner, task, &run, scope).await,
+            Some(Behavior::Run(runner)) => {
+                self.run_runnable(runner, task, &run, scope, first_attempt)
+                    .await
+            }
             None => (
                 State::Failed,
                 1,
@@ -478,6 +689,37 @@ impl Exec {
             (s, _) => {
                 self.set_state(&run, s, attempt);
                 s
+            }
+        }
+    }
+
+    /// Keeps a run that ended well before this process took the execution.
+    async fn keep(
+        self: &Arc<Self>,
+        behavior: Option<Behavior>,
+        task: &Task,
+        prior: TaskRunRecord,
+        scope: &Scope,
+    ) -> State {
+        match behavior {
+            Some(Behavior::Flowable(kind))
+                if has_children(kind) && prior.state != State::Skipped =>
+            {
+                // Its children are kept (or, when they did not end well, run) the same way.
+                let (state, _) = self.run_flowable(kind, task, &prior, scope).await;
+                if state != prior.state
+                    && !(state == State::Success && prior.state == State::Skipped)
+                {
+                    self.set_state(&prior, state, prior.attempts.max(1));
+                }
+                state
+            }
+            _ => {
+                if prior.outputs.as_object().is_some_and(|o| !o.is_empty()) {
+                    self.remember_outputs(task, scope, prior.outputs.clone());
+                }
+                self.emit_task(&prior, prior.state, prior.attempts);
+                prior.state
             }
         }
     }
@@ -573,6 +815,12 @@ impl Exec {
             self.log
                 .error(&format!("could not store outputs of `{}`: {e}", task.id));
         }
+        self.remember_outputs(task, scope, value);
+    }
+
+    /// Puts a task run's outputs where templates find them: `outputs.task.prop`, or
+    /// `outputs.task[value].prop` inside ForEach.
+    fn remember_outputs(&self, task: &Task, scope: &Scope, value: Value) {
         let mut shared = self.outputs.lock().unwrap_or_else(|p| p.into_inner());
         // Copies only while a render still holds the previous version.
         let Some(Value::Object(all)) = Arc::make_mut(&mut shared).get_mut("outputs") else {
@@ -604,11 +852,12 @@ impl Exec {
         task: &Task,
         run: &TaskRunRecord,
         scope: &Scope,
+        first_attempt: u32,
     ) -> (State, u32, Option<String>) {
         let inner = &self.engine.inner;
         let policy = task.retry.as_ref().or(self.flow.retry.as_ref());
         let started = Instant::now();
-        let mut attempt = 1u32;
+        let mut attempt = first_attempt;
         loop {
             let working_dir = inner.work_root.join(format!("{}-{attempt}", run.id));
             let wd = working_dir.to_string_lossy().to_string();
@@ -692,7 +941,7 @@ impl Exec {
                     self.set_state(run, State::Retrying, attempt);
                     tokio::select! {
                         _ = tokio::time::sleep(delay) => {}
-                        _ = cancelled(inner.cancel.clone()) => return (State::Killed, attempt, None),
+                        _ = self.stopped() => return (State::Killed, attempt, None),
                     }
                     attempt += 1;
                     self.set_state(run, State::Running, attempt);
@@ -726,7 +975,7 @@ impl Exec {
         };
         tokio::select! {
             r = work => r,
-            _ = cancelled(self.engine.inner.cancel.clone()) => Err(AttemptError::Killed),
+            _ = self.stopped() => Err(AttemptError::Killed),
         }
     }
 
@@ -1095,6 +1344,18 @@ impl Exec {
 }
 
 /// Runs futures with at most `limit` at once; returns the worst state.
+/// Flowable tasks that run other tasks under them (as opposed to Subflow and Labels).
+fn has_children(kind: Flowable) -> bool {
+    match kind {
+        Flowable::If
+        | Flowable::Switch
+        | Flowable::ForEach
+        | Flowable::Parallel
+        | Flowable::Sequential => true,
+        Flowable::Subflow | Flowable::Labels => false,
+    }
+}
+
 async fn run_bounded(futs: Vec<BoxFuture<'_, State>>, limit: usize) -> State {
     let states: Vec<State> = futures::stream::iter(futs)
         .buffer_unordered(limit.max(1))

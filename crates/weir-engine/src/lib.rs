@@ -9,13 +9,15 @@ mod exec;
 pub mod ids;
 pub mod owner;
 
+use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, watch};
 use weir_core::State;
 use weir_flow::{Catalog, Flow, JsonMap};
 use weir_storage::InternalStorage;
-use weir_store::{ExecutionRecord, Store, StoreError};
+use weir_store::{Advance, ExecutionRecord, QueueSlot, Store, StoreError};
 use weir_template::{Masker, Renderer};
 
 pub use owner::{current_owner, is_alive};
@@ -81,6 +83,11 @@ struct Inner {
     events: Option<mpsc::UnboundedSender<Event>>,
     cancel: watch::Receiver<bool>,
     detached: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    /// The executions running in this process, each with its own kill switch.
+    running: Mutex<HashMap<String, watch::Sender<bool>>>,
+    /// The worker is stopping: running attempts finish, nothing new starts, and executions
+    /// stopped by `cancel` go back to the queue instead of ending KILLED.
+    suspend: AtomicBool,
 }
 
 /// How the engine is wired: the store, where files go, and who listens.
@@ -128,6 +135,8 @@ impl Engine {
                 events: config.events,
                 cancel: config.cancel,
                 detached: Mutex::new(Vec::new()),
+                running: Mutex::new(HashMap::new()),
+                suspend: AtomicBool::new(false),
             }),
         }
     }
@@ -143,6 +152,95 @@ impl Engine {
     /// Runs one execution to its end and returns its final record.
     pub async fn execute(&self, req: RunRequest) -> Result<Outcome, EngineError> {
         exec::execute(self.clone(), req).await
+    }
+
+    /// Puts a new execution in the queue, for whichever worker claims it; with `advance`, in
+    /// the same transaction as the trigger's or backfill's date (`None` when that date was
+    /// handled already). A label that cannot be rendered makes the execution FAILED at once.
+    pub fn enqueue(
+        &self,
+        req: &RunRequest,
+        advance: Option<Advance<'_>>,
+    ) -> Result<Option<ExecutionRecord>, EngineError> {
+        if req.flow.disabled {
+            return Err(EngineError::Disabled {
+                namespace: req.flow.namespace.clone(),
+                id: req.flow.id.clone(),
+            });
+        }
+        let queue = QueueSlot {
+            limit: req
+                .flow
+                .concurrency
+                .filter(|c| c.behavior == weir_flow::ConcurrencyBehavior::Queue)
+                .map(|c| c.limit),
+        };
+        let (mut record, label_error) = exec::new_record(self, req, Some(queue));
+        if !self
+            .inner
+            .store
+            .create_execution_advancing(&record, advance)?
+        {
+            return Ok(None);
+        }
+        if let Some(e) = label_error {
+            let log = weir_store::LogRecord {
+                execution_id: record.id.clone(),
+                task_run_id: None,
+                task_id: None,
+                attempt: None,
+                level: weir_store::Level::Error,
+                at: chrono::Utc::now(),
+                message: e,
+            };
+            self.inner.store.append_logs(&[log])?;
+            self.inner
+                .store
+                .set_execution_state(&record.id, State::Failed)?;
+            record.state = State::Failed;
+        }
+        Ok(Some(record))
+    }
+
+    /// Runs an execution this process claimed from the queue, resuming it where it stopped.
+    pub async fn run_claimed(
+        &self,
+        flow: Arc<Flow>,
+        record: ExecutionRecord,
+    ) -> Result<Outcome, EngineError> {
+        exec::run_claimed(self.clone(), flow, record).await
+    }
+
+    /// Kills an execution running in this process. Returns whether it was running here.
+    pub fn kill(&self, id: &str) -> bool {
+        match self
+            .inner
+            .running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(id)
+        {
+            Some(k) => {
+                let _ = k.send(true);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// How many executions run in this process now.
+    pub fn running(&self) -> usize {
+        self.inner
+            .running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .len()
+    }
+
+    /// Starts stopping the worker: no task starts from now on; running attempts go on until
+    /// `cancel` is set. Executions stopped this way go back to the queue.
+    pub fn suspend(&self) {
+        self.inner.suspend.store(true, Ordering::SeqCst);
     }
 
     /// Waits for subflows started with `wait: false`: they belong to this process.

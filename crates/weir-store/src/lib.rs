@@ -42,10 +42,49 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 /// Filters for listing executions; `None` means any.
 #[derive(Debug, Clone, Default)]
 pub struct ExecutionFilter {
+    /// The namespace or any namespace under it (`company` matches `company.team`).
     pub namespace: Option<String>,
     pub flow_id: Option<String>,
-    pub state: Option<State>,
+    /// Any of these states; empty means any state.
+    pub states: Vec<State>,
+    /// Every one of these labels.
+    pub labels: Vec<(String, String)>,
+    /// Created at or after / before.
+    pub from: Option<chrono::DateTime<chrono::Utc>>,
+    pub to: Option<chrono::DateTime<chrono::Utc>>,
+    /// Newest first: skip `offset`, return at most `limit`.
+    pub offset: usize,
     pub limit: Option<usize>,
+}
+
+/// What creating an execution also records, in the same transaction, so that a crash can
+/// neither lose a scheduled date nor run it twice.
+#[derive(Debug, Clone, Copy)]
+pub enum Advance<'a> {
+    /// A Schedule trigger handled `date` (and every date before it).
+    Trigger {
+        namespace: &'a str,
+        flow_id: &'a str,
+        trigger_id: &'a str,
+        date: chrono::DateTime<chrono::Utc>,
+    },
+    /// A backfill made its execution for `date`.
+    Backfill {
+        id: &'a str,
+        date: chrono::DateTime<chrono::Utc>,
+    },
+}
+
+/// What asking to kill an execution did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KillOutcome {
+    /// It had not started: it is KILLED now.
+    Killed,
+    /// It is running: its process kills it at its next heartbeat.
+    Requested,
+    /// It had already ended in this state.
+    AlreadyEnded(State),
+    NotFound,
 }
 
 /// An execution found without its process, now FAILED.
@@ -94,7 +133,72 @@ pub trait Store: KvStore + LogSink {
     /// The latest deployed revision of every flow.
     fn list_flows(&self) -> Result<Vec<FlowRecord>>;
 
-    fn create_execution(&self, execution: &ExecutionRecord) -> Result<()>;
+    fn create_execution(&self, execution: &ExecutionRecord) -> Result<()> {
+        self.create_execution_advancing(execution, None).map(|_| ())
+    }
+    /// Creates an execution and records what it advances (a trigger's or a backfill's date)
+    /// in one transaction. Returns `false`, creating nothing, when that date was already
+    /// handled.
+    fn create_execution_advancing(
+        &self,
+        execution: &ExecutionRecord,
+        advance: Option<Advance<'_>>,
+    ) -> Result<bool>;
+    /// Hands the oldest queued execution that may start (its flow's concurrency allows it) to
+    /// `owner`, as RUNNING; executions released by a stopped or dead worker are resumed the
+    /// same way. Exactly one caller gets each execution.
+    fn claim_execution(&self, owner: Owner) -> Result<Option<ExecutionRecord>>;
+    /// Gives a queued execution back to the queue (its worker is stopping), keeping its state
+    /// and task runs so that the next worker resumes it.
+    fn release_execution(&self, id: &str) -> Result<()>;
+    /// Gives back to the queue every queued execution whose worker process is gone; their
+    /// interrupted task runs are marked FAILED for the attempt that was cut, as of when the
+    /// process was last seen alive, so the resumed run starts a new attempt.
+    fn release_orphans(&self, alive: LivenessCheck<'_>) -> Result<Vec<Orphan>>;
+    /// Kills an execution that has not started, or asks the process running it to.
+    fn request_kill(&self, id: &str) -> Result<KillOutcome>;
+    /// How many executions match (ignoring offset and limit).
+    fn count_executions(&self, filter: &ExecutionFilter) -> Result<u64>;
+    /// Every revision of a flow, oldest first.
+    fn flow_revisions(&self, namespace: &str, id: &str) -> Result<Vec<FlowRecord>>;
+    /// Undeploys every revision of a flow; its executions keep theirs. Returns whether it was deployed.
+    fn delete_flow(&self, namespace: &str, id: &str) -> Result<bool>;
+    /// Log lines after the cursor `after` (0 for the start), with the cursor of each.
+    fn logs_after(
+        &self,
+        execution_id: &str,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<(i64, LogRecord)>>;
+
+    fn get_trigger(
+        &self,
+        namespace: &str,
+        flow_id: &str,
+        trigger_id: &str,
+    ) -> Result<Option<TriggerRecord>>;
+    fn list_triggers(&self) -> Result<Vec<TriggerRecord>>;
+    /// Records a trigger's last handled date (creating its record when needed).
+    fn set_trigger_date(
+        &self,
+        namespace: &str,
+        flow_id: &str,
+        trigger_id: &str,
+        date: chrono::DateTime<chrono::Utc>,
+    ) -> Result<()>;
+    fn set_trigger_disabled(
+        &self,
+        namespace: &str,
+        flow_id: &str,
+        trigger_id: &str,
+        disabled: bool,
+    ) -> Result<()>;
+
+    fn create_backfill(&self, backfill: &BackfillRecord) -> Result<()>;
+    fn get_backfill(&self, id: &str) -> Result<Option<BackfillRecord>>;
+    /// Every backfill, newest first.
+    fn list_backfills(&self) -> Result<Vec<BackfillRecord>>;
+    fn set_backfill_state(&self, id: &str, state: BackfillState) -> Result<()>;
     /// Atomically moves a CREATED or QUEUED execution to RUNNING when fewer than `limit`
     /// executions of its flow are running. Returns whether it started.
     fn try_start_execution(&self, id: &str, limit: Option<u32>, owner: Owner) -> Result<bool>;
@@ -114,10 +218,11 @@ pub trait Store: KvStore + LogSink {
 
     fn logs(&self, execution_id: &str) -> Result<Vec<LogRecord>>;
 
-    /// Records that the process running execution `id` is alive now.
-    fn heartbeat(&self, id: &str) -> Result<()>;
+    /// Records that the process running execution `id` is alive now. Returns whether someone
+    /// asked to kill it.
+    fn heartbeat(&self, id: &str) -> Result<bool>;
 
-    /// Marks FAILED every unfinished execution whose owning process is gone, with its
+    /// Marks FAILED every unfinished execution not run from the queue whose owning process is gone, with its
     /// unfinished task runs, as of when the process was last seen alive. Returns what it
     /// changed, so the caller can remove the interrupted task runs' partial files.
     fn fail_orphans(&self, alive: LivenessCheck<'_>) -> Result<Vec<Orphan>>;

@@ -47,6 +47,17 @@ pub struct ExecutionRecord {
     pub parent_id: Option<String>,
     #[serde(skip)]
     pub owner: Option<Owner>,
+    /// How it is run: by the process that created it (`weir run`), or from the queue by
+    /// whichever worker claims it (the server), which also resumes it after a crash.
+    #[serde(skip)]
+    pub queue: Option<QueueSlot>,
+}
+
+/// An execution waiting in the queue: a worker claims it only while fewer than `limit`
+/// executions of its flow run (the flow's `concurrency` with behavior QUEUE).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct QueueSlot {
+    pub limit: Option<u32>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -54,6 +65,8 @@ pub struct ExecutionRecord {
 pub struct StateChange {
     pub state: State,
     pub at: DateTime<Utc>,
+    /// The attempt this change belongs to (1 for the first).
+    pub attempt: u32,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -170,4 +183,68 @@ fn labels_as_map<S: serde::Serializer>(
         m.serialize_entry(k, v)?;
     }
     m.end()
+}
+
+/// What a Schedule trigger remembers between runs of the scheduler.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TriggerRecord {
+    pub namespace: String,
+    pub flow_id: String,
+    pub trigger_id: String,
+    /// The last date the scheduler handled (ran or skipped); the next run is after it.
+    pub last_date: Option<DateTime<Utc>>,
+    pub disabled: bool,
+    pub updated: DateTime<Utc>,
+}
+
+/// A backfill: one execution per scheduled date from `start` to `end`, made one at a time.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BackfillRecord {
+    pub id: String,
+    pub namespace: String,
+    pub flow_id: String,
+    pub trigger_id: String,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    /// The last date an execution was created for; the next one is the first date after it.
+    pub current: Option<DateTime<Utc>>,
+    pub inputs: serde_json::Value,
+    #[serde(serialize_with = "labels_as_map")]
+    pub labels: Vec<(String, String)>,
+    pub state: BackfillState,
+    /// How many dates there are in all, and how many executions were made so far.
+    pub total: u64,
+    pub created_count: u64,
+    pub created: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum BackfillState {
+    Running,
+    Paused,
+    Cancelled,
+    Done,
+}
+
+impl BackfillState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BackfillState::Running => "RUNNING",
+            BackfillState::Paused => "PAUSED",
+            BackfillState::Cancelled => "CANCELLED",
+            BackfillState::Done => "DONE",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "RUNNING" => BackfillState::Running,
+            "PAUSED" => BackfillState::Paused,
+            "CANCELLED" => BackfillState::Cancelled,
+            "DONE" => BackfillState::Done,
+            _ => return None,
+        })
+    }
 }

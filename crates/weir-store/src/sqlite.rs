@@ -6,7 +6,7 @@ use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 use std::path::Path;
 use std::sync::Mutex;
 
-const SCHEMA_VERSION: i64 = 2;
+const SCHEMA_VERSION: i64 = 3;
 
 /// Version 2: when each running execution's process was last seen alive (an orphan ends then,
 /// not when it is noticed), and which flow revisions are deployed (what Subflows and
@@ -16,7 +16,42 @@ ALTER TABLE executions ADD COLUMN seen TEXT;
 ALTER TABLE flows ADD COLUMN deployed INTEGER NOT NULL DEFAULT 1;
 "#;
 
-const MIGRATIONS: [&str; 2] = [MIGRATION_1, MIGRATION_2];
+/// Version 3: the queue (executions run by whichever worker claims them, their concurrency
+/// limit, kill requests), the attempt of each task run state, Schedule triggers' last dates
+/// and backfills.
+const MIGRATION_3: &str = r#"
+ALTER TABLE executions ADD COLUMN queued INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE executions ADD COLUMN queue_limit INTEGER;
+ALTER TABLE executions ADD COLUMN kill_requested INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX executions_queue ON executions (queued, state, created) WHERE queued = 1 AND owner_pid IS NULL;
+ALTER TABLE task_run_states ADD COLUMN attempt INTEGER NOT NULL DEFAULT 1;
+CREATE TABLE triggers (
+    namespace TEXT NOT NULL,
+    flow_id TEXT NOT NULL,
+    trigger_id TEXT NOT NULL,
+    last_date TEXT,
+    disabled INTEGER NOT NULL DEFAULT 0,
+    updated TEXT NOT NULL,
+    PRIMARY KEY (namespace, flow_id, trigger_id)
+);
+CREATE TABLE backfills (
+    id TEXT PRIMARY KEY,
+    namespace TEXT NOT NULL,
+    flow_id TEXT NOT NULL,
+    trigger_id TEXT NOT NULL,
+    start TEXT NOT NULL,
+    end TEXT NOT NULL,
+    current TEXT,
+    inputs TEXT NOT NULL,
+    labels TEXT NOT NULL,
+    state TEXT NOT NULL,
+    total INTEGER NOT NULL,
+    created_count INTEGER NOT NULL,
+    created TEXT NOT NULL
+);
+"#;
+
+const MIGRATIONS: [&str; 3] = [MIGRATION_1, MIGRATION_2, MIGRATION_3];
 
 const MIGRATION_1: &str = r#"
 CREATE TABLE flows (
@@ -209,7 +244,7 @@ fn flow_row(r: &Row<'_>) -> rusqlite::Result<FlowRecord> {
     })
 }
 
-const EXEC_COLS: &str = "id, namespace, flow_id, flow_revision, state, inputs, labels, trigger, outputs, created, started, ended, original_id, parent_id, owner_pid, owner_start";
+const EXEC_COLS: &str = "id, namespace, flow_id, flow_revision, state, inputs, labels, trigger, outputs, created, started, ended, original_id, parent_id, owner_pid, owner_start, queued, queue_limit";
 
 fn exec_row(r: &Row<'_>) -> rusqlite::Result<ExecutionRecord> {
     let labels: Vec<(String, String)> =
@@ -235,7 +270,95 @@ fn exec_row(r: &Row<'_>) -> rusqlite::Result<ExecutionRecord> {
             pid,
             start: start.unwrap_or(0) as u64,
         }),
+        queue: r
+            .get::<_, bool>(16)?
+            .then(|| r.get(17).map(|limit| QueueSlot { limit }))
+            .transpose()?,
     })
+}
+
+/// The WHERE clause of `ExecutionFilter`, on parameters ?1‥?6.
+const FILTER_SQL: &str =
+    "(?1 IS NULL OR namespace = ?1 OR substr(namespace, 1, length(?1) + 1) = ?1 || '.')
+     AND (?2 IS NULL OR flow_id = ?2)
+     AND (?3 IS NULL OR state IN (SELECT value FROM json_each(?3)))
+     AND (?4 IS NULL OR NOT EXISTS (SELECT 1 FROM json_each(?4) w WHERE NOT EXISTS (
+            SELECT 1 FROM json_each(executions.labels) l
+            WHERE json_extract(l.value, '$[0]') = json_extract(w.value, '$[0]')
+              AND json_extract(l.value, '$[1]') = json_extract(w.value, '$[1]'))))
+     AND (?5 IS NULL OR created >= ?5)
+     AND (?6 IS NULL OR created < ?6)";
+
+fn filter_params(f: &ExecutionFilter) -> [Option<String>; 6] {
+    [
+        f.namespace.clone(),
+        f.flow_id.clone(),
+        (!f.states.is_empty()).then(|| {
+            serde_json::to_string(&f.states.iter().map(|s| s.as_str()).collect::<Vec<_>>())
+                .unwrap_or_default()
+        }),
+        (!f.labels.is_empty()).then(|| serde_json::to_string(&f.labels).unwrap_or_default()),
+        f.from.map(ts),
+        f.to.map(ts),
+    ]
+}
+
+fn backfill_row(r: &Row<'_>) -> rusqlite::Result<BackfillRecord> {
+    Ok(BackfillRecord {
+        id: r.get(0)?,
+        namespace: r.get(1)?,
+        flow_id: r.get(2)?,
+        trigger_id: r.get(3)?,
+        start: parse_ts(&r.get::<_, String>(4)?),
+        end: parse_ts(&r.get::<_, String>(5)?),
+        current: r.get::<_, Option<String>>(6)?.map(|s| parse_ts(&s)),
+        inputs: json_of(&r.get::<_, String>(7)?),
+        labels: serde_json::from_str(&r.get::<_, String>(8)?).unwrap_or_default(),
+        state: BackfillState::parse(&r.get::<_, String>(9)?).unwrap_or(BackfillState::Cancelled),
+        total: r.get::<_, i64>(10)? as u64,
+        created_count: r.get::<_, i64>(11)? as u64,
+        created: parse_ts(&r.get::<_, String>(12)?),
+    })
+}
+
+const BACKFILL_COLS: &str = "id, namespace, flow_id, trigger_id, start, end, current, inputs, labels, state, total, created_count, created";
+
+fn trigger_row(r: &Row<'_>) -> rusqlite::Result<TriggerRecord> {
+    Ok(TriggerRecord {
+        namespace: r.get(0)?,
+        flow_id: r.get(1)?,
+        trigger_id: r.get(2)?,
+        last_date: r.get::<_, Option<String>>(3)?.map(|s| parse_ts(&s)),
+        disabled: r.get(4)?,
+        updated: parse_ts(&r.get::<_, String>(5)?),
+    })
+}
+
+/// The moment an execution's process was last seen alive: its last heartbeat, state change
+/// or log line, whichever is latest (timestamps share one format, so text order is time order).
+fn last_seen(tx: &rusqlite::Transaction<'_>, id: &str) -> rusqlite::Result<String> {
+    Ok(tx
+        .query_row(
+            "SELECT MAX(t) FROM (
+                SELECT seen AS t FROM executions WHERE id = ?1
+                UNION ALL SELECT started FROM executions WHERE id = ?1
+                UNION ALL SELECT created FROM executions WHERE id = ?1
+                UNION ALL SELECT s.at FROM task_run_states s JOIN task_runs r ON r.id = s.task_run_id WHERE r.execution_id = ?1
+                UNION ALL SELECT at FROM logs WHERE execution_id = ?1)",
+            params![id],
+            |r| r.get::<_, Option<String>>(0),
+        )?
+        .unwrap_or_else(|| ts(Utc::now())))
+}
+
+/// The task runs of an execution that had not ended: `(task run id, task id, attempts)`.
+fn open_task_runs(
+    tx: &rusqlite::Transaction<'_>,
+    id: &str,
+) -> rusqlite::Result<Vec<(String, String, u32)>> {
+    let mut stmt = tx.prepare("SELECT id, task_id, attempts FROM task_runs WHERE execution_id = ?1 AND state IN ('CREATED', 'RUNNING', 'RETRYING', 'QUEUED')")?;
+    let rows = stmt.query_map(params![id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+    rows.collect()
 }
 
 impl LogSink for SqliteStore {
@@ -397,9 +520,66 @@ impl Store for SqliteStore {
             .map_err(db("listing flows"))
     }
 
-    fn create_execution(&self, e: &ExecutionRecord) -> Result<()> {
-        let conn = self.conn();
-        conn.prepare_cached(&format!("INSERT INTO executions ({EXEC_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"))
+    fn create_execution_advancing(
+        &self,
+        e: &ExecutionRecord,
+        advance: Option<Advance<'_>>,
+    ) -> Result<bool> {
+        let mut conn = self.conn();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(db("creating an execution"))?;
+        match advance {
+            None => {}
+            Some(Advance::Trigger {
+                namespace,
+                flow_id,
+                trigger_id,
+                date,
+            }) => {
+                let last: Option<String> = tx
+                    .query_row(
+                        "SELECT last_date FROM triggers WHERE namespace = ?1 AND flow_id = ?2 AND trigger_id = ?3",
+                        params![namespace, flow_id, trigger_id],
+                        |r| r.get(0),
+                    )
+                    .optional()
+                    .map_err(db("creating an execution"))?
+                    .flatten();
+                // Same format, so text order is time order (and both are cut to microseconds).
+                if last.is_some_and(|l| l >= ts(date)) {
+                    return Ok(false);
+                }
+                tx.execute(
+                    "INSERT INTO triggers (namespace, flow_id, trigger_id, last_date, disabled, updated) VALUES (?1, ?2, ?3, ?4, 0, ?5)
+                     ON CONFLICT (namespace, flow_id, trigger_id) DO UPDATE SET last_date = excluded.last_date, updated = excluded.updated",
+                    params![namespace, flow_id, trigger_id, ts(date), ts(Utc::now())],
+                )
+                .map_err(db("creating an execution"))?;
+            }
+            Some(Advance::Backfill { id, date }) => {
+                let current: Option<Option<String>> = tx
+                    .query_row(
+                        "SELECT current FROM backfills WHERE id = ?1",
+                        params![id],
+                        |r| r.get(0),
+                    )
+                    .optional()
+                    .map_err(db("creating an execution"))?;
+                let Some(current) = current else {
+                    return Ok(false);
+                };
+                if current.is_some_and(|c| c >= ts(date)) {
+                    return Ok(false);
+                }
+                tx.execute(
+                    "UPDATE backfills SET current = ?2, created_count = created_count + 1 WHERE id = ?1",
+                    params![id, ts(date)],
+                )
+                .map_err(db("creating an execution"))?;
+            }
+        }
+        tx.prepare_cached(&format!("INSERT INTO executions ({EXEC_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)"))
             .and_then(|mut s| {
                 s.execute(params![
                     e.id,
@@ -418,9 +598,363 @@ impl Store for SqliteStore {
                     e.parent_id,
                     e.owner.map(|o| o.pid),
                     e.owner.map(|o| o.start as i64),
+                    e.queue.is_some(),
+                    e.queue.and_then(|q| q.limit),
                 ])
             })
             .map_err(db("creating an execution"))?;
+        tx.commit().map_err(db("creating an execution"))?;
+        Ok(true)
+    }
+
+    fn claim_execution(&self, owner: Owner) -> Result<Option<ExecutionRecord>> {
+        let mut conn = self.conn();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(db("claiming an execution"))?;
+        // The oldest unowned queued execution whose flow has a free slot. Executions being
+        // resumed (already RUNNING) count against nothing: they held their slot.
+        let id: Option<String> = tx
+            .query_row(
+                "SELECT e.id FROM executions e
+                 WHERE e.queued = 1 AND e.owner_pid IS NULL AND e.state IN ('CREATED', 'QUEUED', 'RUNNING', 'RESTARTED')
+                   AND (e.state IN ('RUNNING', 'RESTARTED') OR e.queue_limit IS NULL OR e.queue_limit > (
+                        SELECT COUNT(*) FROM executions r
+                        WHERE r.namespace = e.namespace AND r.flow_id = e.flow_id AND r.state IN ('RUNNING', 'RESTARTED')))
+                 ORDER BY e.state IN ('RUNNING', 'RESTARTED') DESC, e.created, e.id LIMIT 1",
+                [],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(db("claiming an execution"))?;
+        let Some(id) = id else {
+            // Executions that must wait for a slot show it.
+            tx.execute(
+                "UPDATE executions SET state = 'QUEUED' WHERE queued = 1 AND owner_pid IS NULL AND state = 'CREATED'",
+                [],
+            )
+            .map_err(db("claiming an execution"))?;
+            tx.commit().map_err(db("claiming an execution"))?;
+            return Ok(None);
+        };
+        let now = ts(Utc::now());
+        tx.execute(
+            "UPDATE executions SET state = 'RUNNING', started = COALESCE(started, ?2), owner_pid = ?3, owner_start = ?4, seen = ?2 WHERE id = ?1",
+            params![id, now, owner.pid, owner.start as i64],
+        )
+        .map_err(db("claiming an execution"))?;
+        let record = tx
+            .query_row(
+                &format!("SELECT {EXEC_COLS} FROM executions WHERE id = ?1"),
+                params![id],
+                exec_row,
+            )
+            .map_err(db("claiming an execution"))?;
+        tx.commit().map_err(db("claiming an execution"))?;
+        Ok(Some(record))
+    }
+
+    fn release_execution(&self, id: &str) -> Result<()> {
+        let conn = self.conn();
+        conn.execute(
+            "UPDATE executions SET owner_pid = NULL, owner_start = NULL WHERE id = ?1 AND queued = 1",
+            params![id],
+        )
+        .map_err(db("releasing an execution"))?;
+        Ok(())
+    }
+
+    fn release_orphans(&self, alive: LivenessCheck<'_>) -> Result<Vec<Orphan>> {
+        let mut conn = self.conn();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(db("recovering executions"))?;
+        let candidates: Vec<(String, u32, Option<i64>)> = {
+            let mut stmt = tx
+                .prepare("SELECT id, owner_pid, owner_start FROM executions WHERE queued = 1 AND owner_pid IS NOT NULL AND state IN ('CREATED', 'QUEUED', 'RUNNING', 'RESTARTED')")
+                .map_err(db("recovering executions"))?;
+            let rows = stmt
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .map_err(db("recovering executions"))?;
+            rows.collect::<rusqlite::Result<_>>()
+                .map_err(db("recovering executions"))?
+        };
+        let mut released = Vec::new();
+        for (id, pid, start) in candidates {
+            if alive(pid, start.unwrap_or(0) as u64) {
+                continue;
+            }
+            let seen = last_seen(&tx, &id).map_err(db("recovering executions"))?;
+            let open = open_task_runs(&tx, &id).map_err(db("recovering executions"))?;
+            for (run, _, attempts) in &open {
+                tx.execute(
+                    "UPDATE task_runs SET state = 'FAILED' WHERE id = ?1",
+                    params![run],
+                )
+                .map_err(db("recovering executions"))?;
+                tx.execute(
+                    "INSERT INTO task_run_states VALUES (?1, 'FAILED', ?2, ?3)",
+                    params![run, seen, attempts],
+                )
+                .map_err(db("recovering executions"))?;
+            }
+            tx.execute(
+                "UPDATE executions SET owner_pid = NULL, owner_start = NULL WHERE id = ?1",
+                params![id],
+            )
+            .map_err(db("recovering executions"))?;
+            tx.execute(
+                "INSERT INTO logs VALUES (?1, NULL, NULL, NULL, 'WARN', ?2, ?3)",
+                params![id, seen, format!("the weir worker (pid {pid}) that ran this execution is gone; it goes back to the queue and resumes where it stopped")],
+            )
+            .map_err(db("recovering executions"))?;
+            released.push(Orphan {
+                execution_id: id,
+                interrupted: open.into_iter().map(|(r, t, _)| (r, t)).collect(),
+            });
+        }
+        tx.commit().map_err(db("recovering executions"))?;
+        Ok(released)
+    }
+
+    fn request_kill(&self, id: &str) -> Result<KillOutcome> {
+        let mut conn = self.conn();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(db("killing an execution"))?;
+        let row: Option<(String, Option<u32>)> = tx
+            .query_row(
+                "SELECT state, owner_pid FROM executions WHERE id = ?1",
+                params![id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(db("killing an execution"))?;
+        let Some((state, owner)) = row else {
+            return Ok(KillOutcome::NotFound);
+        };
+        let state = state_of(&state);
+        if state.is_terminated() {
+            return Ok(KillOutcome::AlreadyEnded(state));
+        }
+        let outcome = if owner.is_none() {
+            let now = ts(Utc::now());
+            tx.execute(
+                "UPDATE executions SET state = 'KILLED', ended = ?2 WHERE id = ?1",
+                params![id, now],
+            )
+            .map_err(db("killing an execution"))?;
+            let open = open_task_runs(&tx, id).map_err(db("killing an execution"))?;
+            for (run, _, attempts) in &open {
+                tx.execute(
+                    "UPDATE task_runs SET state = 'KILLED' WHERE id = ?1",
+                    params![run],
+                )
+                .map_err(db("killing an execution"))?;
+                tx.execute(
+                    "INSERT INTO task_run_states VALUES (?1, 'KILLED', ?2, ?3)",
+                    params![run, now, attempts],
+                )
+                .map_err(db("killing an execution"))?;
+            }
+            KillOutcome::Killed
+        } else {
+            tx.execute(
+                "UPDATE executions SET kill_requested = 1 WHERE id = ?1",
+                params![id],
+            )
+            .map_err(db("killing an execution"))?;
+            KillOutcome::Requested
+        };
+        tx.commit().map_err(db("killing an execution"))?;
+        Ok(outcome)
+    }
+
+    fn count_executions(&self, f: &ExecutionFilter) -> Result<u64> {
+        let conn = self.conn();
+        let p = filter_params(f);
+        conn.query_row(
+            &format!("SELECT COUNT(*) FROM executions WHERE {FILTER_SQL}"),
+            params![p[0], p[1], p[2], p[3], p[4], p[5]],
+            |r| r.get::<_, i64>(0),
+        )
+        .map(|n| n as u64)
+        .map_err(db("counting executions"))
+    }
+
+    fn flow_revisions(&self, namespace: &str, id: &str) -> Result<Vec<FlowRecord>> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare(&format!(
+                "SELECT {FLOW_COLS} FROM flows WHERE namespace = ?1 AND id = ?2 ORDER BY revision"
+            ))
+            .map_err(db("listing flow revisions"))?;
+        let rows = stmt
+            .query_map(params![namespace, id], flow_row)
+            .map_err(db("listing flow revisions"))?;
+        rows.collect::<rusqlite::Result<_>>()
+            .map_err(db("listing flow revisions"))
+    }
+
+    fn delete_flow(&self, namespace: &str, id: &str) -> Result<bool> {
+        let conn = self.conn();
+        let n = conn
+            .execute(
+                "UPDATE flows SET deployed = 0 WHERE namespace = ?1 AND id = ?2 AND deployed = 1",
+                params![namespace, id],
+            )
+            .map_err(db("deleting a flow"))?;
+        Ok(n > 0)
+    }
+
+    fn logs_after(
+        &self,
+        execution_id: &str,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<(i64, LogRecord)>> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare_cached("SELECT rowid, execution_id, task_run_id, task_id, attempt, level, at, message FROM logs WHERE execution_id = ?1 AND rowid > ?2 ORDER BY rowid LIMIT ?3")
+            .map_err(db("reading logs"))?;
+        let rows = stmt
+            .query_map(params![execution_id, after, limit as i64], |r| {
+                Ok((
+                    r.get(0)?,
+                    LogRecord {
+                        execution_id: r.get(1)?,
+                        task_run_id: r.get(2)?,
+                        task_id: r.get(3)?,
+                        attempt: r.get(4)?,
+                        level: Level::parse(&r.get::<_, String>(5)?).unwrap_or(Level::Info),
+                        at: parse_ts(&r.get::<_, String>(6)?),
+                        message: r.get(7)?,
+                    },
+                ))
+            })
+            .map_err(db("reading logs"))?;
+        rows.collect::<rusqlite::Result<_>>()
+            .map_err(db("reading logs"))
+    }
+
+    fn get_trigger(
+        &self,
+        namespace: &str,
+        flow_id: &str,
+        trigger_id: &str,
+    ) -> Result<Option<TriggerRecord>> {
+        let conn = self.conn();
+        conn.query_row(
+            "SELECT namespace, flow_id, trigger_id, last_date, disabled, updated FROM triggers WHERE namespace = ?1 AND flow_id = ?2 AND trigger_id = ?3",
+            params![namespace, flow_id, trigger_id],
+            trigger_row,
+        )
+        .optional()
+        .map_err(db("reading a trigger"))
+    }
+
+    fn list_triggers(&self) -> Result<Vec<TriggerRecord>> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare("SELECT namespace, flow_id, trigger_id, last_date, disabled, updated FROM triggers ORDER BY namespace, flow_id, trigger_id")
+            .map_err(db("listing triggers"))?;
+        let rows = stmt
+            .query_map([], trigger_row)
+            .map_err(db("listing triggers"))?;
+        rows.collect::<rusqlite::Result<_>>()
+            .map_err(db("listing triggers"))
+    }
+
+    fn set_trigger_date(
+        &self,
+        namespace: &str,
+        flow_id: &str,
+        trigger_id: &str,
+        date: DateTime<Utc>,
+    ) -> Result<()> {
+        let conn = self.conn();
+        conn.execute(
+            "INSERT INTO triggers (namespace, flow_id, trigger_id, last_date, disabled, updated) VALUES (?1, ?2, ?3, ?4, 0, ?5)
+             ON CONFLICT (namespace, flow_id, trigger_id) DO UPDATE SET last_date = excluded.last_date, updated = excluded.updated",
+            params![namespace, flow_id, trigger_id, ts(date), ts(Utc::now())],
+        )
+        .map_err(db("updating a trigger"))?;
+        Ok(())
+    }
+
+    fn set_trigger_disabled(
+        &self,
+        namespace: &str,
+        flow_id: &str,
+        trigger_id: &str,
+        disabled: bool,
+    ) -> Result<()> {
+        let conn = self.conn();
+        conn.execute(
+            "INSERT INTO triggers (namespace, flow_id, trigger_id, last_date, disabled, updated) VALUES (?1, ?2, ?3, NULL, ?4, ?5)
+             ON CONFLICT (namespace, flow_id, trigger_id) DO UPDATE SET disabled = excluded.disabled, updated = excluded.updated",
+            params![namespace, flow_id, trigger_id, disabled, ts(Utc::now())],
+        )
+        .map_err(db("updating a trigger"))?;
+        Ok(())
+    }
+
+    fn create_backfill(&self, b: &BackfillRecord) -> Result<()> {
+        let conn = self.conn();
+        conn.execute(
+            &format!("INSERT INTO backfills ({BACKFILL_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"),
+            params![
+                b.id,
+                b.namespace,
+                b.flow_id,
+                b.trigger_id,
+                ts(b.start),
+                ts(b.end),
+                b.current.map(ts),
+                b.inputs.to_string(),
+                serde_json::to_string(&b.labels).unwrap_or_default(),
+                b.state.as_str(),
+                b.total as i64,
+                b.created_count as i64,
+                ts(b.created)
+            ],
+        )
+        .map_err(db("creating a backfill"))?;
+        Ok(())
+    }
+
+    fn get_backfill(&self, id: &str) -> Result<Option<BackfillRecord>> {
+        let conn = self.conn();
+        conn.query_row(
+            &format!("SELECT {BACKFILL_COLS} FROM backfills WHERE id = ?1"),
+            params![id],
+            backfill_row,
+        )
+        .optional()
+        .map_err(db("reading a backfill"))
+    }
+
+    fn list_backfills(&self) -> Result<Vec<BackfillRecord>> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare(&format!(
+                "SELECT {BACKFILL_COLS} FROM backfills ORDER BY created DESC, id"
+            ))
+            .map_err(db("listing backfills"))?;
+        let rows = stmt
+            .query_map([], backfill_row)
+            .map_err(db("listing backfills"))?;
+        rows.collect::<rusqlite::Result<_>>()
+            .map_err(db("listing backfills"))
+    }
+
+    fn set_backfill_state(&self, id: &str, state: BackfillState) -> Result<()> {
+        let conn = self.conn();
+        conn.execute(
+            "UPDATE backfills SET state = ?2 WHERE id = ?1",
+            params![id, state.as_str()],
+        )
+        .map_err(db("updating a backfill"))?;
         Ok(())
     }
 
@@ -510,14 +1044,14 @@ impl Store for SqliteStore {
     fn list_executions(&self, f: &ExecutionFilter) -> Result<Vec<ExecutionRecord>> {
         let conn = self.conn();
         let sql = format!(
-            "SELECT {EXEC_COLS} FROM executions WHERE (?1 IS NULL OR namespace = ?1) AND (?2 IS NULL OR flow_id = ?2) AND (?3 IS NULL OR state = ?3)
-             ORDER BY created DESC LIMIT ?4"
+            "SELECT {EXEC_COLS} FROM executions WHERE {FILTER_SQL} ORDER BY created DESC, id DESC LIMIT ?7 OFFSET ?8"
         );
         let mut stmt = conn.prepare(&sql).map_err(db("listing executions"))?;
         let limit = f.limit.map_or(-1, |l| l as i64);
+        let p = filter_params(f);
         let rows = stmt
             .query_map(
-                params![f.namespace, f.flow_id, f.state.map(State::as_str), limit],
+                params![p[0], p[1], p[2], p[3], p[4], p[5], limit, f.offset as i64],
                 exec_row,
             )
             .map_err(db("listing executions"))?;
@@ -539,8 +1073,8 @@ impl Store for SqliteStore {
         })
         .map_err(db("creating a task run"))?;
         for h in &t.history {
-            tx.prepare_cached("INSERT INTO task_run_states VALUES (?1, ?2, ?3)")
-                .and_then(|mut s| s.execute(params![t.id, h.state.as_str(), ts(h.at)]))
+            tx.prepare_cached("INSERT INTO task_run_states VALUES (?1, ?2, ?3, ?4)")
+                .and_then(|mut s| s.execute(params![t.id, h.state.as_str(), ts(h.at), h.attempt]))
                 .map_err(db("creating a task run"))?;
         }
         tx.commit().map_err(db("creating a task run"))
@@ -552,8 +1086,8 @@ impl Store for SqliteStore {
         tx.prepare_cached("UPDATE task_runs SET state = ?2, attempts = ?3 WHERE id = ?1")
             .and_then(|mut s| s.execute(params![id, state.as_str(), attempts]))
             .map_err(db("updating a task run"))?;
-        tx.prepare_cached("INSERT INTO task_run_states VALUES (?1, ?2, ?3)")
-            .and_then(|mut s| s.execute(params![id, state.as_str(), ts(Utc::now())]))
+        tx.prepare_cached("INSERT INTO task_run_states VALUES (?1, ?2, ?3, ?4)")
+            .and_then(|mut s| s.execute(params![id, state.as_str(), ts(Utc::now()), attempts]))
             .map_err(db("updating a task run"))?;
         tx.commit().map_err(db("updating a task run"))
     }
@@ -590,7 +1124,7 @@ impl Store for SqliteStore {
             .collect::<rusqlite::Result<_>>()
             .map_err(db("reading task runs"))?;
         let mut hist = conn
-            .prepare("SELECT s.task_run_id, s.state, s.at FROM task_run_states s JOIN task_runs t ON t.id = s.task_run_id WHERE t.execution_id = ?1 ORDER BY s.rowid")
+            .prepare("SELECT s.task_run_id, s.state, s.at, s.attempt FROM task_run_states s JOIN task_runs t ON t.id = s.task_run_id WHERE t.execution_id = ?1 ORDER BY s.rowid")
             .map_err(db("reading task runs"))?;
         let changes = hist
             .query_map(params![execution_id], |r| {
@@ -598,6 +1132,7 @@ impl Store for SqliteStore {
                     r.get::<_, String>(0)?,
                     r.get::<_, String>(1)?,
                     r.get::<_, String>(2)?,
+                    r.get::<_, u32>(3)?,
                 ))
             })
             .map_err(db("reading task runs"))?;
@@ -607,11 +1142,12 @@ impl Store for SqliteStore {
             .map(|(i, r)| (r.id.clone(), i))
             .collect();
         for c in changes {
-            let (id, state, at) = c.map_err(db("reading task runs"))?;
+            let (id, state, at, attempt) = c.map_err(db("reading task runs"))?;
             if let Some(&i) = index.get(&id) {
                 runs[i].history.push(StateChange {
                     state: state_of(&state),
                     at: parse_ts(&at),
+                    attempt,
                 });
             }
         }
@@ -640,12 +1176,17 @@ impl Store for SqliteStore {
             .map_err(db("reading logs"))
     }
 
-    fn heartbeat(&self, id: &str) -> Result<()> {
+    fn heartbeat(&self, id: &str) -> Result<bool> {
         let conn = self.conn();
-        conn.prepare_cached("UPDATE executions SET seen = ?2 WHERE id = ?1")
-            .and_then(|mut s| s.execute(params![id, ts(Utc::now())]))
-            .map_err(db("recording that an execution is alive"))?;
-        Ok(())
+        conn.prepare_cached(
+            "UPDATE executions SET seen = ?2 WHERE id = ?1 RETURNING kill_requested",
+        )
+        .and_then(|mut s| {
+            s.query_row(params![id, ts(Utc::now())], |r| r.get::<_, bool>(0))
+                .optional()
+        })
+        .map(|k| k.unwrap_or(false))
+        .map_err(db("recording that an execution is alive"))
     }
 
     fn fail_orphans(&self, alive: LivenessCheck<'_>) -> Result<Vec<Orphan>> {
@@ -655,7 +1196,7 @@ impl Store for SqliteStore {
             .map_err(db("recovering executions"))?;
         let candidates: Vec<(String, Option<u32>, Option<i64>)> = {
             let mut stmt = tx
-                .prepare("SELECT id, owner_pid, owner_start FROM executions WHERE state IN ('CREATED', 'QUEUED', 'RUNNING')")
+                .prepare("SELECT id, owner_pid, owner_start FROM executions WHERE queued = 0 AND state IN ('CREATED', 'QUEUED', 'RUNNING')")
                 .map_err(db("recovering executions"))?;
             let rows = stmt
                 .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
@@ -669,46 +1210,23 @@ impl Store for SqliteStore {
             if alive(pid, start.unwrap_or(0) as u64) {
                 continue;
             }
-            // It ended when its process was last seen alive: the last heartbeat, state change
-            // or log line, whichever is latest (timestamps share one format, so text order is
-            // time order).
-            let now: String = tx
-                .query_row(
-                    "SELECT MAX(t) FROM (
-                        SELECT seen AS t FROM executions WHERE id = ?1
-                        UNION ALL SELECT started FROM executions WHERE id = ?1
-                        UNION ALL SELECT created FROM executions WHERE id = ?1
-                        UNION ALL SELECT s.at FROM task_run_states s JOIN task_runs r ON r.id = s.task_run_id WHERE r.execution_id = ?1
-                        UNION ALL SELECT at FROM logs WHERE execution_id = ?1)",
-                    params![id],
-                    |r| r.get::<_, Option<String>>(0),
-                )
-                .map_err(db("recovering executions"))?
-                .unwrap_or_else(|| ts(Utc::now()));
+            // It ended when its process was last seen alive.
+            let now = last_seen(&tx, &id).map_err(db("recovering executions"))?;
             tx.execute(
                 "UPDATE executions SET state = 'FAILED', ended = ?2 WHERE id = ?1",
                 params![id, now],
             )
             .map_err(db("recovering executions"))?;
-            let open: Vec<(String, String)> = {
-                let mut stmt = tx
-                    .prepare("SELECT id, task_id FROM task_runs WHERE execution_id = ?1 AND state IN ('CREATED', 'RUNNING', 'RETRYING', 'QUEUED')")
-                    .map_err(db("recovering executions"))?;
-                let rows = stmt
-                    .query_map(params![id], |r| Ok((r.get(0)?, r.get(1)?)))
-                    .map_err(db("recovering executions"))?;
-                rows.collect::<rusqlite::Result<_>>()
-                    .map_err(db("recovering executions"))?
-            };
-            for (run, _) in &open {
+            let open = open_task_runs(&tx, &id).map_err(db("recovering executions"))?;
+            for (run, _, attempts) in &open {
                 tx.execute(
                     "UPDATE task_runs SET state = 'FAILED' WHERE id = ?1",
                     params![run],
                 )
                 .map_err(db("recovering executions"))?;
                 tx.execute(
-                    "INSERT INTO task_run_states VALUES (?1, 'FAILED', ?2)",
-                    params![run, now],
+                    "INSERT INTO task_run_states VALUES (?1, 'FAILED', ?2, ?3)",
+                    params![run, now, attempts],
                 )
                 .map_err(db("recovering executions"))?;
             }
@@ -717,6 +1235,7 @@ impl Store for SqliteStore {
                 params![id, now, format!("the weir process (pid {pid}) that ran this execution is gone (killed, or the machine stopped); marked FAILED as of when it was last seen alive")],
             )
             .map_err(db("recovering executions"))?;
+            let open: Vec<(String, String)> = open.into_iter().map(|(r, t, _)| (r, t)).collect();
             failed.push(Orphan {
                 execution_id: id,
                 interrupted: open,
@@ -759,7 +1278,171 @@ mod tests {
             original_id: None,
             parent_id: None,
             owner: None,
+            queue: None,
         }
+    }
+
+    fn queued(id: &str, limit: Option<u32>) -> ExecutionRecord {
+        ExecutionRecord {
+            queue: Some(QueueSlot { limit }),
+            ..exec(id)
+        }
+    }
+
+    #[test]
+    fn each_queued_execution_goes_to_one_worker_within_the_flow_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SqliteStore::open(&dir.path().join("s.db")).unwrap();
+        let w1 = Owner { pid: 1, start: 1 };
+        let w2 = Owner { pid: 2, start: 2 };
+        for id in ["a", "b", "c"] {
+            s.create_execution(&queued(id, Some(2))).unwrap();
+        }
+        assert_eq!(s.claim_execution(w1).unwrap().unwrap().id, "a");
+        assert_eq!(s.claim_execution(w2).unwrap().unwrap().id, "b");
+        // Two run: the limit holds `c` back, and shows it QUEUED.
+        assert!(s.claim_execution(w1).unwrap().is_none());
+        assert_eq!(s.get_execution("c").unwrap().unwrap().state, State::Queued);
+        s.set_execution_state("a", State::Success).unwrap();
+        let c = s.claim_execution(w1).unwrap().unwrap();
+        assert_eq!(
+            (c.id.as_str(), c.state, c.owner),
+            ("c", State::Running, Some(w1))
+        );
+        assert!(s.claim_execution(w2).unwrap().is_none());
+    }
+
+    #[test]
+    fn a_dead_workers_execution_is_released_with_a_failed_attempt_and_resumed() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SqliteStore::open(&dir.path().join("s.db")).unwrap();
+        s.create_execution(&queued("a", None)).unwrap();
+        let dead = Owner { pid: 9, start: 9 };
+        s.claim_execution(dead).unwrap().unwrap();
+        let run = TaskRunRecord {
+            id: "r".into(),
+            execution_id: "a".into(),
+            task_id: "t".into(),
+            task_type: "x".into(),
+            parent_id: None,
+            value: None,
+            state: State::Running,
+            attempts: 1,
+            outputs: serde_json::json!({}),
+            history: vec![StateChange {
+                state: State::Running,
+                at: Utc::now(),
+                attempt: 1,
+            }],
+        };
+        s.create_task_run(&run).unwrap();
+        // Not queued executions are failed, queued ones left alone by `fail_orphans`.
+        assert!(s.fail_orphans(&|_, _| false).unwrap().is_empty());
+        let released = s.release_orphans(&|_, _| false).unwrap();
+        assert_eq!(
+            released[0].interrupted,
+            vec![("r".to_string(), "t".to_string())]
+        );
+        let runs = s.task_runs("a").unwrap();
+        assert_eq!(runs[0].state, State::Failed);
+        assert_eq!(
+            runs[0].history.last().map(|h| (h.state, h.attempt)),
+            Some((State::Failed, 1))
+        );
+        let again = s
+            .claim_execution(Owner { pid: 3, start: 3 })
+            .unwrap()
+            .unwrap();
+        assert_eq!((again.id.as_str(), again.state), ("a", State::Running));
+    }
+
+    #[test]
+    fn a_scheduled_date_makes_one_execution_even_when_offered_twice() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SqliteStore::open(&dir.path().join("s.db")).unwrap();
+        let date = Utc::now();
+        let adv = Advance::Trigger {
+            namespace: "ns",
+            flow_id: "f",
+            trigger_id: "t",
+            date,
+        };
+        assert!(
+            s.create_execution_advancing(&queued("a", None), Some(adv))
+                .unwrap()
+        );
+        assert!(
+            !s.create_execution_advancing(&queued("b", None), Some(adv))
+                .unwrap()
+        );
+        assert!(s.get_execution("b").unwrap().is_none());
+        assert_eq!(
+            s.get_trigger("ns", "f", "t")
+                .unwrap()
+                .unwrap()
+                .last_date
+                .map(|d| d.timestamp_micros()),
+            Some(date.timestamp_micros())
+        );
+    }
+
+    #[test]
+    fn kills_end_waiting_executions_and_ask_running_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SqliteStore::open(&dir.path().join("s.db")).unwrap();
+        s.create_execution(&queued("a", None)).unwrap();
+        s.create_execution(&queued("b", None)).unwrap();
+        s.claim_execution(Owner { pid: 1, start: 1 }).unwrap();
+        assert!(!s.heartbeat("a").unwrap());
+        assert_eq!(s.request_kill("a").unwrap(), KillOutcome::Requested);
+        assert!(s.heartbeat("a").unwrap());
+        assert_eq!(s.request_kill("b").unwrap(), KillOutcome::Killed);
+        assert_eq!(s.get_execution("b").unwrap().unwrap().state, State::Killed);
+        assert_eq!(
+            s.request_kill("b").unwrap(),
+            KillOutcome::AlreadyEnded(State::Killed)
+        );
+        assert_eq!(s.request_kill("zz").unwrap(), KillOutcome::NotFound);
+    }
+
+    #[test]
+    fn executions_filter_by_namespace_prefix_labels_and_page() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SqliteStore::open(&dir.path().join("s.db")).unwrap();
+        for (i, ns) in ["co", "co.team", "cop"].iter().enumerate() {
+            let mut e = exec(&format!("e{i}"));
+            e.namespace = (*ns).into();
+            e.labels = vec![
+                ("backfill".into(), "true".into()),
+                ("n".into(), i.to_string()),
+            ];
+            s.create_execution(&e).unwrap();
+        }
+        let f = ExecutionFilter {
+            namespace: Some("co".into()),
+            ..Default::default()
+        };
+        assert_eq!(s.count_executions(&f).unwrap(), 2);
+        let f = ExecutionFilter {
+            labels: vec![("backfill".into(), "true".into()), ("n".into(), "2".into())],
+            ..Default::default()
+        };
+        let found = s.list_executions(&f).unwrap();
+        assert_eq!(
+            found.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(),
+            ["e2"]
+        );
+        let f = ExecutionFilter {
+            offset: 1,
+            limit: Some(1),
+            ..Default::default()
+        };
+        assert_eq!(s.list_executions(&f).unwrap().len(), 1);
+        let f = ExecutionFilter {
+            states: vec![State::Success],
+            ..Default::default()
+        };
+        assert_eq!(s.count_executions(&f).unwrap(), 0);
     }
 
     #[test]
