@@ -19,10 +19,12 @@ pub enum State {
     Killed,
     Cancelled,
     Skipped,
+    /// A failed or killed execution put back in the queue to run again.
+    Restarted,
 }
 
 impl State {
-    pub const ALL: [State; 10] = [
+    pub const ALL: [State; 11] = [
         State::Created,
         State::Queued,
         State::Running,
@@ -33,6 +35,7 @@ impl State {
         State::Killed,
         State::Cancelled,
         State::Skipped,
+        State::Restarted,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -47,6 +50,7 @@ impl State {
             State::Killed => "KILLED",
             State::Cancelled => "CANCELLED",
             State::Skipped => "SKIPPED",
+            State::Restarted => "RESTARTED",
         }
     }
 

@@ -155,6 +155,9 @@ pub trait Store: KvStore + LogSink {
     /// interrupted task runs are marked FAILED for the attempt that was cut, as of when the
     /// process was last seen alive, so the resumed run starts a new attempt.
     fn release_orphans(&self, alive: LivenessCheck<'_>) -> Result<Vec<Orphan>>;
+    /// Puts a FAILED or KILLED execution back in the queue as RESTARTED, for a worker to run
+    /// again from its stored task runs. Returns whether it was restartable.
+    fn restart_execution(&self, id: &str) -> Result<bool>;
     /// Kills an execution that has not started, or asks the process running it to.
     fn request_kill(&self, id: &str) -> Result<KillOutcome>;
     /// How many executions match (ignoring offset and limit).

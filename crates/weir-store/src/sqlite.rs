@@ -717,6 +717,18 @@ impl Store for SqliteStore {
         Ok(released)
     }
 
+    fn restart_execution(&self, id: &str) -> Result<bool> {
+        let conn = self.conn();
+        let n = conn
+            .execute(
+                "UPDATE executions SET state = 'RESTARTED', ended = NULL, queued = 1, owner_pid = NULL, owner_start = NULL, kill_requested = 0
+                 WHERE id = ?1 AND state IN ('FAILED', 'KILLED')",
+                params![id],
+            )
+            .map_err(db("restarting an execution"))?;
+        Ok(n > 0)
+    }
+
     fn request_kill(&self, id: &str) -> Result<KillOutcome> {
         let mut conn = self.conn();
         let tx = conn
