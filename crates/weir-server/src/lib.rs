@@ -1,0 +1,4 @@
+//! `weir server`: the queue's workers, the scheduler and the REST API in one process.
+
+pub mod api;
+pub mod control;
