@@ -41,6 +41,10 @@ pub enum Command {
     Tasks,
     /// Run the NYC-taxi pipeline on embedded defaults: generate Jan–Jun 2021, serve, load.
     Demo(DemoArgs),
+    /// Run the scheduler, a pool of workers and the REST API in one process.
+    Server(ServerArgs),
+    /// Run a Schedule trigger over past dates: one execution per scheduled date.
+    Backfill(BackfillArgs),
     /// Run SQL on a warehouse and print the rows.
     Query {
         /// `jdbc:duckdb:PATH`, `jdbc:postgresql://HOST:PORT/DB?user=…` or `jdbc:redshift://…`.
@@ -75,6 +79,49 @@ pub struct DemoArgs {
     /// Run the article's own SQL (staging table + COPY + MERGE) instead of `weir.warehouse.Load`.
     #[arg(long)]
     pub article: bool,
+}
+
+#[derive(Args)]
+pub struct ServerArgs {
+    /// Address to listen on. Any address but loopback needs `--token`.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub bind: std::net::SocketAddr,
+    /// A folder of flow files to deploy and watch: a changed file is a new revision.
+    #[arg(long, value_name = "DIR")]
+    pub flows: Option<PathBuf>,
+    /// How many executions run at once.
+    #[arg(long, default_value_t = 4)]
+    pub workers: usize,
+    /// How long running tasks may finish after SIGTERM before they are killed (`30s`, `PT1M`).
+    #[arg(long, default_value = "30s")]
+    pub grace: String,
+    /// Bearer token every API request must carry (required off loopback).
+    #[arg(long, env = "WEIR_SERVER_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+}
+
+#[derive(Args)]
+pub struct BackfillArgs {
+    /// A flow file (deployed first) or `namespace.flowId` of a deployed flow.
+    pub flow: String,
+    /// The Schedule trigger whose dates to run.
+    #[arg(long)]
+    pub trigger: String,
+    /// First date (inclusive): `2021-01-01` or `2021-01-01T09:00:00Z`.
+    #[arg(long)]
+    pub from: String,
+    /// Last date (inclusive).
+    #[arg(long)]
+    pub to: String,
+    /// A label for every execution, `KEY=VALUE`; repeatable (`backfill=true` is always added).
+    #[arg(long = "label", short = 'l', value_name = "KEY=VALUE")]
+    pub labels: Vec<String>,
+    /// An input value, `NAME=VALUE`, over the trigger's; repeatable.
+    #[arg(long = "input", short = 'i', value_name = "NAME=VALUE")]
+    pub inputs: Vec<String>,
+    /// How many executions run at once when no server runs on this home.
+    #[arg(long, default_value_t = 2)]
+    pub workers: usize,
 }
 
 #[derive(Args)]

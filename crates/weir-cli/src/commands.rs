@@ -44,6 +44,8 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
         Command::Kv(cmd) => kv(&home, cmd),
         Command::Flows(cmd) => flows(&home, cmd),
         Command::Demo(args) => crate::demo::demo(&home, args),
+        Command::Server(args) => crate::server::server(&home, args),
+        Command::Backfill(args) => crate::server::backfill(&home, args),
         Command::Query {
             url,
             sql,
@@ -106,7 +108,7 @@ pub(crate) fn open_home(home: &Path) -> Result<Home> {
 /// Removes what the interrupted task runs of a crashed execution left: their files in internal
 /// storage (a download cut short) and their working directories. Files of task runs that
 /// finished are kept: their outputs point at them. Returns how many files were removed.
-fn remove_partial_files(h: &Home, orphan: &weir_store::Orphan) -> usize {
+pub(crate) fn remove_partial_files(h: &Home, orphan: &weir_store::Orphan) -> usize {
     let Ok(Some(ex)) = h.store.get_execution(&orphan.execution_id) else {
         return 0;
     };
@@ -161,7 +163,7 @@ fn flow_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
 }
 
 /// Reads and validates a flow file, printing its diagnostics. `None` when it has problems.
-fn load_flow(path: &Path, catalog: &Catalog) -> Result<Result<Flow, usize>> {
+pub(crate) fn load_flow(path: &Path, catalog: &Catalog) -> Result<Result<Flow, usize>> {
     let source = std::fs::read_to_string(path).map_err(|e| {
         user_error(format!(
             "could not read flow file `{}`: {e}",
@@ -182,13 +184,13 @@ fn load_flow(path: &Path, catalog: &Catalog) -> Result<Result<Flow, usize>> {
     }
 }
 
-/// Nothing in weir fires triggers yet; a flow that has some must not look scheduled.
+/// Triggers fire only under `weir server`; a flow run or checked here must not look scheduled.
 fn warn_unrun_triggers(flow: &Flow) {
     for t in flow.triggers.iter().filter(|t| !t.disabled) {
         eprintln!(
-            "{} {}:{}:{}: trigger `{}` is checked but nothing runs it yet: weir has no scheduler; \
-             run the flow with `weir run` (and `--trigger-date` for a scheduled date)",
-            paint("33", "warning:"),
+            "{} {}:{}:{}: trigger `{}` fires only while `weir server` runs this flow \
+             (deploy it there, or `weir backfill` its past dates)",
+            paint("36", "note:"),
             flow.file,
             t.pos.line,
             t.pos.column,
@@ -197,7 +199,7 @@ fn warn_unrun_triggers(flow: &Flow) {
     }
 }
 
-fn plural(n: usize, word: &str) -> String {
+pub(crate) fn plural(n: usize, word: &str) -> String {
     if n == 1 {
         format!("1 {word}")
     } else {
@@ -228,7 +230,7 @@ fn validate(paths: &[PathBuf]) -> Result<u8> {
     Ok(0)
 }
 
-fn parse_pairs(items: &[String], what: &str) -> Result<Vec<(String, String)>> {
+pub(crate) fn parse_pairs(items: &[String], what: &str) -> Result<Vec<(String, String)>> {
     items
         .iter()
         .map(|i| match i.split_once('=') {
@@ -241,7 +243,7 @@ fn parse_pairs(items: &[String], what: &str) -> Result<Vec<(String, String)>> {
         .collect()
 }
 
-fn parse_trigger_date(text: &str) -> Result<chrono::DateTime<Utc>> {
+pub(crate) fn parse_trigger_date(text: &str) -> Result<chrono::DateTime<Utc>> {
     if let Ok(d) = chrono::DateTime::parse_from_rfc3339(text) {
         return Ok(d.with_timezone(&Utc));
     }

@@ -5,6 +5,7 @@ mod args;
 mod commands;
 mod demo;
 mod output;
+mod server;
 
 use clap::Parser;
 use std::process::ExitCode;

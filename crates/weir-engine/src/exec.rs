@@ -80,27 +80,30 @@ fn iso(d: Duration) -> String {
 }
 
 /// The template names fixed for a whole execution.
-fn base_context(
-    id: &str,
-    created: chrono::DateTime<Utc>,
-    flow: &Flow,
-    revision: i64,
-    inputs: &Map<String, Value>,
-    trigger: &Value,
-    parent_id: Option<&str>,
-    original_id: Option<&str>,
-) -> Value {
+fn base_context(flow: &Flow, record: &ExecutionRecord, inputs: &Map<String, Value>) -> Value {
     let mut base = Map::new();
     base.insert("inputs".into(), Value::Object(inputs.clone()));
     base.insert("vars".into(), Value::Object(flow.variables.clone()));
-    base.insert("trigger".into(), trigger.clone());
+    // A trigger recorded in Kestra's shape (`{id, type, variables}`) shows its variables.
+    let trigger = match &record.trigger {
+        Value::Object(t) if t.contains_key("type") && t.contains_key("variables") => {
+            t["variables"].clone()
+        }
+        other => other.clone(),
+    };
+    base.insert("trigger".into(), trigger);
     base.insert(
         "execution".into(),
-        json!({"id": id, "startDate": created.to_rfc3339_opts(chrono::SecondsFormat::Micros, true), "originalId": original_id.unwrap_or(id), "parentId": parent_id}),
+        json!({
+            "id": record.id,
+            "startDate": record.created.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+            "originalId": record.original_id.as_deref().unwrap_or(&record.id),
+            "parentId": record.parent_id,
+        }),
     );
     base.insert(
         "flow".into(),
-        json!({"id": flow.id, "namespace": flow.namespace, "revision": revision}),
+        json!({"id": flow.id, "namespace": flow.namespace, "revision": record.flow_revision}),
     );
     base.insert("envs".into(), Value::Object(Map::new()));
     Value::Object(base)
@@ -115,41 +118,8 @@ pub fn new_record(
 ) -> (ExecutionRecord, Option<String>) {
     let inner = &engine.inner;
     let flow = &req.flow;
-    let id = new_id();
-    let created = Utc::now();
-    let base = base_context(
-        &id,
-        created,
-        flow,
-        req.revision,
-        &req.inputs,
-        &req.trigger,
-        req.parent_id.as_deref(),
-        None,
-    );
-    let outputs = json!({"outputs": {}});
-    let ctx = context::build(
-        &Arc::new(base),
-        &Arc::new(outputs),
-        &[],
-        &Scope::default(),
-        None,
-    );
-    let mut labels = Vec::new();
-    let mut label_error = None;
-    for (k, v) in &flow.labels {
-        match inner.renderer.render_str(v, &ctx, &flow.namespace) {
-            // Labels are stored and shown everywhere; a secret rendered into one stays masked.
-            Ok(v) => labels.push((k.clone(), inner.masker.mask(&v))),
-            Err(e) => label_error = Some(format!("cannot render label `{k}`: {e}")),
-        }
-    }
-    for (k, v) in &req.labels {
-        labels.retain(|(lk, _)| lk != k);
-        labels.push((k.clone(), v.clone()));
-    }
-    let record = ExecutionRecord {
-        id,
+    let mut record = ExecutionRecord {
+        id: new_id(),
         namespace: flow.namespace.clone(),
         flow_id: flow.id.clone(),
         flow_revision: req.revision,
@@ -162,10 +132,10 @@ pub fn new_record(
                 .cloned()
                 .unwrap_or_default(),
         ),
-        labels,
+        labels: Vec::new(),
         trigger: req.trigger.clone(),
         outputs: json!({}),
-        created,
+        created: Utc::now(),
         started: None,
         ended: None,
         original_id: None,
@@ -173,6 +143,27 @@ pub fn new_record(
         owner: queue.is_none().then(crate::current_owner),
         queue,
     };
+    let base = base_context(flow, &record, &req.inputs);
+    let outputs = json!({"outputs": {}});
+    let ctx = context::build(
+        &Arc::new(base),
+        &Arc::new(outputs),
+        &[],
+        &Scope::default(),
+        None,
+    );
+    let mut label_error = None;
+    for (k, v) in &flow.labels {
+        match inner.renderer.render_str(v, &ctx, &flow.namespace) {
+            // Labels are stored and shown everywhere; a secret rendered into one stays masked.
+            Ok(v) => record.labels.push((k.clone(), inner.masker.mask(&v))),
+            Err(e) => label_error = Some(format!("cannot render label `{k}`: {e}")),
+        }
+    }
+    for (k, v) in &req.labels {
+        record.labels.retain(|(lk, _)| lk != k);
+        record.labels.push((k.clone(), v.clone()));
+    }
     (record, label_error)
 }
 
@@ -381,16 +372,7 @@ impl Exec {
         prior: Vec<TaskRunRecord>,
     ) -> Arc<Exec> {
         let inner = &engine.inner;
-        let base = base_context(
-            &record.id,
-            record.created,
-            &flow,
-            record.flow_revision,
-            &inputs,
-            &record.trigger,
-            record.parent_id.as_deref(),
-            record.original_id.as_deref(),
-        );
+        let base = base_context(&flow, record, &inputs);
         let log = Logger::new(
             inner.store.clone(),
             inner.masker.clone(),

@@ -20,6 +20,7 @@ use weir_storage::InternalStorage;
 use weir_store::{Advance, ExecutionRecord, QueueSlot, Store, StoreError};
 use weir_template::{Masker, Renderer};
 
+pub use exec::new_record;
 pub use owner::{current_owner, is_alive};
 
 /// What happens while an execution runs, for live views.

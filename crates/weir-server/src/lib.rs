@@ -2,3 +2,5 @@
 
 pub mod api;
 pub mod control;
+pub mod core;
+pub mod serve;

@@ -141,7 +141,7 @@ fn s3_tasks_say_once_per_execution_that_buckets_are_a_local_folder() {
 }
 
 #[test]
-fn run_names_a_trigger_that_nothing_fires() {
+fn run_says_a_trigger_fires_only_under_the_server() {
     let env = Env::new();
     let o = env.run_flow(
         "nightly.yaml",
@@ -152,7 +152,7 @@ fn run_names_a_trigger_that_nothing_fires() {
     let file = env.path().join("nightly.yaml");
     assert!(
         o.stderr.contains(&format!(
-            "warning: {}:8:5: trigger `every_night` is checked but nothing runs it yet",
+            "note: {}:8:5: trigger `every_night` fires only while `weir server` runs this flow",
             file.display()
         )),
         "{}",

@@ -1,0 +1,323 @@
+//! `weir server` and `weir backfill`.
+
+#![expect(
+    clippy::print_stderr,
+    reason = "the server reports to its operator on stderr"
+)]
+
+use crate::args::{BackfillArgs, ServerArgs};
+use crate::commands::{
+    Home, catalog, load_flow, open_home, parse_pairs, parse_trigger_date, plural,
+    remove_partial_files,
+};
+use crate::output::{paint, state_color, table, user_error, user_error_hint};
+use anyhow::{Context, Result};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+use weir_core::State;
+use weir_engine::{Engine, EngineConfig};
+use weir_server::core::{Core, Notice};
+use weir_store::{BackfillState, ExecutionFilter};
+
+/// `30s`, `5m`, `1h`, a number of seconds, or ISO 8601 (`PT30S`).
+fn parse_grace(text: &str) -> Result<Duration> {
+    let t = text.trim();
+    let (num, unit) = t.split_at(t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len()));
+    let mult = match unit {
+        "" | "s" => Some(1),
+        "m" => Some(60),
+        "h" => Some(3600),
+        _ => None,
+    };
+    if let (Ok(n), Some(m)) = (num.parse::<u64>(), mult) {
+        return Ok(Duration::from_secs(n.saturating_mul(m)));
+    }
+    weir_core::parse_duration(t).map_err(|e| {
+        user_error_hint(
+            format!("`{text}` is not a duration: {e}"),
+            "write it as `30s`, `5m` or `PT30S`",
+        )
+    })
+}
+
+fn engine_for(h: &Home, cancel: tokio::sync::watch::Receiver<bool>) -> Engine {
+    Engine::new(EngineConfig {
+        store: h.store.clone(),
+        storage: h.storage.clone(),
+        catalog: catalog(),
+        work_root: h.work.clone(),
+        home: h.root.clone(),
+        events: None,
+        cancel,
+    })
+}
+
+/// Gives back to the queue what a killed server left running, removing the partial files of
+/// its interrupted task runs.
+fn release_orphans(h: &Home) -> Result<()> {
+    for orphan in h.store.release_orphans(&weir_engine::is_alive)? {
+        let removed = remove_partial_files(h, &orphan);
+        eprintln!(
+            "{} execution {} was left running by a weir worker that is gone; it resumes{}",
+            paint("33", "note:"),
+            orphan.execution_id,
+            if removed > 0 {
+                format!(
+                    " (removed {} of its interrupted tasks)",
+                    plural(removed, "partial file")
+                )
+            } else {
+                String::new()
+            }
+        );
+    }
+    Ok(())
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("could not start the async runtime")
+}
+
+fn notice() -> Notice {
+    Arc::new(|m: &str| {
+        eprintln!(
+            "{} {m}",
+            paint("2", &chrono::Utc::now().format("%H:%M:%S").to_string())
+        )
+    })
+}
+
+pub fn server(home: &Path, args: ServerArgs) -> Result<u8> {
+    let grace = parse_grace(&args.grace)?;
+    let h = open_home(home)?;
+    if let Some(other) = weir_server::serve::find(&h.root.join("server.json"))
+        && other.pid != std::process::id()
+    {
+        return Err(user_error_hint(
+            format!(
+                "a weir server (pid {}) already runs on this home at {}",
+                other.pid, other.url
+            ),
+            "stop it first, or give this one another `--home`",
+        ));
+    }
+    release_orphans(&h)?;
+    let rt = runtime()?;
+    let (cancel_tx, cancel_rx) = tokio::sync::watch::channel(false);
+    let engine = engine_for(&h, cancel_rx);
+    let notice = notice();
+    let core = Core::new(
+        h.store.clone(),
+        engine,
+        catalog(),
+        args.workers,
+        notice.clone(),
+    );
+    let config = weir_server::serve::ServeConfig {
+        bind: args.bind,
+        token: args.token.filter(|t| !t.is_empty()),
+        flows: args.flows.clone(),
+        workers: args.workers,
+        grace,
+        address_file: h.root.join("server.json"),
+    };
+    let workers = args.workers;
+    let result = rt.block_on(async move {
+        let shutdown = async {
+            use tokio::signal::unix::{SignalKind, signal};
+            let (Ok(mut term), Ok(mut int)) = (
+                signal(SignalKind::terminate()),
+                signal(SignalKind::interrupt()),
+            ) else {
+                return std::future::pending().await;
+            };
+            let name = tokio::select! {
+                _ = term.recv() => "SIGTERM",
+                _ = int.recv() => "SIGINT",
+            };
+            eprintln!("{} {name} received", paint("33", "note:"));
+        };
+        weir_server::serve::serve(core, config, cancel_tx, shutdown, notice, |addr| {
+            eprintln!(
+                "{} weir server listening on http://{addr} ({}; API at http://{addr}/api/v1, OpenAPI at http://{addr}/api/v1/openapi.json)",
+                paint("32", "ready:"),
+                plural(workers, "worker")
+            );
+        })
+        .await
+    });
+    rt.shutdown_timeout(Duration::from_secs(1));
+    match result {
+        Ok(()) => Ok(0),
+        Err(e @ weir_server::serve::ServeError::TokenRequired(_)) => Err(user_error_hint(
+            e.to_string(),
+            "give one with `--token` or WEIR_SERVER_TOKEN, or bind to 127.0.0.1",
+        )),
+        Err(e) => Err(anyhow::Error::new(e)),
+    }
+}
+
+/// `FLOW` as a file (validated and deployed) or `namespace.flowId`.
+fn backfill_flow(h: &Home, flow: &str) -> Result<(String, String)> {
+    let path = Path::new(flow);
+    if path.is_file() {
+        let f = match load_flow(path, &catalog())? {
+            Ok(f) => f,
+            Err(n) => {
+                return Err(user_error(format!(
+                    "flow `{flow}` is invalid ({}); nothing was run",
+                    plural(n, "problem")
+                )));
+            }
+        };
+        h.store.save_flow(&f.namespace, &f.id, &f.source, true)?;
+        return Ok((f.namespace, f.id));
+    }
+    match flow.rsplit_once('.') {
+        Some((ns, id)) if !ns.is_empty() && !id.is_empty() => Ok((ns.into(), id.into())),
+        _ => Err(user_error_hint(
+            format!("`{flow}` is neither a flow file nor `namespace.flowId`"),
+            "give the path of a flow file, or the namespace and id of a deployed flow",
+        )),
+    }
+}
+
+pub fn backfill(home: &Path, args: BackfillArgs) -> Result<u8> {
+    let start = parse_trigger_date(&args.from)?;
+    let end = parse_trigger_date(&args.to)?;
+    let labels = parse_pairs(&args.labels, "label")?;
+    let inputs = parse_pairs(&args.inputs, "input")?;
+    let h = open_home(home)?;
+    let (namespace, flow_id) = backfill_flow(&h, &args.flow)?;
+    let rt = runtime()?;
+    let (cancel_tx, cancel_rx) = tokio::sync::watch::channel(false);
+    let engine = engine_for(&h, cancel_rx);
+    let core = Core::new(h.store.clone(), engine, catalog(), args.workers, notice());
+    let server = weir_server::serve::find(&h.root.join("server.json"));
+    let b = core
+        .new_backfill(
+            &namespace,
+            &flow_id,
+            &args.trigger,
+            start,
+            end,
+            inputs,
+            labels,
+        )
+        .map_err(|e| match e {
+            weir_server::control::ControlError::NotFound(m)
+            | weir_server::control::ControlError::Invalid(m) => user_error(m),
+            other => anyhow::Error::new(other),
+        })?;
+    match &server {
+        Some(s) => eprintln!(
+            "backfill {} of {}.{} trigger `{}`: {} handed to the server at {} (pid {})",
+            b.id,
+            namespace,
+            flow_id,
+            args.trigger,
+            plural(b.total as usize, "date"),
+            s.url,
+            s.pid
+        ),
+        None => {
+            release_orphans(&h)?;
+            eprintln!(
+                "backfill {} of {}.{} trigger `{}`: {}",
+                b.id,
+                namespace,
+                flow_id,
+                args.trigger,
+                plural(b.total as usize, "date")
+            );
+        }
+    }
+    let bar = indicatif::ProgressBar::new(b.total);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} executions ended {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let store = h.store.clone();
+    let id = b.id.clone();
+    let filter = ExecutionFilter {
+        namespace: Some(namespace.clone()),
+        flow_id: Some(flow_id.clone()),
+        labels: vec![("backfill".into(), "true".into())],
+        from: Some(b.created),
+        ..Default::default()
+    };
+    let mine = move |e: &weir_store::ExecutionRecord| {
+        e.trigger.get("backfill").and_then(|v| v.as_str()) == Some(id.as_str())
+    };
+    let local = server.is_none();
+    let workers = args.workers;
+    let ended = rt.block_on(async {
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let mut handles = Vec::new();
+        if local {
+            for _ in 0..workers.max(1) {
+                handles.push(tokio::spawn(core.clone().worker(stop_rx.clone())));
+            }
+        }
+        let signals = tokio::spawn(crate::commands::watch_signals(cancel_tx));
+        let result = loop {
+            if local {
+                core.backfill_tick(&b.id);
+            }
+            let list = store.list_executions(&filter)?;
+            let mine: Vec<_> = list.into_iter().filter(|e| mine(e)).collect();
+            let done = mine.iter().filter(|e| e.state.is_terminated()).count();
+            bar.set_position(done as u64);
+            let record = store.get_backfill(&b.id)?;
+            let finished = record
+                .as_ref()
+                .is_none_or(|r| matches!(r.state, BackfillState::Done | BackfillState::Cancelled))
+                && done == mine.len();
+            if finished {
+                break Ok::<_, anyhow::Error>(mine);
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        };
+        let _ = stop_tx.send(true);
+        for h in handles {
+            let _ = h.await;
+        }
+        signals.abort();
+        result
+    })?;
+    bar.finish_and_clear();
+    rt.shutdown_timeout(Duration::from_millis(100));
+    let mut ended = ended;
+    ended.sort_by_key(date_of);
+    let rows: Vec<Vec<String>> = ended
+        .iter()
+        .map(|e| vec![date_of(e), e.id.clone(), state_color(e.state)])
+        .collect();
+    eprint!("{}", table(&["DATE", "EXECUTION", "STATE"], &rows));
+    let failed = ended.iter().filter(|e| e.state.is_failure()).count();
+    let state = if failed > 0 {
+        State::Failed
+    } else {
+        State::Success
+    };
+    eprintln!(
+        "\nbackfill {} {}: {} ({} failed)",
+        b.id,
+        state_color(state),
+        plural(ended.len(), "execution"),
+        failed
+    );
+    Ok(if failed > 0 { 1 } else { 0 })
+}
+
+fn date_of(e: &weir_store::ExecutionRecord) -> String {
+    e.trigger
+        .pointer("/variables/date")
+        .and_then(|v| v.as_str())
+        .unwrap_or_default()
+        .to_string()
+}
