@@ -13,6 +13,7 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     let cli = args::Cli::parse();
     output::init_color();
+    weir_warehouse::on_lock_wait(output::note);
     let result = commands::dispatch(cli);
     // Checkpoint the DuckDB files this run wrote, so they are whole without their WAL.
     weir_warehouse::close_all();

@@ -19,6 +19,12 @@ pub fn init_color() {
     COLOR.store(on, Ordering::Relaxed);
 }
 
+/// A note for the person at the terminal, on stderr.
+#[expect(clippy::print_stderr, reason = "notes go to the terminal")]
+pub fn note(message: &str) {
+    eprintln!("{} {message}", paint("36", "note:"));
+}
+
 pub fn paint(code: &str, text: &str) -> String {
     if COLOR.load(Ordering::Relaxed) {
         format!("\x1b[{code}m{text}\x1b[0m")

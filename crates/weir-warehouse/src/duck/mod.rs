@@ -43,6 +43,62 @@ pub fn close_all() {
         .clear();
 }
 
+/// Who is told that this process waits for a DuckDB file another process holds.
+type Notice = Box<dyn Fn(&str) + Send + Sync>;
+static LOCK_WAIT_NOTICE: std::sync::OnceLock<Notice> = std::sync::OnceLock::new();
+
+/// Sets who is told (once per wait) that a DuckDB file is held by another process and this one
+/// waits for it. Without it, the wait is silent.
+pub fn on_lock_wait(notice: impl Fn(&str) + Send + Sync + 'static) {
+    let _ = LOCK_WAIT_NOTICE.set(Box::new(notice));
+}
+
+/// How often a process waiting for a DuckDB file tries again.
+const LOCK_RETRY: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// DuckDB lets one process hold a file. When another holds it, wait for it (saying once which
+/// process it is) rather than fail: two `weir` commands on one warehouse take turns.
+fn open_waiting(path: &Path) -> duckdb::Result<duckdb::Connection> {
+    let mut told = false;
+    loop {
+        match open_instance(Some(path)) {
+            Err(e) if is_lock_conflict(&e.to_string()) => {
+                if !told {
+                    told = true;
+                    if let Some(notice) = LOCK_WAIT_NOTICE.get() {
+                        notice(&format!(
+                            "waiting for DuckDB file `{}`: {}",
+                            path.display(),
+                            lock_holder(&e.to_string())
+                        ));
+                    }
+                }
+                std::thread::sleep(LOCK_RETRY);
+            }
+            other => return other,
+        }
+    }
+}
+
+fn is_lock_conflict(message: &str) -> bool {
+    message.contains("Could not set lock on file") && message.contains("Conflicting lock")
+}
+
+/// "held by process 1234 (/usr/bin/weir)" from DuckDB's `Conflicting lock is held in
+/// /usr/bin/weir (PID 1234) by user …`.
+fn lock_holder(message: &str) -> String {
+    let Some(rest) = message.split("Conflicting lock is held in ").nth(1) else {
+        return "another process holds it".into();
+    };
+    match rest.split_once(" (PID ") {
+        Some((program, tail)) => {
+            let pid: String = tail.chars().take_while(char::is_ascii_digit).collect();
+            format!("process {pid} ({program}) holds it")
+        }
+        None => "another process holds it".into(),
+    }
+}
+
 /// Opens a database instance: the `public` schema, the load's table function and the optional
 /// memory cap are set up once per instance.
 fn open_instance(path: Option<&Path>) -> duckdb::Result<duckdb::Connection> {
@@ -59,6 +115,17 @@ fn open_instance(path: Option<&Path>) -> duckdb::Result<duckdb::Connection> {
     conn.execute_batch(&format!("CREATE SCHEMA IF NOT EXISTS public; {limit}"))?;
     load::register(&conn)?;
     Ok(conn)
+}
+
+#[cfg(test)]
+mod lock_tests {
+    #[test]
+    fn the_lock_holder_is_read_from_duckdbs_message() {
+        let m = "IO Error: Could not set lock on file \"/tmp/w.duckdb\": Conflicting lock is held in /usr/bin/weir (PID 4242) by user me. See also https://duckdb.org/docs/stable/connect/concurrency";
+        assert!(super::is_lock_conflict(m));
+        assert_eq!(super::lock_holder(m), "process 4242 (/usr/bin/weir) holds it");
+        assert!(!super::is_lock_conflict("IO Error: disk full"));
+    }
 }
 
 impl DuckWarehouse {
@@ -83,7 +150,7 @@ impl DuckWarehouse {
                 let base = match open.entry(key) {
                     std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
                     std::collections::hash_map::Entry::Vacant(e) => {
-                        e.insert(open_instance(Some(p)).map_err(|e| failed(e.to_string()))?)
+                        e.insert(open_waiting(p).map_err(|e| failed(e.to_string()))?)
                     }
                 };
                 base.try_clone().map_err(|e| failed(e.to_string()))?
