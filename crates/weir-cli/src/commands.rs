@@ -51,7 +51,7 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
             sql,
             json,
             csv,
-        } => query(&url, &sql, json, csv),
+        } => query(&home, &url, &sql, json, csv),
         Command::Tasks => {
             let rows: Vec<Vec<String>> = weir_tasks::registry::specs()
                 .map(|s| vec![s.name.to_string(), s.doc.to_string()])
@@ -871,12 +871,21 @@ fn flows(home: &Path, cmd: FlowsCommand) -> Result<u8> {
 
 /// `weir query`: values in the canonical text of `weir_warehouse::text`, the same on every
 /// engine, as a table, JSON or CSV.
-fn query(url: &str, sql: &str, json: bool, csv: bool) -> Result<u8> {
+fn query(home: &Path, url: &str, sql: &str, json: bool, csv: bool) -> Result<u8> {
     use weir_warehouse::text::cell;
     let target =
         weir_warehouse::url::parse(url, None, None).map_err(|e| user_error(e.to_string()))?;
-    let mut w = weir_warehouse::connect(&target)?;
-    let rows = w.query(sql)?;
+    // A server on this home holds its DuckDB files: it runs the query.
+    let server = match &target {
+        weir_warehouse::Target::DuckDb { path: Some(p) } if p.is_file() => {
+            weir_server::serve::find(&home.join("server.json"))
+        }
+        _ => None,
+    };
+    let rows = match server {
+        Some(server) => crate::server::remote_query(&server, url, sql)?,
+        None => weir_warehouse::connect(&target)?.query(sql)?,
+    };
     if json {
         emit_json(&rows.objects());
     } else if csv {

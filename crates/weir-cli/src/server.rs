@@ -321,3 +321,57 @@ fn date_of(e: &weir_store::ExecutionRecord) -> String {
         .unwrap_or_default()
         .to_string()
 }
+
+/// Runs SQL on a DuckDB file through the server that holds it.
+pub fn remote_query(
+    server: &weir_server::serve::Address,
+    url: &str,
+    sql: &str,
+) -> Result<weir_warehouse::Rows> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("could not start the async runtime")?;
+    let body = serde_json::json!({"url": url, "sql": sql}).to_string();
+    let endpoint = format!("{}/api/v1/warehouse/query", server.url);
+    let (status, text) = rt
+        .block_on(async {
+            let mut req = reqwest::Client::new()
+                .post(&endpoint)
+                .header("content-type", "application/json")
+                .body(body);
+            if let Some(t) = &server.token {
+                req = req.bearer_auth(t);
+            }
+            let resp = req.send().await?;
+            let status = resp.status();
+            Ok::<_, reqwest::Error>((status, resp.text().await?))
+        })
+        .with_context(|| {
+            format!(
+                "could not reach the weir server at {} (pid {})",
+                server.url, server.pid
+            )
+        })?;
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+    if !status.is_success() {
+        let msg = v
+            .get("message")
+            .and_then(|m| m.as_str())
+            .unwrap_or(&text)
+            .to_string();
+        return Err(user_error(format!(
+            "the weir server at {} answered: {msg}",
+            server.url
+        )));
+    }
+    let columns = v
+        .get("columns")
+        .and_then(|c| serde_json::from_value(c.clone()).ok())
+        .unwrap_or_default();
+    let rows = v
+        .get("rows")
+        .and_then(|c| serde_json::from_value(c.clone()).ok())
+        .unwrap_or_default();
+    Ok(weir_warehouse::Rows { columns, rows })
+}

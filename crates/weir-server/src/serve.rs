@@ -49,6 +49,9 @@ pub struct ServeConfig {
 pub struct Address {
     pub pid: u32,
     pub url: String,
+    /// The API's token, for commands on the same home (the file is readable by its owner only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
 }
 
 /// The server on a home, if one is running there.
@@ -56,6 +59,21 @@ pub fn find(address_file: &Path) -> Option<Address> {
     let text = std::fs::read_to_string(address_file).ok()?;
     let a: Address = serde_json::from_str(&text).ok()?;
     nix_alive(a.pid).then_some(a)
+}
+
+/// Writes a file only its owner can read.
+fn write_private(path: &Path, text: &str) {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let _ = std::fs::remove_file(path);
+    if let Ok(mut f) = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        let _ = f.write_all(text.as_bytes());
+    }
 }
 
 fn nix_alive(pid: u32) -> bool {
@@ -88,10 +106,11 @@ pub async fn serve(
     let address = Address {
         pid: std::process::id(),
         url: format!("http://{addr}"),
+        token: config.token.clone(),
     };
-    let _ = std::fs::write(
+    write_private(
         &config.address_file,
-        serde_json::to_string(&address).unwrap_or_default(),
+        &serde_json::to_string(&address).unwrap_or_default(),
     );
     let (stop_tx, stop_rx) = watch::channel(false);
 

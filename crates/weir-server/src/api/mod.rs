@@ -15,6 +15,7 @@ mod kv;
 mod logs;
 mod meta;
 mod triggers;
+mod warehouse;
 mod wire;
 
 #[cfg(test)]
@@ -64,7 +65,7 @@ const OPEN_PATHS: [&str; 2] = ["/health", "/api/v1/health"];
     ),
     tags(
         (name = "Flows"), (name = "Executions"), (name = "Logs"), (name = "Triggers"),
-        (name = "KV"), (name = "Server")
+        (name = "KV"), (name = "Warehouse"), (name = "Server")
     )
 )]
 struct ApiDoc;
@@ -106,6 +107,7 @@ fn routes() -> OpenApiRouter<ApiState> {
         .routes(routes!(triggers::list_backfills))
         .routes(routes!(kv::list_keys))
         .routes(routes!(kv::get_key, kv::put_key, kv::delete_key))
+        .routes(routes!(warehouse::query))
 }
 
 /// The OpenAPI 3 document of the API.
