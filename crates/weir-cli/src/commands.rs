@@ -301,13 +301,14 @@ fn run(home: &Path, args: RunArgs) -> Result<u8> {
         .context("could not start the async runtime")?;
     let (cancel_tx, cancel_rx) = tokio::sync::watch::channel(false);
     let (events_tx, events_rx) = tokio::sync::mpsc::unbounded_channel();
+    let remote_cancel = cancel_rx.clone();
     let engine = Engine::new(EngineConfig {
         store: h.store.clone(),
         storage: h.storage.clone(),
         catalog: catalog.clone(),
         work_root: h.work.clone(),
         home: h.root.clone(),
-        events: Some(events_tx),
+        events: Some(events_tx.clone()),
         cancel: cancel_rx,
     });
     let flow = Arc::new(flow);
@@ -323,7 +324,21 @@ fn run(home: &Path, args: RunArgs) -> Result<u8> {
             trigger,
             parent_id: None,
         };
-        let out = engine.execute(req).await;
+        // A server on this home runs it (it holds the home's DuckDB files); the view is the same.
+        let out = match weir_server::serve::find(&h.root.join("server.json")) {
+            Some(server) => {
+                crate::server::run_on_server(
+                    &engine,
+                    &server,
+                    req,
+                    events_tx.clone(),
+                    remote_cancel,
+                )
+                .await
+            }
+            None => engine.execute(req).await.map_err(anyhow::Error::from),
+        };
+        drop(events_tx);
         engine.wait_detached().await;
         drop(engine);
         let _ = view.await;

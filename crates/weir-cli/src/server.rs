@@ -375,3 +375,66 @@ pub fn remote_query(
         .unwrap_or_default();
     Ok(weir_warehouse::Rows { columns, rows })
 }
+
+/// `weir run` with a server on the home: the execution goes into the server's queue and this
+/// command follows it in the store, feeding the same live view as a local run.
+pub async fn run_on_server(
+    engine: &Engine,
+    server: &weir_server::serve::Address,
+    req: weir_engine::RunRequest,
+    events: tokio::sync::mpsc::UnboundedSender<weir_engine::Event>,
+    mut cancel: tokio::sync::watch::Receiver<bool>,
+) -> Result<weir_engine::Outcome> {
+    let store = engine.store().clone();
+    let record = engine
+        .enqueue(&req, None)?
+        .context("the execution was not created")?;
+    let id = record.id.clone();
+    eprintln!(
+        "{} execution {id} handed to the weir server at {} (pid {}); Ctrl-C kills it there",
+        paint("36", "note:"),
+        server.url,
+        server.pid
+    );
+    let mut seen: std::collections::HashMap<String, (State, u32)> = Default::default();
+    let mut kill_asked = false;
+    let execution = loop {
+        for r in store.task_runs(&id)? {
+            if seen.get(&r.id) != Some(&(r.state, r.attempts)) {
+                seen.insert(r.id.clone(), (r.state, r.attempts));
+                let _ = events.send(weir_engine::Event::TaskRun {
+                    execution_id: id.clone(),
+                    task_run_id: r.id.clone(),
+                    task_id: r.task_id.clone(),
+                    value: r.value.clone(),
+                    state: r.state,
+                    attempt: r.attempts,
+                });
+            }
+        }
+        let e = store
+            .get_execution(&id)?
+            .context("the execution vanished from the store")?;
+        if e.state.is_terminated() {
+            break e;
+        }
+        if *cancel.borrow() && !kill_asked {
+            kill_asked = true;
+            store.request_kill(&id)?;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_millis(100)) => {}
+            _ = cancel.changed(), if !kill_asked => {}
+        }
+    };
+    // The first error logged says why it failed, as a local run's summary does.
+    let failure = store
+        .logs(&id)?
+        .into_iter()
+        .find(|l| l.level == weir_store::Level::Error)
+        .map(|l| match l.task_id {
+            Some(t) => format!("task `{t}` failed: {}", l.message),
+            None => l.message,
+        });
+    Ok(weir_engine::Outcome { execution, failure })
+}

@@ -26,7 +26,7 @@ use weir_store::{
 
 /// How long an idle worker waits before looking at the store again (work queued by another
 /// process, a concurrency slot freed elsewhere). Work queued here wakes it at once.
-const IDLE_POLL: Duration = Duration::from_millis(500);
+const IDLE_POLL: Duration = Duration::from_millis(150);
 /// How often the scheduler looks at triggers and backfills.
 const TICK: Duration = Duration::from_millis(500);
 /// Task run duration buckets for `/metrics`, in seconds.
