@@ -79,6 +79,13 @@ pub struct DemoArgs {
     /// Run the article's own SQL (staging table + COPY + MERGE) instead of `weir.warehouse.Load`.
     #[arg(long)]
     pub article: bool,
+    /// Start `weir server` with the taxi flow and its schedule, backfill the months through it,
+    /// and keep serving (Ctrl-C stops it).
+    #[arg(long)]
+    pub server: bool,
+    /// Where the demo's server listens (with `--server`).
+    #[arg(long, default_value = "127.0.0.1:8080", requires = "server")]
+    pub bind: std::net::SocketAddr,
 }
 
 #[derive(Args)]

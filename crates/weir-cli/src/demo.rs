@@ -191,7 +191,13 @@ pub fn demo(home: &Path, args: DemoArgs) -> Result<u8> {
     });
 
     let rows = runtime.block_on(async {
-        tokio::spawn(watch_signals(cancel_tx));
+        // The demo's server stops on its own signals, gracefully.
+        let mut cancel_tx = Some(cancel_tx);
+        if !args.server
+            && let Some(tx) = cancel_tx.take()
+        {
+            tokio::spawn(watch_signals(tx));
+        }
         // 2. The mirror, at the public release paths.
         let mirror = weir_taxi::Mirror::start(data.clone(), 0)
             .await
@@ -219,6 +225,22 @@ pub fn demo(home: &Path, args: DemoArgs) -> Result<u8> {
             home_abs.join("buckets").display(),
             weir_warehouse::url::mask_url(&url)
         );
+        if args.server {
+            let done = crate::server::demo_server(
+                &h,
+                engine.clone(),
+                catalog.clone(),
+                &flow,
+                &specs,
+                cancel_tx.take(),
+                args.bind,
+                &url,
+                &taxis,
+            )
+            .await;
+            mirror.stop().await;
+            return done.map(|()| Vec::new());
+        }
         // 4. One execution per taxi and month.
         let mut rows = Vec::new();
         for s in &specs {
@@ -254,18 +276,11 @@ pub fn demo(home: &Path, args: DemoArgs) -> Result<u8> {
                 .find(|r| r.task_id == "load")
                 .map(|r| r.outputs.clone())
                 .unwrap_or_default();
-            let cell = |k: &str| out_u64(&load, k).map_or("-".to_string(), |v| v.to_string());
             eprintln!("  {:<9} {label}  {secs:.1}s", state_color(ex.state));
-            rows.push(vec![
-                label,
-                state_color(ex.state),
-                cell("rowsRead"),
-                cell("rowsInserted"),
-                cell("duplicatesSkipped"),
-                cell("rowsRejected"),
-                format!("{secs:.1}"),
-                ex.id.clone(),
-            ]);
+            let mut row = vec![label, state_color(ex.state)];
+            row.extend(load_cells(&load));
+            row.extend([format!("{secs:.1}"), ex.id.clone()]);
+            rows.push(row);
             if ex.state.is_failure() {
                 let why = outcome.failure.clone().unwrap_or_default();
                 mirror.stop().await;
@@ -288,6 +303,9 @@ pub fn demo(home: &Path, args: DemoArgs) -> Result<u8> {
         anyhow::Ok(rows)
     })?;
     runtime.shutdown_timeout(Duration::from_millis(100));
+    if args.server {
+        return Ok(0);
+    }
 
     let mut text = String::from("\n");
     text.push_str(&table(
@@ -303,8 +321,14 @@ pub fn demo(home: &Path, args: DemoArgs) -> Result<u8> {
         ],
         &rows,
     ));
-    // 5. What the warehouse holds now.
-    let target = weir_warehouse::url::parse(&url, None, None)?;
+    emit(&text);
+    print_totals(&url, &taxis)?;
+    Ok(0)
+}
+
+/// What the warehouse holds now, and how to query it.
+pub(crate) fn print_totals(url: &str, taxis: &[Taxi]) -> Result<()> {
+    let target = weir_warehouse::url::parse(url, None, None)?;
     let mut w = weir_warehouse::connect(&target)?;
     if w.engine() == weir_warehouse::Engine::DuckDb {
         // Counting 12 M distinct keys needs a large hash table; under a cap DuckDB spills it
@@ -312,7 +336,7 @@ pub fn demo(home: &Path, args: DemoArgs) -> Result<u8> {
         w.execute("SET memory_limit = '256MB'")?;
     }
     let mut totals = Vec::new();
-    for t in &taxis {
+    for t in taxis {
         let table_name = format!("public.{}_tripdata", t.as_str());
         let r = w.query(&format!(
             "SELECT count(*) AS n, count(DISTINCT unique_row_id) AS k FROM {table_name}"
@@ -327,17 +351,28 @@ pub fn demo(home: &Path, args: DemoArgs) -> Result<u8> {
         totals.push(vec![table_name, v(0), v(1)]);
     }
     drop(w);
-    text.push('\n');
+    let mut text = String::from("\n");
     text.push_str(&table(&["TABLE", "ROWS", "DISTINCT ROW KEYS"], &totals));
     emit(&text);
-    if target.engine() == weir_warehouse::Engine::DuckDb {
+    if let weir_warehouse::Target::DuckDb { path: Some(p) } = &target {
         eprintln!(
             "\n{} query the warehouse with `weir query {url} \"SELECT count(*) FROM public.yellow_tripdata\"`\n  (or any DuckDB client: the file is {})",
             paint("1;36", "next:"),
-            warehouse.display()
+            p.display()
         );
     }
-    Ok(0)
+    Ok(())
+}
+
+/// The load task's figures of an execution, as the demo's table shows them.
+pub(crate) fn load_cells(outputs: &serde_json::Value) -> [String; 4] {
+    let cell = |k: &str| out_u64(outputs, k).map_or("-".to_string(), |v| v.to_string());
+    [
+        cell("rowsRead"),
+        cell("rowsInserted"),
+        cell("duplicatesSkipped"),
+        cell("rowsRejected"),
+    ]
 }
 
 #[cfg(test)]

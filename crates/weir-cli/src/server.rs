@@ -438,3 +438,222 @@ pub async fn run_on_server(
         });
     Ok(weir_engine::Outcome { execution, failure })
 }
+
+/// `weir demo --server`: the taxi flow deployed with its schedule, a server on `bind`, and a
+/// backfill of the demo's months per taxi run through it; then it keeps serving.
+#[allow(clippy::too_many_arguments)]
+pub async fn demo_server(
+    h: &Home,
+    engine: Engine,
+    catalog: Arc<weir_flow::Catalog>,
+    flow: &weir_flow::Flow,
+    specs: &[weir_taxi::MonthSpec],
+    cancel: Option<tokio::sync::watch::Sender<bool>>,
+    bind: std::net::SocketAddr,
+    url: &str,
+    taxis: &[weir_taxi::Taxi],
+) -> Result<()> {
+    let cancel = cancel.context("the demo's stop switch was taken")?;
+    let notice = notice();
+    let workers = 2;
+    let core = Core::new(h.store.clone(), engine, catalog, workers, notice.clone());
+    release_orphans(h)?;
+    let (first, last) = match (
+        specs.iter().min_by_key(|s| (s.year, s.month)),
+        specs.iter().max_by_key(|s| (s.year, s.month)),
+    ) {
+        (Some(a), Some(b)) => (a, b),
+        _ => return Ok(()),
+    };
+    let date = |y: i32, m: u32, end: bool| {
+        let text = if end {
+            format!("{y}-{m:02}-28T23:59:59Z")
+        } else {
+            format!("{y}-{m:02}-01T00:00:00Z")
+        };
+        parse_trigger_date(&text)
+    };
+    let (start, end) = (
+        date(first.year, first.month, false)?,
+        date(last.year, last.month, true)?,
+    );
+    let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let config = weir_server::serve::ServeConfig {
+        bind,
+        token: None,
+        flows: None,
+        workers,
+        grace: Duration::from_secs(10),
+        address_file: h.root.join("server.json"),
+    };
+    let shutdown = async move {
+        use tokio::signal::unix::{SignalKind, signal};
+        let (Ok(mut term), Ok(mut int)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) else {
+            return std::future::pending().await;
+        };
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+            _ = stop_rx => {}
+        }
+    };
+    let server = tokio::spawn(weir_server::serve::serve(
+        core.clone(),
+        config,
+        cancel,
+        shutdown,
+        notice,
+        move |addr| {
+            let _ = ready_tx.send(addr);
+        },
+    ));
+    let Ok(addr) = ready_rx.await else {
+        let _ = stop_tx.send(());
+        return match server.await {
+            Ok(Err(e)) => Err(anyhow::Error::new(e)),
+            _ => Err(user_error("the demo's server did not start")),
+        };
+    };
+    eprintln!(
+        "{} server at http://{addr}: flow {}.{} with Schedule trigger `monthly` (cron `0 9 1 * *`)",
+        paint("32", "ready:"),
+        flow.namespace,
+        flow.id
+    );
+    let mut ids = Vec::new();
+    for t in taxis {
+        let b = core
+            .new_backfill(
+                &flow.namespace,
+                &flow.id,
+                "monthly",
+                start,
+                end,
+                vec![("taxi".into(), t.as_str().into())],
+                vec![("demo".into(), "true".into())],
+            )
+            .map_err(|e| user_error(e.to_string()))?;
+        eprintln!(
+            "backfill {} ({}): {} through the server",
+            b.id,
+            t.as_str(),
+            plural(b.total as usize, "scheduled date")
+        );
+        ids.push(b.id);
+    }
+    // Follow the backfills in the store, as anyone watching the API would.
+    let store = h.store.clone();
+    let total: u64 = ids
+        .iter()
+        .filter_map(|id| store.get_backfill(id).ok().flatten())
+        .map(|b| b.total)
+        .sum();
+    let bar = indicatif::ProgressBar::new(total);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} months loaded {elapsed}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let mine = |e: &weir_store::ExecutionRecord| {
+        e.trigger
+            .get("backfill")
+            .and_then(|v| v.as_str())
+            .is_some_and(|b| ids.iter().any(|i| i == b))
+    };
+    let filter = ExecutionFilter {
+        namespace: Some(flow.namespace.clone()),
+        flow_id: Some(flow.id.clone()),
+        labels: vec![("backfill".into(), "true".into())],
+        ..Default::default()
+    };
+    let ended = loop {
+        let list: Vec<_> = store
+            .list_executions(&filter)?
+            .into_iter()
+            .filter(|e| mine(e))
+            .collect();
+        let done = list.iter().filter(|e| e.state.is_terminated()).count();
+        bar.set_position(done as u64);
+        let backfills_done =
+            ids.iter().all(|id| {
+                store.get_backfill(id).ok().flatten().is_none_or(|b| {
+                    matches!(b.state, BackfillState::Done | BackfillState::Cancelled)
+                })
+            });
+        if (backfills_done && done == list.len()) || server.is_finished() {
+            break list;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    bar.finish_and_clear();
+    let mut ended = ended;
+    ended.sort_by_key(|e| {
+        (
+            e.labels
+                .iter()
+                .find(|(k, _)| k == "taxi")
+                .map(|(_, v)| v.clone()),
+            date_of(e),
+        )
+    });
+    let mut rows = Vec::new();
+    for e in &ended {
+        let runs = store.task_runs(&e.id)?;
+        let load = runs
+            .iter()
+            .find(|r| r.task_id == "load")
+            .map(|r| r.outputs.clone())
+            .unwrap_or_default();
+        let taxi = e
+            .labels
+            .iter()
+            .find(|(k, _)| k == "taxi")
+            .map_or("", |(_, v)| v.as_str());
+        let secs = match (e.started, e.ended) {
+            (Some(s), Some(x)) => format!("{:.1}", (x - s).num_milliseconds() as f64 / 1000.0),
+            _ => "-".into(),
+        };
+        let mut row = vec![
+            format!("{taxi} {}", &date_of(e).get(..7).unwrap_or("")),
+            state_color(e.state),
+        ];
+        row.extend(crate::demo::load_cells(&load));
+        row.extend([secs, e.id.clone()]);
+        rows.push(row);
+    }
+    crate::commands::emit(&format!(
+        "\n{}",
+        table(
+            &[
+                "MONTH",
+                "STATE",
+                "ROWS READ",
+                "INSERTED",
+                "DUPLICATES SKIPPED",
+                "REJECTED",
+                "SECONDS",
+                "EXECUTION"
+            ],
+            &rows
+        )
+    ));
+    crate::demo::print_totals(url, taxis)?;
+    eprintln!(
+        "\n{} the server keeps running at http://{addr} — Ctrl-C stops it. Look at:\n  \
+         http://{addr}/api/v1/executions/search?namespace={ns}&labels=backfill:true   the backfill's executions\n  \
+         http://{addr}/api/v1/executions/{{id}}                                        one with its task runs (a Gantt chart's data)\n  \
+         http://{addr}/api/v1/triggers/search                                          the schedule, its next date\n  \
+         weir --home {home} executions list                                            the same from the command line",
+        paint("1;36", "next:"),
+        ns = flow.namespace,
+        home = h.root.display(),
+    );
+    match server.await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(anyhow::Error::new(e)),
+        Err(e) => Err(anyhow::anyhow!("the demo's server stopped: {e}")),
+    }
+}

@@ -97,6 +97,18 @@ async fn local_copy(ctx: &TaskContext, uri: &str) -> Result<PathBuf, TaskError> 
     Ok(dest)
 }
 
+/// How many times a DuckDB transaction that conflicted with a concurrent one is run again.
+const MAX_CONFLICT_RETRIES: u32 = 8;
+
+/// DuckDB's optimistic concurrency control refused the transaction: running it again after
+/// the other one committed gives the serial result.
+fn is_conflict(e: &WarehouseError) -> bool {
+    let text = e.to_string();
+    text.contains("write-write conflict")
+        || text.contains("Conflict on tuple")
+        || text.contains("Conflict on update")
+}
+
 fn first_line(s: &str) -> String {
     let one: String = s.split_whitespace().collect::<Vec<_>>().join(" ");
     if one.chars().count() > 160 {
@@ -144,53 +156,76 @@ pub async fn query(ctx: &TaskContext) -> Result<Outputs, TaskError> {
     let log = ctx.log.clone();
     let result = tokio::task::spawn_blocking(move || -> Result<(u64, Option<weir_warehouse::Rows>), TaskError> {
         let mut w = weir_warehouse::connect(&target).map_err(warehouse_err)?;
-        w.begin().map_err(warehouse_err)?;
         let n = plans.len();
-        let mut affected = 0;
-        let mut last_rows = None;
-        for (i, (stmt, plan, local)) in plans.into_iter().enumerate() {
-            let is_last = i + 1 == n;
-            let outcome: Result<(), WarehouseError> = (|| {
-                match &plan {
-                    Plan::CopyFrom { table, columns, source, csv, .. } => {
-                        let file = local.as_ref().ok_or_else(|| WarehouseError::Load(format!("`{source}` was not fetched")))?;
-                        let rows = w.copy_csv(table, columns, file, csv)?;
-                        log.info(&format!("copied {rows} rows from {source} into {table}"));
-                        affected += rows;
-                    }
-                    Plan::AsWritten | Plan::Rewritten(_) => {
-                        let text = match &plan {
-                            Plan::Rewritten(t) => t.as_str(),
-                            _ => stmt.text.as_str(),
-                        };
-                        if is_last && fetch != Fetch::None {
-                            let rows = w.query(text)?;
-                            affected += rows.rows.len() as u64;
-                            last_rows = Some(rows);
-                        } else {
-                            affected += w.execute(text)?;
+        // One transaction over every statement. DuckDB checks conflicts optimistically: a
+        // transaction that collides with a concurrent one (two executions creating the same
+        // table) is rolled back and run again, as a serializable database would have ordered them.
+        let mut conflicts = 0u32;
+        loop {
+            let run = |w: &mut Box<dyn weir_warehouse::Warehouse>| -> Result<(u64, Option<weir_warehouse::Rows>), (usize, WarehouseError)> {
+                w.begin().map_err(|e| (0, e))?;
+                let mut affected = 0;
+                let mut last_rows = None;
+                for (i, (stmt, plan, local)) in plans.iter().enumerate() {
+                    let is_last = i + 1 == n;
+                    let outcome: Result<(), WarehouseError> = (|| {
+                        match plan {
+                            Plan::CopyFrom { table, columns, source, csv, .. } => {
+                                let file = local.as_ref().ok_or_else(|| WarehouseError::Load(format!("`{source}` was not fetched")))?;
+                                let rows = w.copy_csv(table, columns, file, csv)?;
+                                log.info(&format!("copied {rows} rows from {source} into {table}"));
+                                affected += rows;
+                            }
+                            Plan::AsWritten | Plan::Rewritten(_) => {
+                                let text = match plan {
+                                    Plan::Rewritten(t) => t.as_str(),
+                                    _ => stmt.text.as_str(),
+                                };
+                                if is_last && fetch != Fetch::None {
+                                    let rows = w.query(text)?;
+                                    affected += rows.rows.len() as u64;
+                                    last_rows = Some(rows);
+                                } else {
+                                    affected += w.execute(text)?;
+                                }
+                            }
                         }
+                        Ok(())
+                    })();
+                    if let Err(e) = outcome {
+                        let _ = w.rollback();
+                        return Err((i, e));
                     }
                 }
-                Ok(())
-            })();
-            if let Err(e) = outcome {
-                let _ = w.rollback();
-                let message = match e {
-                    WarehouseError::Engine { message, .. } | WarehouseError::Load(message) => message,
-                    other => other.to_string(),
-                };
-                return Err(TaskError::Failed(format!(
-                    "statement {} of {n} (line {} of `sql`) failed on {}; the task's changes were rolled back: {message}\n  statement: {}",
-                    i + 1,
-                    stmt.line,
-                    w.engine().name(),
-                    first_line(&stmt.text)
-                )));
+                w.commit().map_err(|e| (n.saturating_sub(1), e))?;
+                Ok((affected, last_rows))
+            };
+            match run(&mut w) {
+                Ok(done) => return Ok(done),
+                Err((_, e)) if engine == weir_warehouse::Engine::DuckDb && is_conflict(&e) && conflicts < MAX_CONFLICT_RETRIES => {
+                    conflicts += 1;
+                    let _ = w.rollback();
+                    log.warn(&format!("the transaction conflicted with a concurrent one; running it again ({conflicts} of {MAX_CONFLICT_RETRIES}): {e}"));
+                    std::thread::sleep(std::time::Duration::from_millis(20 << conflicts.min(6)));
+                }
+                Err((i, e)) => {
+                    let message = match e {
+                        WarehouseError::Engine { message, .. } | WarehouseError::Load(message) => message,
+                        other => other.to_string(),
+                    };
+                    let Some((stmt, _, _)) = plans.get(i).or(plans.last()) else {
+                        return Err(TaskError::Failed(format!("the transaction failed on {}: {message}", w.engine().name())));
+                    };
+                    return Err(TaskError::Failed(format!(
+                        "statement {} of {n} (line {} of `sql`) failed on {}; the task's changes were rolled back: {message}\n  statement: {}",
+                        i + 1,
+                        stmt.line,
+                        w.engine().name(),
+                        first_line(&stmt.text)
+                    )));
+                }
             }
         }
-        w.commit().map_err(warehouse_err)?;
-        Ok((affected, last_rows))
     })
     .await
     .map_err(|e| TaskError::Failed(format!("the warehouse task stopped unexpectedly: {e}")))??;
