@@ -790,3 +790,36 @@ fn article_sql_on_postgresql_fails_when_a_month_is_loaded_again() {
         again.stderr
     );
 }
+
+/// DuckDB refuses a transaction that collides with a concurrent one (two task runs creating
+/// one table): weir runs it again, so sixteen parallel writers all succeed and every row lands.
+#[test]
+fn parallel_duckdb_writers_that_conflict_all_succeed() {
+    let (env, url) = duck_env();
+    let flow = format!(
+        "id: writers\nnamespace: it\ntasks:\n  - id: each\n    type: io.kestra.plugin.core.flow.ForEach\n    values: [1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16]\n    concurrencyLimit: 0\n    tasks:\n      - id: q\n        type: io.kestra.plugin.jdbc.duckdb.Query\n        url: \"{url}\"\n        sql: |\n          CREATE TABLE IF NOT EXISTS t{{{{ taskrun.value | number % 2 }}}} (x INT);\n          INSERT INTO t{{{{ taskrun.value | number % 2 }}}} VALUES ({{{{ taskrun.value }}}});\n"
+    );
+    let o = env.run_flow("writers.yaml", &flow, &[]);
+    assert_eq!(o.code, 0, "{o:#?}");
+    let q = env.json(&[
+        "query",
+        &url,
+        "SELECT (SELECT count(*) FROM t0) AS even, (SELECT count(*) FROM t1) AS odd, (SELECT sum(x) FROM (SELECT x FROM t0 UNION ALL SELECT x FROM t1)) AS total",
+        "--json",
+    ]);
+    assert_eq!(
+        q[0]["even"]
+            .as_u64()
+            .or_else(|| q[0]["even"].as_str().and_then(|s| s.parse().ok())),
+        Some(8),
+        "{q}"
+    );
+    assert_eq!(
+        q[0]["odd"]
+            .as_u64()
+            .or_else(|| q[0]["odd"].as_str().and_then(|s| s.parse().ok())),
+        Some(8),
+        "{q}"
+    );
+    assert_eq!(q[0]["total"].to_string().trim_matches('"'), "136", "{q}");
+}
