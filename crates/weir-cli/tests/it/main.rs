@@ -2,7 +2,8 @@
 //! (`corpus`), buckets (`buckets`) and the data plane (`warehouse`, with a throwaway PostgreSQL
 //! from `pg`), query values on both engines (`values`), malformed rows of a load (`rejects`), loads
 //! and downloads killed at random moments (`crash`), secrets kept out of every stored byte
-//! (`secrets`), behaviours that must not surprise (`surprises`), sharing the harness in `common`.
+//! (`secrets`), behaviours that must not surprise (`surprises`), `weir server` and `weir backfill`
+//! over HTTP (`server`), sharing the harness in `common`.
 
 mod buckets;
 mod common;
@@ -12,6 +13,7 @@ mod engine;
 mod pg;
 mod rejects;
 mod secrets;
+mod server;
 mod surprises;
 mod values;
 mod warehouse;
