@@ -609,6 +609,17 @@ impl Store for SqliteStore {
 
     fn claim_execution(&self, owner: Owner) -> Result<Option<ExecutionRecord>> {
         let mut conn = self.conn();
+        // Idle workers ask often: an empty queue is answered by a read, without the write lock.
+        let waiting: bool = conn
+            .prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM executions WHERE queued = 1 AND owner_pid IS NULL
+                 AND state IN ('CREATED', 'QUEUED', 'RUNNING', 'RESTARTED'))",
+            )
+            .and_then(|mut s| s.query_row([], |r| r.get(0)))
+            .map_err(db("claiming an execution"))?;
+        if !waiting {
+            return Ok(None);
+        }
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(db("claiming an execution"))?;
