@@ -654,6 +654,35 @@ fn a_taxi_backfill_killed_with_sigkill_finishes_after_a_restart_without_gap_or_d
         }
     });
     s.request("PUT", "/api/v1/triggers", Some(&body)).ok();
+    // `weir query` on the warehouse file while the server loads a month into it answers.
+    poll(Duration::from_secs(60), "a load running", || {
+        let all = s.executions("zoomcamp", "taxi_load", "");
+        all.iter()
+            .any(|e| {
+                task_runs(e, "load")
+                    .iter()
+                    .any(|r| r["state"]["current"] == "RUNNING")
+            })
+            .then_some(())
+    });
+    let mut q = env.spawn(
+        &[
+            "query",
+            &url,
+            "SELECT count(*) AS n FROM public.green_tripdata",
+            "--json",
+        ],
+        "query",
+    );
+    let code = wait_timeout(&mut q, Duration::from_secs(30));
+    if code.is_none() {
+        let _ = q.kill();
+        let _ = q.wait();
+    }
+    let (out, err) = env.spawned_output("query");
+    assert_eq!(code, Some(0), "weir query during a load: {out}\n{err}");
+    let rows: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+    assert!(count(&rows[0]["n"]) <= expected, "{rows:#}");
     // Kill once two months are done and a third runs.
     let before = poll(
         Duration::from_secs(60),
@@ -1035,12 +1064,38 @@ triggers:
         flowId: upstream
 "#;
 
+/// The same, in Kestra's newer `preconditions` form.
+const DOWNSTREAM_PRECONDITIONS: &str = r#"
+id: downstream_pre
+namespace: it
+tasks:
+  - id: seen
+    type: io.kestra.plugin.core.log.Log
+    message: "{{ trigger.executionId }} {{ trigger.state }}"
+  - id: echo
+    type: io.kestra.plugin.core.debug.Return
+    format: "{{ trigger.executionId }} {{ trigger.state }}"
+triggers:
+  - id: after_upstream
+    type: io.kestra.plugin.core.trigger.Flow
+    preconditions:
+      id: upstream_ok
+      flows:
+        - namespace: it
+          flowId: upstream
+          states: [SUCCESS]
+"#;
+
 #[test]
 fn a_flow_trigger_fires_on_the_upstream_success_only() {
     let env = Env::new();
     let dir = flows_dir(
         &env,
-        &[("upstream.yaml", UPSTREAM), ("downstream.yaml", DOWNSTREAM)],
+        &[
+            ("upstream.yaml", UPSTREAM),
+            ("downstream.yaml", DOWNSTREAM),
+            ("downstream_pre.yaml", DOWNSTREAM_PRECONDITIONS),
+        ],
     );
     // One worker: whatever the failed run fires is queued before the successful one runs.
     let s = Server::start(&env, "server", &["--flows", utf8(&dir), "--workers", "1"]);
@@ -1054,18 +1109,28 @@ fn a_flow_trigger_fires_on_the_upstream_success_only() {
         state(&s.wait_ended(&ok, Duration::from_secs(10))),
         "SUCCESS"
     );
-    let down = poll(Duration::from_secs(10), "the downstream execution", || {
-        let d = s.executions("it", "downstream", "");
-        (!d.is_empty() && d.iter().all(is_ended)).then_some(d)
-    });
-    assert_eq!(down.len(), 1, "{down:#?}");
-    let d = s.execution(&id(&down[0]));
-    assert_eq!(state(&d), "SUCCESS", "{d:#}");
-    assert_eq!(output(&d, "seen"), format!("{ok} SUCCESS"));
-    assert_eq!(
-        d["trigger"]["variables"]["executionId"],
-        ok.as_str(),
-        "{d:#}"
+    for (flow, task) in [("downstream", "seen"), ("downstream_pre", "echo")] {
+        let down = poll(Duration::from_secs(10), "the downstream execution", || {
+            let d = s.executions("it", flow, "");
+            (!d.is_empty() && d.iter().all(is_ended)).then_some(d)
+        });
+        assert_eq!(down.len(), 1, "{flow}: {down:#?}");
+        let d = s.execution(&id(&down[0]));
+        assert_eq!(state(&d), "SUCCESS", "{d:#}");
+        assert_eq!(output(&d, task), format!("{ok} SUCCESS"), "{flow}");
+        assert_eq!(
+            d["trigger"]["variables"]["executionId"],
+            ok.as_str(),
+            "{d:#}"
+        );
+    }
+    let logs = s.get(&format!(
+        "/api/v1/logs/{}",
+        id(&s.executions("it", "downstream_pre", "")[0])
+    ));
+    assert!(
+        logs.body.contains(&format!("{ok} SUCCESS")),
+        "the Log task rendered the trigger: {logs:#?}"
     );
 }
 
@@ -1103,6 +1168,9 @@ fn a_webhook_with_the_right_key_runs_and_a_wrong_key_is_refused() {
     let e = s.wait_ended(&id(&right), Duration::from_secs(10));
     assert_eq!(state(&e), "SUCCESS", "{e:#}");
     assert_eq!(output(&e, "body"), "weir");
+    // Kestra's tenant segment reaches the same execution.
+    let tenant = s.get(&format!("/api/v1/main/executions/{}", id(&e))).ok();
+    assert_eq!(tenant, e);
     assert_eq!(s.executions("it", "hook", "").len(), 1);
 }
 
@@ -1125,6 +1193,7 @@ fn a_non_loopback_bind_needs_a_token_and_the_api_then_requires_it() {
         Some(token),
     );
     let path = "/api/v1/flows/search";
+    assert_eq!(http(&s.addr, "GET", "/health", &[], b"").status, 200);
     let none = http(&s.addr, "GET", path, &[], b"");
     assert_eq!(none.status, 401, "{none:#?}");
     let wrong = http(
