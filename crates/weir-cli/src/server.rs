@@ -264,9 +264,24 @@ pub fn backfill(home: &Path, args: BackfillArgs) -> Result<u8> {
             }
         }
         let signals = tokio::spawn(crate::commands::watch_signals(cancel_tx));
+        let address_file = h.root.join("server.json");
+        let mut server_gone = false;
         let result = loop {
             if local {
                 core.backfill_tick(&b.id);
+            } else if weir_server::serve::find(&address_file).is_none() != server_gone {
+                // The backfill lives in the store: a server started on this home finishes it.
+                server_gone = !server_gone;
+                bar.suspend(|| {
+                    if server_gone {
+                        eprintln!(
+                            "{} the weir server that runs this backfill is gone; it goes on when a server starts on this home again",
+                            paint("33", "note:")
+                        );
+                    } else {
+                        eprintln!("{} a weir server runs this backfill again", paint("36", "note:"));
+                    }
+                });
             }
             let list = store.list_executions(&filter)?;
             let mine: Vec<_> = list.into_iter().filter(|e| mine(e)).collect();
@@ -297,7 +312,8 @@ pub fn backfill(home: &Path, args: BackfillArgs) -> Result<u8> {
         .iter()
         .map(|e| vec![date_of(e), e.id.clone(), state_color(e.state)])
         .collect();
-    eprint!("{}", table(&["DATE", "EXECUTION", "STATE"], &rows));
+    // The table is data (stdout, for pipes); the summary is for the person (stderr).
+    crate::commands::emit(&table(&["DATE", "EXECUTION", "STATE"], &rows));
     let failed = ended.iter().filter(|e| e.state.is_failure()).count();
     let state = if failed > 0 {
         State::Failed

@@ -447,12 +447,12 @@ fn check_six(execs: &[Value], label: (&str, &str)) {
     }
 }
 
-/// The DATE / EXECUTION / STATE table `weir backfill` prints: six SUCCESS rows.
+/// The DATE / EXECUTION / STATE table `weir backfill` prints on stdout: six SUCCESS rows.
 fn check_backfill_table(o: &Out) {
     assert_eq!(o.code, 0, "{o:#?}");
     for d in six_dates() {
         let line = o
-            .stderr
+            .stdout
             .lines()
             .find(|l| l.contains(&d))
             .unwrap_or_else(|| panic!("no row for {d}: {o:#?}"));
