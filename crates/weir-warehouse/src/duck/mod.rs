@@ -123,7 +123,10 @@ mod lock_tests {
     fn the_lock_holder_is_read_from_duckdbs_message() {
         let m = "IO Error: Could not set lock on file \"/tmp/w.duckdb\": Conflicting lock is held in /usr/bin/weir (PID 4242) by user me. See also https://duckdb.org/docs/stable/connect/concurrency";
         assert!(super::is_lock_conflict(m));
-        assert_eq!(super::lock_holder(m), "process 4242 (/usr/bin/weir) holds it");
+        assert_eq!(
+            super::lock_holder(m),
+            "process 4242 (/usr/bin/weir) holds it"
+        );
         assert!(!super::is_lock_conflict("IO Error: disk full"));
     }
 }
