@@ -91,6 +91,22 @@ fn notice() -> Notice {
     })
 }
 
+/// Resolves at the first SIGTERM or SIGINT, saying which came; a server stops gracefully then.
+async fn stop_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        return std::future::pending().await;
+    };
+    let name = tokio::select! {
+        _ = term.recv() => "SIGTERM",
+        _ = int.recv() => "SIGINT",
+    };
+    eprintln!("{} {name} received", paint("33", "note:"));
+}
+
 pub fn server(home: &Path, args: ServerArgs) -> Result<u8> {
     let grace = parse_grace(&args.grace)?;
     let h = open_home(home)?;
@@ -127,20 +143,7 @@ pub fn server(home: &Path, args: ServerArgs) -> Result<u8> {
     };
     let workers = args.workers;
     let result = rt.block_on(async move {
-        let shutdown = async {
-            use tokio::signal::unix::{SignalKind, signal};
-            let (Ok(mut term), Ok(mut int)) = (
-                signal(SignalKind::terminate()),
-                signal(SignalKind::interrupt()),
-            ) else {
-                return std::future::pending().await;
-            };
-            let name = tokio::select! {
-                _ = term.recv() => "SIGTERM",
-                _ = int.recv() => "SIGINT",
-            };
-            eprintln!("{} {name} received", paint("33", "note:"));
-        };
+        let shutdown = stop_signal();
         weir_server::serve::serve(core, config, cancel_tx, shutdown, notice, |addr| {
             eprintln!(
                 "{} weir server listening on http://{addr} ({}; API at http://{addr}/api/v1, OpenAPI at http://{addr}/api/v1/openapi.json)",
@@ -504,16 +507,8 @@ pub async fn demo_server(
         address_file: h.root.join("server.json"),
     };
     let shutdown = async move {
-        use tokio::signal::unix::{SignalKind, signal};
-        let (Ok(mut term), Ok(mut int)) = (
-            signal(SignalKind::terminate()),
-            signal(SignalKind::interrupt()),
-        ) else {
-            return std::future::pending().await;
-        };
         tokio::select! {
-            _ = term.recv() => {}
-            _ = int.recv() => {}
+            () = stop_signal() => {}
             _ = stop_rx => {}
         }
     };
