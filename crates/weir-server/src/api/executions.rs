@@ -356,7 +356,7 @@ fn error_event(e: &ApiError) -> Event {
 #[utoipa::path(get, path = "/api/v1/executions/{executionId}/follow", tag = "Executions",
     params(("executionId" = String, Path, description = "The execution id")),
     responses(
-        (status = 200, description = "Server-sent events: the execution as JSON on each change (event id `progress`), the last one (id `end`) once it has ended", body = String, content_type = "text/event-stream"),
+        (status = 200, description = "Server-sent events: the execution as JSON on each change (event id `progress`), the last one (id `end`) once it has ended", body = wire::ServerSentEvent, content_type = "text/event-stream"),
         (status = 404, description = "No such execution", body = ErrorBody),
     ))]
 pub async fn follow_execution(

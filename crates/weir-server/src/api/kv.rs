@@ -129,7 +129,7 @@ pub async fn put_key(
 #[utoipa::path(delete, path = "/api/v1/namespaces/{namespace}/kv/{key}", tag = "KV",
     params(("namespace" = String, Path, description = "The namespace"),
            ("key" = String, Path, description = "The key")),
-    responses((status = 200, description = "Whether the key existed", body = bool)))]
+    responses((status = 200, description = "Whether the key existed", body = bool, content_type = "application/json")))]
 pub async fn delete_key(
     State(st): State<ApiState>,
     Path((namespace, key)): Path<(String, String)>,

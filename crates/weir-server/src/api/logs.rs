@@ -71,7 +71,7 @@ struct Follow {
 #[utoipa::path(get, path = "/api/v1/logs/{executionId}/follow", tag = "Logs",
     params(("executionId" = String, Path, description = "The execution id")),
     responses(
-        (status = 200, description = "Server-sent events: each log line as a JSON LogEntry, from the first; the stream ends once the execution has ended and every line was sent", body = String, content_type = "text/event-stream"),
+        (status = 200, description = "Server-sent events: each log line as a JSON LogEntry, from the first; the stream ends once the execution has ended and every line was sent", body = wire::ServerSentEvent, content_type = "text/event-stream"),
         (status = 404, description = "No such execution", body = ErrorBody),
     ))]
 pub async fn follow_logs(

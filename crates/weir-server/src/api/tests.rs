@@ -813,3 +813,55 @@ async fn routes_and_document_agree() {
         }
     }
 }
+
+/// schemathesis (dev/schemathesis): in OpenAPI 3.1 an event stream's schema describes each
+/// event (`data`, `event`, `id`, `retry`), so documenting the stream as one `String` made every
+/// event of both follow streams a schema violation.
+#[test]
+fn event_streams_document_each_event() {
+    let doc = serde_json::to_value(openapi()).expect("document");
+    let event = &doc["components"]["schemas"]["ServerSentEvent"];
+    assert_eq!(event["type"], "object", "{event}");
+    assert_eq!(event["required"], json!(["data"]), "{event}");
+    for path in [
+        "/api/v1/executions/{executionId}/follow",
+        "/api/v1/logs/{executionId}/follow",
+    ] {
+        let schema = &doc["paths"][path]["get"]["responses"]["200"]["content"]["text/event-stream"]
+            ["schema"];
+        assert_eq!(
+            schema["$ref"], "#/components/schemas/ServerSentEvent",
+            "{path}: {schema}"
+        );
+    }
+}
+
+/// schemathesis (content_type_conformance): deleting a KV entry answers JSON `true`/`false`, as
+/// Kestra does, but the document said `text/plain` (utoipa's default for a bare `bool`).
+#[tokio::test]
+async fn kv_delete_is_documented_as_the_json_it_answers() {
+    let api = api();
+    let a = api
+        .call(
+            Method::DELETE,
+            "/api/v1/namespaces/company.team/kv/nope",
+            "",
+            "",
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+    assert!(
+        a.content_type.starts_with("application/json"),
+        "{}",
+        a.content_type
+    );
+    assert_eq!(a.json(), json!(false));
+    let doc = serde_json::to_value(openapi()).expect("document");
+    let content = &doc["paths"]["/api/v1/namespaces/{namespace}/kv/{key}"]["delete"]["responses"]["200"]
+        ["content"];
+    assert_eq!(
+        content["application/json"]["schema"]["type"], "boolean",
+        "{content}"
+    );
+    assert!(content.get("text/plain").is_none(), "{content}");
+}

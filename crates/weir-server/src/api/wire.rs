@@ -417,6 +417,22 @@ impl From<Level> for LogLevel {
     }
 }
 
+/// One event of a `text/event-stream` answer, as a client reads it (in OpenAPI 3.1 the schema
+/// of an event stream describes each event). Only the document uses it: the handlers write
+/// events with axum's `Event`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ServerSentEvent {
+    /// One JSON document: an `Execution` or a `LogEntry`, as the operation says.
+    #[schema(content_media_type = "application/json")]
+    pub data: String,
+    /// The event type; `message` when the stream names none.
+    pub event: Option<String>,
+    /// The event id: `progress` or `end` for an execution, the line's number for logs.
+    pub id: Option<String>,
+    /// A reconnection delay in milliseconds (weir sends none).
+    pub retry: Option<u64>,
+}
+
 /// Kestra's `LogEntry`.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
