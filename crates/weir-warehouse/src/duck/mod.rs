@@ -117,20 +117,6 @@ fn open_instance(path: Option<&Path>) -> duckdb::Result<duckdb::Connection> {
     Ok(conn)
 }
 
-#[cfg(test)]
-mod lock_tests {
-    #[test]
-    fn the_lock_holder_is_read_from_duckdbs_message() {
-        let m = "IO Error: Could not set lock on file \"/tmp/w.duckdb\": Conflicting lock is held in /usr/bin/weir (PID 4242) by user me. See also https://duckdb.org/docs/stable/connect/concurrency";
-        assert!(super::is_lock_conflict(m));
-        assert_eq!(
-            super::lock_holder(m),
-            "process 4242 (/usr/bin/weir) holds it"
-        );
-        assert!(!super::is_lock_conflict("IO Error: disk full"));
-    }
-}
-
 impl DuckWarehouse {
     pub fn connect(path: &Option<PathBuf>) -> Result<Self> {
         let target = || {
@@ -423,5 +409,19 @@ impl Warehouse for DuckWarehouse {
                 })
                 .collect(),
         ))
+    }
+}
+
+#[cfg(test)]
+mod lock_tests {
+    #[test]
+    fn the_lock_holder_is_read_from_duckdbs_message() {
+        let m = "IO Error: Could not set lock on file \"/tmp/w.duckdb\": Conflicting lock is held in /usr/bin/weir (PID 4242) by user me. See also https://duckdb.org/docs/stable/connect/concurrency";
+        assert!(super::is_lock_conflict(m));
+        assert_eq!(
+            super::lock_holder(m),
+            "process 4242 (/usr/bin/weir) holds it"
+        );
+        assert!(!super::is_lock_conflict("IO Error: disk full"));
     }
 }
