@@ -4,3 +4,4 @@ pub mod api;
 pub mod control;
 pub mod core;
 pub mod serve;
+pub mod ui;

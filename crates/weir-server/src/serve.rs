@@ -137,11 +137,11 @@ pub async fn serve(
     }
     let scheduler = tokio::spawn(core.clone().scheduler(stop_rx.clone()));
 
-    let app = router(ApiState {
+    let app = crate::ui::router().merge(router(ApiState {
         store: core.store().clone(),
         control: core.clone(),
         token: config.token.clone(),
-    });
+    }));
     let (http_stop_tx, http_stop_rx) = tokio::sync::oneshot::channel::<()>();
     let http = tokio::spawn(async move {
         axum::serve(listener, app)
