@@ -23,6 +23,7 @@ pub(crate) static ASSETS: &[(&str, &[u8])] = assets!(
     "api.js",
     "dom.js",
     "style.css",
+    "pages.css",
     "pages/flows.js",
     "pages/flow.js",
     "pages/executions.js",
