@@ -105,6 +105,9 @@ pub struct ServerArgs {
     /// Bearer token every API request must carry (required off loopback).
     #[arg(long, env = "WEIR_SERVER_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
+    /// The warehouse the web UI shows and queries (`jdbc:duckdb:PATH`).
+    #[arg(long, value_name = "URL")]
+    pub warehouse: Option<String>,
 }
 
 #[derive(Args)]

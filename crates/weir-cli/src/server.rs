@@ -140,6 +140,7 @@ pub fn server(home: &Path, args: ServerArgs) -> Result<u8> {
         workers: args.workers,
         grace,
         address_file: h.root.join("server.json"),
+        warehouse: args.warehouse.clone(),
     };
     let workers = args.workers;
     let result = rt.block_on(async move {
@@ -505,6 +506,7 @@ pub async fn demo_server(
         workers,
         grace: Duration::from_secs(10),
         address_file: h.root.join("server.json"),
+        warehouse: Some(url.to_string()),
     };
     let shutdown = async move {
         tokio::select! {

@@ -42,6 +42,8 @@ pub struct ServeConfig {
     pub grace: Duration,
     /// Where the server records its address, so that commands on the same home find it.
     pub address_file: PathBuf,
+    /// The warehouse the UI shows (`jdbc:duckdb:PATH`), if any.
+    pub warehouse: Option<String>,
 }
 
 /// What `<home>/server.json` holds while a server runs on that home.
@@ -141,6 +143,7 @@ pub async fn serve(
         store: core.store().clone(),
         control: core.clone(),
         token: config.token.clone(),
+        warehouse: config.warehouse.clone(),
     }));
     let (http_stop_tx, http_stop_rx) = tokio::sync::oneshot::channel::<()>();
     let http = tokio::spawn(async move {

@@ -51,6 +51,8 @@ pub struct ApiState {
     pub control: Arc<dyn Control>,
     /// When set, every request but the health check needs `Authorization: Bearer <token>`.
     pub token: Option<String>,
+    /// The configured warehouse URL (`weir server --warehouse`), shown by the UI.
+    pub warehouse: Option<String>,
 }
 
 /// Paths that answer without a token.
@@ -108,6 +110,8 @@ fn routes() -> OpenApiRouter<ApiState> {
         .routes(routes!(kv::list_keys))
         .routes(routes!(kv::get_key, kv::put_key, kv::delete_key))
         .routes(routes!(warehouse::query))
+        .routes(routes!(warehouse::configured))
+        .routes(routes!(warehouse::tables))
 }
 
 /// The OpenAPI 3 document of the API.

@@ -240,6 +240,7 @@ fn api_with(token: Option<&str>) -> Api {
             store: store.clone(),
         }),
         token: token.map(str::to_string),
+        warehouse: None,
     };
     Api {
         _dir: dir,
@@ -638,6 +639,66 @@ async fn kv_entries_are_written_read_and_deleted() {
     assert_eq!(a.json(), json!(true));
     let a = api.get("/api/v1/namespaces/company/kv/n").await;
     assert_eq!(a.status, StatusCode::NOT_FOUND);
+}
+
+fn api_with_warehouse(url: &str) -> Api {
+    let mut a = api();
+    let state = ApiState {
+        store: a.store.clone(),
+        control: Arc::new(TestControl {
+            store: a.store.clone(),
+        }),
+        token: None,
+        warehouse: Some(url.to_string()),
+    };
+    a.app = router(state);
+    a
+}
+
+#[tokio::test]
+async fn the_warehouse_lists_its_tables_with_row_counts() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("w.duckdb");
+    let url = format!("jdbc:duckdb:{}", file.display());
+    {
+        let target = weir_warehouse::url::parse(&url, None, None).expect("url");
+        let mut w = weir_warehouse::connect(&target).expect("duckdb");
+        w.execute("CREATE SCHEMA s").expect("schema");
+        w.execute("CREATE TABLE s.\"odd \"\"name\"\"\" AS SELECT * FROM range(3)")
+            .expect("table");
+        w.execute("CREATE TABLE main.t (x INT)").expect("table");
+    }
+    let none = api();
+    assert_eq!(
+        none.get("/api/v1/warehouse").await.json(),
+        json!({"url": null})
+    );
+    let a = none.get("/api/v1/warehouse/tables").await;
+    assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", a.text);
+
+    let api = api_with_warehouse(&url);
+    assert_eq!(
+        api.get("/api/v1/warehouse").await.json(),
+        json!({"url": url})
+    );
+    let want = json!([
+        {"schema": "main", "name": "t", "rows": 0},
+        {"schema": "s", "name": "odd \"name\"", "rows": 3},
+    ]);
+    assert_eq!(api.get("/api/v1/warehouse/tables").await.json(), want);
+    let given = format!(
+        "/api/v1/warehouse/tables?url={}",
+        form_urlencoded::byte_serialize(url.as_bytes()).collect::<String>()
+    );
+    assert_eq!(none.get(&given).await.json(), want);
+    let missing = none
+        .get("/api/v1/warehouse/tables?url=jdbc:duckdb:/nonexistent/x.duckdb")
+        .await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND, "{}", missing.text);
+    let pg = none
+        .get("/api/v1/warehouse/tables?url=jdbc:postgresql://localhost/db")
+        .await;
+    assert_eq!(pg.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", pg.text);
 }
 
 #[tokio::test]
