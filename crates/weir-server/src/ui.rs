@@ -31,6 +31,9 @@ pub(crate) static ASSETS: &[(&str, &[u8])] = assets!(
     "pages/flow.js",
     "pages/executions.js",
     "pages/execution.js",
+    "pages/exec-common.js",
+    "gantt.js",
+    "executions.css",
     "pages/kv.js",
     "pages/warehouse.js",
 );
