@@ -166,6 +166,20 @@ function typeName(p) {
   return "any";
 }
 
+const BASE_DOCS = {
+  id: "The task's id, unique in the flow: outputs are read as `{{ outputs.ID }}`.",
+  type: "The task type: what the task does.",
+  description: "What the task is for, shown in the UI.",
+  retry: "How to retry a failed attempt: `type` (constant, exponential, random), `interval`, `maxAttempts`…",
+  timeout: "How long an attempt may run (ISO 8601 duration, e.g. `PT10M`).",
+  disabled: "Skip the task.",
+  allowFailure: "A failure of the task does not fail the execution (it ends WARNING).",
+  runIf: "A Pebble expression: the task runs only when it renders true.",
+  logLevel: "The lowest level of the task's logs that are kept.",
+  workerGroup: "Where the task runs.",
+};
+const BASE = new Set(Object.keys(BASE_DOCS));
+
 /** `{types: [{name, description, props}], byName, flowProps}` from the schema. */
 function indexSchema(schema) {
   const variants = (schema && schema.$defs && schema.$defs.task && schema.$defs.task.oneOf) || [];
@@ -173,11 +187,15 @@ function indexSchema(schema) {
   const byName = new Map();
   for (const v of variants) {
     const props = Object.entries(v.properties || {}).map(([name, p]) => ({
-      name, detail: typeName(p), description: p.description || "", required: (v.required || []).includes(name), enum: p.enum,
+      name, detail: typeName(p), description: p.description || BASE_DOCS[name] || "", required: (v.required || []).includes(name), enum: p.enum,
     }));
+    // The task's own properties first (required ones leading), then those every task has.
+    const rank = (p) => (p.name === "id" || p.name === "type" ? 0 : BASE.has(p.name) ? 3 : p.required ? 1 : 2);
+    props.sort((a, b) => rank(a) - rank(b));
+    props.forEach((p) => { if (p.required) p.detail = `${p.detail} · required`; });
     const names = (v.properties && v.properties.type && v.properties.type.enum) || [v.title];
     names.forEach((name, i) => {
-      const t = { name, description: v.description || "", detail: i ? `alias of ${names[0]}` : "task", alias: i > 0, props };
+      const t = { name, description: v.description || "", detail: i ? `alias of ${names[0].split(".").pop()}` : names[0].split(".").slice(-2, -1)[0] || "", alias: i > 0, props };
       types.push(t);
       byName.set(name, t);
     });
@@ -374,7 +392,7 @@ function editView(root, { namespace, flowId, create }, signal) {
     const rows = html.map((h, i) => {
       const ps = byLine.get(i + 1);
       if (!ps) return `<span class="wz-line">${h}</span>`;
-      const msgs = ps.map((p) => `<span class="wz-msg" data-testid="editor-problem" data-line="${p.line}" data-column="${p.column}">${esc(p.message)}</span>`).join("");
+      const msgs = ps.map((p) => `<span class="wz-msg${p.stale ? " wz-stale" : ""}" data-testid="editor-problem" data-line="${p.line}" data-column="${p.column}">${esc(p.message)}</span>`).join("");
       return `<span class="wz-line wz-bad">${h}${msgs}</span>`;
     });
     // The textarea's last empty line needs room in the pre too.
@@ -478,6 +496,7 @@ function editView(root, { namespace, flowId, create }, signal) {
       const res = await api("flows/validate", { method: "POST", body: text, type: "application/x-yaml" });
       if (seq !== validateSeq || signal.aborted) return;
       problems = (Array.isArray(res) ? res : []).flatMap((r) => r.errors || []);
+      root.classList.remove("wz-pending");
       problems.sort((a, b) => a.line - b.line || a.column - b.column);
       render(); renderProblems(); refreshStatus();
     } catch (e) {
@@ -680,11 +699,16 @@ function editView(root, { namespace, flowId, create }, signal) {
     const before = ta.value.slice(0, comp.from);
     const line = before.split("\n").length - 1;
     const col = comp.from - (before.lastIndexOf("\n") + 1);
-    const top = m.padTop + (line + 1) * m.lh + 2;
-    let left = m.padLeft + col * m.cw;
     const avail = scroller.clientWidth - gutter.offsetWidth;
-    const width = Math.min(popup.offsetWidth || 560, avail - 8);
+    const width = Math.min(640, avail - 8);
+    popup.style.width = `${width}px`;
+    let left = m.padLeft + col * m.cw;
     left = Math.max(scroller.scrollLeft + 4, Math.min(left, scroller.scrollLeft + avail - width - 4));
+    // Under the line, or above it when there is no room below.
+    let top = m.padTop + (line + 1) * m.lh + 2;
+    const h = popup.offsetHeight;
+    const lineTop = m.padTop + line * m.lh;
+    if (top + h > scroller.scrollTop + scroller.clientHeight && lineTop - h - 2 >= scroller.scrollTop) top = lineTop - h - 2;
     popup.style.top = `${top}px`;
     popup.style.left = `${left}px`;
     const o = list.children[comp.sel];
@@ -714,7 +738,25 @@ function editView(root, { namespace, flowId, create }, signal) {
   // --- wiring
 
   ta.addEventListener("keydown", onKey, { signal });
+  let before = null;
+  ta.addEventListener("beforeinput", () => {
+    const v = ta.value;
+    before = { lines: v.split("\n").length, line: v.slice(0, ta.selectionStart).split("\n").length, endLine: v.slice(0, ta.selectionEnd).split("\n").length };
+  }, { signal });
   ta.addEventListener("input", (e) => {
+    // Until the server answers, problems below the edit follow their lines, and those on the
+    // edited lines are shown as pending.
+    if (before && problems.length) {
+      const delta = ta.value.split("\n").length - before.lines;
+      problems = problems.map((p) => {
+        if (p.line > before.endLine) return { ...p, line: p.line + delta };
+        if (p.line >= before.line) return { ...p, stale: true };
+        return p;
+      });
+      renderProblems();
+    }
+    before = null;
+    root.classList.add("wz-pending");
     render();
     refreshStatus();
     scheduleValidate();
