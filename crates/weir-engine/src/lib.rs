@@ -146,6 +146,11 @@ impl Engine {
         &self.inner.store
     }
 
+    /// Where task files go (`kestra:///…`).
+    pub fn storage(&self) -> &Arc<InternalStorage> {
+        &self.inner.storage
+    }
+
     pub fn catalog(&self) -> &Catalog {
         &self.inner.catalog
     }

@@ -144,6 +144,7 @@ pub async fn serve(
         control: core.clone(),
         token: config.token.clone(),
         warehouse: config.warehouse.clone(),
+        storage: Some(core.engine().storage().clone()),
     }));
     let (http_stop_tx, http_stop_rx) = tokio::sync::oneshot::channel::<()>();
     let http = tokio::spawn(async move {

@@ -1,4 +1,5 @@
-//! Executions: create, read, search, kill, restart, replay, follow (SSE) and webhooks.
+//! Executions: create, read, search, kill, restart, replay, follow (SSE), their files in
+//! internal storage, and webhooks.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -9,6 +10,7 @@ use axum::body::Bytes;
 use axum::extract::{FromRequest, Multipart, Path, RawQuery, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
 use futures::{Stream, StreamExt};
 use serde_json::{Map, Value};
 use weir_core::State as ExecState;
@@ -455,4 +457,127 @@ pub async fn webhook(
     Ok(Json(serde_json::to_value(shaped).map_err(|e| {
         ApiError::Internal(format!("serialising a webhook answer: {e}"))
     })?))
+}
+
+/// The content type a stored file is served with, from its extension.
+fn content_type(name: &str) -> &'static str {
+    let ext = name.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase());
+    match ext.as_deref() {
+        Some("csv") => "text/csv; charset=utf-8",
+        Some("tsv") => "text/tab-separated-values; charset=utf-8",
+        Some("json") => "application/json",
+        Some("jsonl" | "ndjson") => "application/x-ndjson",
+        Some("ion") => "application/ion",
+        Some("txt" | "log" | "md" | "sql") => "text/plain; charset=utf-8",
+        Some("yaml" | "yml") => "application/yaml",
+        Some("xml") => "application/xml",
+        Some("html" | "htm") => "text/html; charset=utf-8",
+        Some("parquet") => "application/vnd.apache.parquet",
+        Some("png") => "image/png",
+        Some("jpg" | "jpeg") => "image/jpeg",
+        Some("svg") => "image/svg+xml",
+        Some("pdf") => "application/pdf",
+        Some("gz") => "application/gzip",
+        Some("zip") => "application/zip",
+        _ => "application/octet-stream",
+    }
+}
+
+/// Where the files of an execution live in internal storage: `kestra:///ns/path/flow/executions/id/`.
+fn execution_prefix(e: &ExecutionRecord) -> String {
+    format!(
+        "{}/{}/{}/executions/{}/",
+        weir_storage::SCHEME,
+        e.namespace.replace('.', "/"),
+        e.flow_id,
+        e.id
+    )
+}
+
+#[utoipa::path(get, path = "/api/v1/executions/{executionId}/file", tag = "Executions",
+    params(("executionId" = String, Path, description = "The execution id"),
+           ("path" = String, Query, description = "The file's internal storage URI (`kestra:///…`); it must be one of this execution's files")),
+    responses(
+        (status = 200, description = "The file, with a content type from its extension and its name in `Content-Disposition`", content_type = "application/octet-stream"),
+        (status = 404, description = "No such execution, or no such file", body = ErrorBody),
+        (status = 422, description = "The path is not an internal storage URI of this execution", body = ErrorBody),
+    ))]
+pub async fn download_file(
+    State(st): State<ApiState>,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> Result<Response, ApiError> {
+    let p = Params::parse(q.as_deref());
+    let uri = p
+        .get("path")
+        .ok_or_else(|| ApiError::invalid("`path` is required: a `kestra:///…` URI"))?
+        .to_string();
+    let storage = st
+        .storage
+        .clone()
+        .ok_or_else(|| ApiError::not_found("this server has no internal storage"))?;
+    let store = st.store.clone();
+    let path = blocking(move || {
+        let rec = store
+            .get_execution(&id)?
+            .ok_or_else(|| ApiError::not_found(format!("execution `{id}` not found")))?;
+        if !uri.starts_with(&execution_prefix(&rec)) {
+            return Err(ApiError::invalid(format!(
+                "`{uri}` is not a file of execution `{id}`"
+            )));
+        }
+        storage.existing(&uri).map_err(|e| match e {
+            weir_storage::StorageError::Missing { .. } => ApiError::not_found(e.to_string()),
+            weir_storage::StorageError::Io { .. } => ApiError::Internal(e.to_string()),
+            _ => ApiError::invalid(e.to_string()),
+        })
+    })
+    .await?;
+    let file = tokio::fs::File::open(&path)
+        .await
+        .map_err(|e| ApiError::Internal(format!("opening `{}`: {e}", path.display())))?;
+    let len = file.metadata().await.map(|m| m.len()).ok();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "file".into());
+    let ctype = content_type(&name);
+    // A quoted filename: characters that would break the header become `_`.
+    let safe: String = name
+        .chars()
+        .map(|c| {
+            if c == '"' || c == '\\' || c.is_control() || !c.is_ascii() {
+                '_'
+            } else {
+                c
+            }
+        })
+        .collect();
+    // Read in chunks: a file may be larger than memory. After an error the stream ends.
+    let stream = futures::stream::unfold(Some(file), |f| async move {
+        use tokio::io::AsyncReadExt;
+        let mut f = f?;
+        let mut buf = vec![0u8; 64 * 1024];
+        match f.read(&mut buf).await {
+            Ok(0) => None,
+            Ok(n) => {
+                buf.truncate(n);
+                Some((Ok::<_, std::io::Error>(Bytes::from(buf)), Some(f)))
+            }
+            Err(e) => Some((Err(e), None)),
+        }
+    });
+    let mut resp = axum::body::Body::from_stream(stream).into_response();
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static(ctype),
+    );
+    if let Ok(v) = header::HeaderValue::from_str(&format!("attachment; filename=\"{safe}\"")) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    if let Some(len) = len {
+        h.insert(header::CONTENT_LENGTH, header::HeaderValue::from(len));
+    }
+    Ok(resp)
 }

@@ -51,6 +51,8 @@ pub struct ApiState {
     pub control: Arc<dyn Control>,
     /// When set, every request but the health check needs `Authorization: Bearer <token>`.
     pub token: Option<String>,
+    /// Internal storage, for the files of executions (`kestra:///…`); none in some tests.
+    pub storage: Option<Arc<weir_storage::InternalStorage>>,
     /// The configured warehouse URL (`weir server --warehouse`), shown by the UI.
     pub warehouse: Option<String>,
 }
@@ -97,6 +99,7 @@ fn routes() -> OpenApiRouter<ApiState> {
         .routes(routes!(executions::restart_execution))
         .routes(routes!(executions::replay_execution))
         .routes(routes!(executions::follow_execution))
+        .routes(routes!(executions::download_file))
         .routes(routes!(executions::webhook))
         .routes(routes!(logs::list_logs))
         .routes(routes!(logs::follow_logs))

@@ -241,6 +241,9 @@ fn api_with(token: Option<&str>) -> Api {
         }),
         token: token.map(str::to_string),
         warehouse: None,
+        storage: Some(Arc::new(weir_storage::InternalStorage::new(
+            dir.path().join("storage"),
+        ))),
     };
     Api {
         _dir: dir,
@@ -650,6 +653,7 @@ fn api_with_warehouse(url: &str) -> Api {
         }),
         token: None,
         warehouse: Some(url.to_string()),
+        storage: None,
     };
     a.app = router(state);
     a
@@ -925,4 +929,85 @@ async fn kv_delete_is_documented_as_the_json_it_answers() {
         "{content}"
     );
     assert!(content.get("text/plain").is_none(), "{content}");
+}
+
+/// A file of an execution in internal storage: served with its type and name; a file of
+/// another execution, or a path outside storage, is refused; a missing one is a 404.
+#[tokio::test]
+async fn an_execution_file_is_served_and_others_are_refused() {
+    let api = api();
+    let now = Utc::now();
+    for id in ["e1", "e2"] {
+        let e = record(id, "company.team", "hello", State::Success, now);
+        api.store.create_execution(&e).expect("create");
+    }
+    let root = api._dir.path().join("storage");
+    let rel = "company/team/hello/executions/e1/tasks/extract/tr1/out.csv";
+    std::fs::create_dir_all(root.join(rel).parent().expect("parent")).expect("mkdir");
+    std::fs::write(root.join(rel), "a,b\n1,2\n").expect("write");
+    let uri = format!("kestra:///{rel}");
+    let q = |id: &str, uri: &str| {
+        format!(
+            "/api/v1/executions/{id}/file?path={}",
+            form_urlencoded::byte_serialize(uri.as_bytes()).collect::<String>()
+        )
+    };
+
+    let resp = api
+        .app
+        .clone()
+        .oneshot(
+            Request::builder()
+                .uri(q("e1", &uri))
+                .body(Body::empty())
+                .expect("request"),
+        )
+        .await
+        .expect("infallible");
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(
+        resp.headers()[header::CONTENT_DISPOSITION],
+        "attachment; filename=\"out.csv\""
+    );
+    assert_eq!(
+        resp.headers()[header::CONTENT_TYPE],
+        "text/csv; charset=utf-8"
+    );
+    let body = resp.into_body().collect().await.expect("body").to_bytes();
+    assert_eq!(&body[..], b"a,b\n1,2\n");
+
+    // The same file asked through another execution.
+    let other = api.get(&q("e2", &uri)).await;
+    assert_eq!(
+        other.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        other.text
+    );
+    // Climbing out of the execution's folder.
+    let climb = api
+        .get(&q(
+            "e1",
+            "kestra:///company/team/hello/executions/e1/../e2/x.csv",
+        ))
+        .await;
+    assert_eq!(
+        climb.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        climb.text
+    );
+    // Missing file, missing execution, missing parameter.
+    let missing = api.get(&q("e1", &uri.replace("out.csv", "nope.csv"))).await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND, "{}", missing.text);
+    assert_eq!(missing.content_type, "application/json");
+    let no_exec = api.get(&q("e9", &uri)).await;
+    assert_eq!(no_exec.status, StatusCode::NOT_FOUND, "{}", no_exec.text);
+    let no_path = api.get("/api/v1/executions/e1/file").await;
+    assert_eq!(
+        no_path.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        no_path.text
+    );
 }
