@@ -66,6 +66,11 @@ pub struct Metrics {
 pub trait Control: Send + Sync + 'static {
     /// Checks a flow source without saving it: every problem with its line and column.
     fn validate_flow(&self, source: &str) -> Vec<Diagnostic>;
+    /// The flow JSON Schema of the task types this server runs (what the editor completes
+    /// from); without a catalog, the schema of a flow with no task type.
+    fn flow_schema(&self) -> Value {
+        weir_flow::schema::flow_schema(&weir_flow::Catalog::default())
+    }
     /// Validates and deploys a flow source: a new revision when it changed.
     fn deploy_flow(&self, source: &str) -> Result<FlowRecord, ControlError>;
     fn delete_flow(&self, namespace: &str, id: &str) -> Result<bool, ControlError>;

@@ -681,6 +681,10 @@ fn scalar_pairs(map: &serde_json::Map<String, Value>) -> Vec<(String, String)> {
 }
 
 impl Control for Core {
+    fn flow_schema(&self) -> Value {
+        weir_flow::schema::flow_schema(&self.catalog)
+    }
+
     fn validate_flow(&self, source: &str) -> Vec<Diagnostic> {
         weir_flow::parse_flow("<flow>", source, &self.catalog)
             .err()

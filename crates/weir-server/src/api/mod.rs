@@ -14,6 +14,7 @@ mod flows;
 mod kv;
 mod logs;
 mod meta;
+mod plugins;
 mod triggers;
 mod warehouse;
 mod wire;
@@ -69,7 +70,7 @@ const OPEN_PATHS: [&str; 2] = ["/health", "/api/v1/health"];
     ),
     tags(
         (name = "Flows"), (name = "Executions"), (name = "Logs"), (name = "Triggers"),
-        (name = "KV"), (name = "Warehouse"), (name = "Server")
+        (name = "KV"), (name = "Warehouse"), (name = "Plugins"), (name = "Server")
     )
 )]
 struct ApiDoc;
@@ -91,6 +92,7 @@ fn routes() -> OpenApiRouter<ApiState> {
             flows::delete_flow
         ))
         .routes(routes!(flows::flow_revisions))
+        .routes(routes!(plugins::flow_schema))
         .routes(routes!(executions::search_executions))
         .routes(routes!(executions::list_flow_executions))
         .routes(routes!(executions::create_execution))

@@ -396,6 +396,22 @@ async fn flow_problems_are_located() {
 }
 
 #[tokio::test]
+async fn the_flow_schema_is_served_for_the_editor() {
+    let api = api();
+    for uri in [
+        "/api/v1/plugins/schemas/flow",
+        "/api/v1/main/plugins/schemas/flow",
+    ] {
+        let a = api.get(uri).await;
+        assert_eq!(a.status, StatusCode::OK, "{uri}: {}", a.text);
+        assert!(a.content_type.starts_with("application/json"), "{uri}");
+        let v = a.json();
+        assert_eq!(v["required"][2], "tasks", "{v}");
+        assert!(v["$defs"]["task"].is_object(), "{v}");
+    }
+}
+
+#[tokio::test]
 async fn executions_are_shaped_like_kestra() {
     let api = api();
     let t0 = Utc::now() - TimeDelta::seconds(10);
