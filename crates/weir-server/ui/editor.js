@@ -37,6 +37,9 @@ tasks:
  */
 export function mountEditor(container, { namespace, flowId, create = false, tab = "edit" } = {}) {
   addCss();
+  // `flow-editor` names the textarea (the hook tests type into): a container named the same
+  // would make the hook ambiguous.
+  if (container.dataset && container.dataset.testid === "flow-editor") container.dataset.testid = "flow-editor-box";
   const ctl = new AbortController();
   const root = el("div", { class: "wz" });
   container.append(root);
@@ -686,7 +689,7 @@ function editView(root, { namespace, flowId, create }, signal) {
     el("span", { class: "wz-opt-name" }, label(it.name, comp.word)),
     el("span", { class: "wz-opt-detail" }, it.detail || ""))));
     const doc = el("div", { class: "wz-doc" },
-      el("div", { class: "wz-doc-name" }, sel.name),
+      el("div", { class: "wz-doc-name" }, sel.name.split(".").flatMap((p, i) => (i ? [".", el("wbr"), p] : [p]))),
       sel.description ? el("div", { class: "wz-doc-text" }, sel.description) : el("div", { class: "wz-doc-text wz-muted" }, "No description."),
       sel.props ? el("div", { class: "wz-doc-props" }, `${sel.props.length} properties`) : null,
       sel.enum ? el("div", { class: "wz-doc-props" }, sel.enum.join(" · ")) : null);
