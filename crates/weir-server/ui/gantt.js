@@ -82,7 +82,11 @@ function ticks(span, most) {
   return out;
 }
 
+/** A duration, with "<1ms" for what took less. */
+const dur = (ms) => (ms < 1 ? "<1ms" : duration(ms));
+
 function fmtTick(ms, span) {
+  if (ms === 0) return "0";
   if (span < 2000) return `${Math.round(ms)}ms`;
   return duration(ms) || "0s";
 }
@@ -123,9 +127,9 @@ export function drawGantt(container, execution, opts = {}) {
     const lines = [
       `${r.taskId}${r.value != null ? ` [${r.value}]` : ""} — ${state}`,
       `created ${new Date(s.created).toLocaleTimeString()} (+${duration(s.created - start) || "0ms"})`,
-      `queued ${duration(queued) || "0ms"}`,
-      ...s.attempts.map((a) => `attempt ${a.n}: ${a.state} ${duration(a.end - a.start) || "0ms"} from +${duration(a.start - start) || "0ms"}`),
-      `total ${duration(total) || "0ms"}`,
+      `queued ${dur(queued)}`,
+      ...s.attempts.map((a) => `attempt ${a.n}: ${a.state} ${dur(a.end - a.start)} from +${duration(a.start - start) || "0ms"}`),
+      `total ${dur(total)}`,
     ];
     const bw = Math.max(s.end - s.created, 0);
     const inner = (a, b) => (bw > 0 ? (((a - s.created) / bw) * 100).toFixed(3) : 0);
@@ -143,7 +147,7 @@ export function drawGantt(container, execution, opts = {}) {
         (href ? `<a href="${esc(href)}" title="Logs of ${esc(r.taskId)}">${name}</a>` : `<span>${name}</span>`) +
         `</div>` +
         `<div class="g-track"><div class="g-bar" data-task-run-id="${esc(r.id)}" data-testid="gantt-bar" data-attempts="${s.attempts.length}" title="${esc(lines.join("\n"))}" style="left:${pct(s.created)}%;width:${wid(s.created, s.end)}%">${parts.join("")}</div></div>` +
-        `<div class="g-dur">${esc(duration(total) || "0ms")}</div>` +
+        `<div class="g-dur">${esc(dur(total))}</div>` +
         `</div>`,
     );
   }
