@@ -273,6 +273,7 @@ function triggersTab(body, flow) {
   let timer;
   const forms = new Map(); // kept across refreshes so typing is never lost
   const progress = new Map();
+  const seen = new Map(); // trigger id → the id of its backfill seen on this page
 
   async function load() {
     let ctxs;
@@ -301,20 +302,41 @@ function triggersTab(body, flow) {
       const head = triggerHead(t, c);
       const isSchedule = shortType(t.type) === "Schedule";
       const parts = [head];
-      if (c && c.backfill) {
-        const b = c.backfill;
+      // A backfill leaves the trigger once it ends: the one seen here stays shown, with its end.
+      let b = c && c.backfill;
+      if (b) seen.set(t.id, b.id);
+      else if (seen.has(t.id)) b = await finished(seen.get(t.id));
+      if (b) {
         const active = b.state === "RUNNING" || b.state === "PAUSED";
         const ended = await endedCount(b);
         if (active || ended < b.createdCount) busy = true;
         parts.push(backfillProgress(t, b, ended));
       }
       if (isSchedule && c) {
-        if (!forms.has(t.id)) forms.set(t.id, backfillForm(flow, t, () => { clearTimeout(timer); load(); }));
+        if (!forms.has(t.id)) forms.set(t.id, backfillForm(flow, t, async (res, sent) => {
+          if (res && res.backfill) seen.set(t.id, res.backfill.id);
+          else {
+            // Short backfills can end before the answer: find it among all, newest first.
+            const all = await api("triggers/backfills").catch(() => []);
+            const mine = all.find((x) => Date.parse(x.start) === Date.parse(sent.start));
+            if (mine) seen.set(t.id, mine.id);
+          }
+          clearTimeout(timer);
+          load();
+        }));
         parts.push(forms.get(t.id));
       }
       card.replaceChildren(...parts);
     }
     if (!stop) timer = setTimeout(load, busy ? 1000 : 5000);
+  }
+
+  async function finished(id) {
+    try {
+      return (await api("triggers/backfills")).find((x) => x.id === id) || null;
+    } catch {
+      return null;
+    }
   }
 
   async function endedCount(b) {
@@ -430,8 +452,7 @@ function backfillForm(flow, t, done) {
     const backfill = { start: new Date(start.value).toISOString(), inputs, labels };
     if (end.value) backfill.end = new Date(end.value).toISOString();
     try {
-      await api("triggers", { method: "PUT", body: { namespace: flow.namespace, flowId: flow.id, triggerId: t.id, backfill } });
-      done();
+      await done(await api("triggers", { method: "PUT", body: { namespace: flow.namespace, flowId: flow.id, triggerId: t.id, backfill } }), backfill);
     } catch (e) {
       err.replaceChildren(errorBox(e));
     }
