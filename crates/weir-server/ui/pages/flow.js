@@ -68,11 +68,12 @@ export async function render(main, params) {
 
 // ---- Run ----
 
-function inputField(inp, value) {
+/** One input's control; `prefix` keeps ids and test ids apart between the Run and backfill forms. */
+function inputField(inp, prefix = "input") {
   const name = inp.id;
   const type = String(inp.type || "STRING").toUpperCase();
-  const dflt = value !== undefined ? value : inp.defaults;
-  const attrs = { name, id: `in-${name}`, "data-testid": `input-${name}`, required: inp.required !== false && dflt === undefined ? true : null };
+  const dflt = inp.defaults;
+  const attrs = { name, id: `${prefix}-${name}`, "data-testid": `${prefix}-${name}`, required: inp.required !== false && dflt === undefined ? true : null };
   let control;
   if (type === "SELECT" || type === "ENUM") {
     control = el("select", attrs, (inp.values || []).map((v) => el("option", { value: v, selected: String(dflt) === String(v) }, v)));
@@ -426,7 +427,7 @@ function backfillForm(flow, t, done) {
   const labelsBox = el("textarea", { name: "labels", rows: 2, class: "code", style: "min-height:0", placeholder: "key:value (one a line)", "data-testid": "backfill-labels", "data-skip": "1" });
   const err = el("div");
   const submit = el("button", { type: "submit", class: "primary", "data-testid": "backfill-submit" }, "Start backfill");
-  const inputsBox = el("div", { class: "field-row" }, (flow.inputs || []).map((i) => inputField(i)));
+  const inputsBox = el("div", { class: "field-row" }, (flow.inputs || []).map((i) => inputField(i, "backfill-input")));
   const form = el("form", { class: "stack", "data-testid": "backfill-form" },
     el("div", { class: "field-row" },
       el("label", {}, el("span", {}, "Start"), start),
