@@ -25,7 +25,7 @@ export async function render(main, params) {
   pageCss();
   if (params.create) {
     main.append(el("div", { class: "page-head" }, el("h1", {}, "New flow")));
-    const box = el("div", { "data-testid": "flow-editor" });
+    const box = el("div", { "data-testid": "flow-editor-mount" });
     main.append(box);
     return mountEditorInto(box, { create: true, tab: "edit" });
   }
@@ -43,7 +43,7 @@ export async function render(main, params) {
   main.append(body);
 
   if (tab === "edit" || tab === "revisions") {
-    const box = el("div", { "data-testid": "flow-editor" });
+    const box = el("div", { "data-testid": "flow-editor-mount" });
     body.append(box);
     // The editor works without the flow JSON; Run still needs it.
     api(`flows/${enc(namespace)}/${enc(flowId)}`).then((f) => wireRun(runBtn, f)).catch(() => {});
