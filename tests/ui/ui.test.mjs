@@ -165,7 +165,7 @@ test("backfill: three months started from the Triggers tab run to SUCCESS", asyn
   const form = page.locator('[data-testid="backfill-form"]');
   await page.fill('[data-testid="backfill-start"]', "2025-01-01T00:00");
   await page.fill('[data-testid="backfill-end"]', "2025-03-31T00:00");
-  await form.locator('[data-testid="input-region"]').fill("south");
+  await form.locator('[data-testid="backfill-input-region"]').fill("south");
   await page.fill('[data-testid="backfill-labels"]', "source:ui");
   const put = page.waitForResponse((r) => r.url().endsWith("/api/v1/triggers") && r.request().method() === "PUT");
   await page.click('[data-testid="backfill-submit"]');
@@ -254,6 +254,8 @@ test("execution: the failed flow's page shows FAILED", async () => {
   await open(`/ui/executions/ui.test/fails/${e.id}/gantt`, "[data-task-run-id]");
   await noCrash();
   assert.equal(await page.locator('[data-task-run-id] [data-attempt="1"]').count(), 1);
+  assert.match(await page.locator('[data-testid="execution-state"]').innerText(), /FAILED/);
+  assert.equal(await page.locator('[data-testid="gantt-row"]').getAttribute("data-state"), "FAILED");
   await shoot("execution-failed");
 });
 
