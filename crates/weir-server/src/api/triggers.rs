@@ -110,6 +110,7 @@ pub async fn update_trigger(
     let u: TriggerUpdate = json_body(&body)?;
     blocking(move || {
         find(&st, &u.namespace, &u.flow_id, &u.trigger_id)?;
+        let mut started = None;
         if let Some(b) = u.backfill {
             let end = b.end.unwrap_or_else(Utc::now);
             if end < b.start {
@@ -123,7 +124,7 @@ pub async fn update_trigger(
                 .into_iter()
                 .map(|l| (l.key, l.value))
                 .collect();
-            st.control.start_backfill(
+            started = Some(st.control.start_backfill(
                 &u.namespace,
                 &u.flow_id,
                 &u.trigger_id,
@@ -131,7 +132,7 @@ pub async fn update_trigger(
                 end,
                 text_inputs(b.inputs),
                 labels,
-            )?;
+            )?);
         } else if let Some(disabled) = u.disabled {
             st.control
                 .set_trigger_disabled(&u.namespace, &u.flow_id, &u.trigger_id, disabled)?;
@@ -140,12 +141,13 @@ pub async fn update_trigger(
                 "nothing to change: give `disabled` or `backfill`",
             ));
         }
-        Ok(Json(wire::trigger(&find(
-            &st,
-            &u.namespace,
-            &u.flow_id,
-            &u.trigger_id,
-        )?)))
+        let mut view = find(&st, &u.namespace, &u.flow_id, &u.trigger_id)?;
+        // The backfill just started, even when it made all its executions at once (and so is
+        // no longer the trigger's running one).
+        if started.is_some() {
+            view.backfill = started;
+        }
+        Ok(Json(wire::trigger(&view)))
     })
     .await
 }

@@ -239,10 +239,25 @@ pub fn task_run(e: &ExecutionRecord, r: &TaskRunRecord) -> TaskRun {
     let attempts = numbers
         .into_iter()
         .filter_map(|n| {
-            let changes: Vec<&StateChange> = r.history.iter().filter(|c| c.attempt == n).collect();
+            // weir records a failed attempt that will be retried as RETRYING; an attempt is over
+            // then, and Kestra shows it FAILED.
+            let changes: Vec<StateChange> = r
+                .history
+                .iter()
+                .filter(|c| c.attempt == n)
+                .map(|c| StateChange {
+                    state: if c.state == State::Retrying {
+                        State::Failed
+                    } else {
+                        c.state
+                    },
+                    ..c.clone()
+                })
+                .collect();
             let current = changes.last()?.state;
+            let refs: Vec<&StateChange> = changes.iter().collect();
             Some(Attempt {
-                state: StateJson::from_histories(current, change_histories(&changes)),
+                state: StateJson::from_histories(current, change_histories(&refs)),
             })
         })
         .collect();

@@ -30,7 +30,24 @@ export async function render(main, params, query) {
   const nav = el("nav", { class: "tabs", "aria-label": "Execution views", "data-testid": "execution-tabs" },
     TABS.map(([t, name]) => el("a", { href: execHref(exec, t), "aria-current": t === tab ? "page" : null, "data-testid": `tab-${t}` }, name)));
   const body = el("section", { "data-testid": `tab-panel-${tab}` });
-  main.append(head, message, nav, body);
+  // Why it failed, on every tab: the first error logged.
+  const failure = el("div", { "data-testid": "execution-error" });
+  main.append(head, failure, message, nav, body);
+  let failureShown = false;
+  async function showFailure() {
+    const st = exec.state.current;
+    if (failureShown || !(st === "FAILED" || st === "KILLED")) return;
+    failureShown = true;
+    try {
+      const lines = await api(`logs/${encodeURIComponent(id)}?minLevel=ERROR`);
+      const first = (lines || [])[0];
+      if (first) {
+        failure.replaceChildren(el("div", { class: "error", role: "alert" },
+          first.taskId ? el("strong", {}, `${first.taskId}: `) : null, first.message));
+      }
+    } catch { /* the header still says FAILED */ }
+  }
+  showFailure();
 
   const ctx = { id, query, signal: abort.signal, onCleanup: (f) => cleanups.push(f) };
   const view = await ({ gantt, logs, outputs, topology })[tab](body, exec, ctx);
@@ -52,6 +69,7 @@ export async function render(main, params, query) {
   function update(next) {
     exec = next;
     drawHead();
+    showFailure();
     view?.update?.(exec);
   }
   ctx.refresh = async () => update(await api(`executions/${encodeURIComponent(id)}`));
