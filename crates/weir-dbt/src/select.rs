@@ -1,0 +1,1 @@
+//! Node selection: dbt's `--select` / `--exclude` syntax and its evaluation over a graph.
