@@ -363,6 +363,8 @@ pub struct Criteria {
     pub children: Option<Depth>,
     /// `@x`: `x`, its descendants, and all their ancestors.
     pub childrens_parents: bool,
+    /// A YAML selector's own `indirect_selection`, over the evaluation's.
+    pub indirect: Option<IndirectSelection>,
 }
 
 /// A parsed selection: dbt's `SelectionSpec`.
@@ -431,6 +433,7 @@ pub fn parse_criteria(raw: &str) -> Result<Criteria, SelectError> {
         parents,
         children,
         childrens_parents,
+        indirect: None,
     })
 }
 
@@ -528,6 +531,217 @@ pub fn parse_union(args: &[String]) -> Result<Spec, SelectError> {
         });
     }
     Ok(Spec::Union(union))
+}
+
+/// Parses a YAML selector's `definition` (`selectors.yml`, as JSON): a CLI-style string, a
+/// `method: value` pair, a full `{method, value, parents, children, parents_depth,
+/// children_depth, childrens_parents, indirect_selection, exclude}` map, or `union` /
+/// `intersection` lists that may hold one `exclude`. `method: selector` refers to another
+/// definition in `selectors` (name → definition).
+pub fn parse_yaml_definition(
+    definition: &Value,
+    selectors: &BTreeMap<String, Value>,
+) -> Result<Spec, SelectError> {
+    YamlParser {
+        selectors,
+        stack: Vec::new(),
+    }
+    .definition(definition)
+}
+
+struct YamlParser<'a> {
+    selectors: &'a BTreeMap<String, Value>,
+    /// Selectors being expanded, to refuse a cycle.
+    stack: Vec<String>,
+}
+
+fn yaml_invalid(definition: &Value, reason: impl Into<String>) -> SelectError {
+    invalid(&definition.to_string(), reason)
+}
+
+impl YamlParser<'_> {
+    fn definition(&mut self, definition: &Value) -> Result<Spec, SelectError> {
+        match definition {
+            Value::String(s) => parse_union(std::slice::from_ref(s)),
+            Value::Object(map) => {
+                if let Some(items) = map.get("union") {
+                    self.set(definition, items, Spec::Union)
+                } else if let Some(items) = map.get("intersection") {
+                    self.set(definition, items, |parts| Spec::Intersection {
+                        raw: definition.to_string(),
+                        parts,
+                    })
+                } else {
+                    self.criteria(definition, map)
+                }
+            }
+            _ => Err(yaml_invalid(
+                definition,
+                "a selector definition is a string or a mapping",
+            )),
+        }
+    }
+
+    /// `union: [...]` / `intersection: [...]` with at most one `exclude` among the items.
+    fn set(
+        &mut self,
+        definition: &Value,
+        items: &Value,
+        make: impl FnOnce(Vec<Spec>) -> Spec,
+    ) -> Result<Spec, SelectError> {
+        let Value::Array(items) = items else {
+            return Err(yaml_invalid(
+                definition,
+                "`union` and `intersection` take a list",
+            ));
+        };
+        let mut parts = Vec::new();
+        let mut exclude = None;
+        for item in items {
+            match item.as_object().and_then(|m| m.get("exclude")) {
+                Some(excluded) if exclude.is_some() => {
+                    return Err(yaml_invalid(
+                        excluded,
+                        "only one `exclude` in a `union` or an `intersection`",
+                    ));
+                }
+                Some(excluded) => exclude = Some(self.exclude(excluded)?),
+                None => parts.push(self.definition(item)?),
+            }
+        }
+        let spec = make(parts);
+        Ok(match exclude {
+            Some(exclude) => Spec::Difference(Box::new(spec), Box::new(exclude)),
+            None => spec,
+        })
+    }
+
+    fn exclude(&mut self, excluded: &Value) -> Result<Spec, SelectError> {
+        match excluded {
+            Value::Array(items) => Ok(Spec::Union(
+                items
+                    .iter()
+                    .map(|item| self.definition(item))
+                    .collect::<Result<_, _>>()?,
+            )),
+            _ => Err(yaml_invalid(excluded, "`exclude` takes a list")),
+        }
+    }
+
+    fn criteria(
+        &mut self,
+        definition: &Value,
+        map: &Map<String, Value>,
+    ) -> Result<Spec, SelectError> {
+        // `tag: nightly`: one key that is not a full definition's.
+        let (method_name, value) = match (map.get("method"), map.get("value")) {
+            (Some(Value::String(m)), Some(v)) => (m.clone(), v),
+            (None, None) if map.len() == 1 => {
+                let (k, v) = map.iter().next().expect("one entry");
+                (k.clone(), v)
+            }
+            _ => {
+                return Err(yaml_invalid(
+                    definition,
+                    "expected `method` and `value`, a `METHOD: VALUE` pair, `union` or `intersection`",
+                ));
+            }
+        };
+        let value = match value {
+            Value::String(s) => s.clone(),
+            Value::Bool(_) | Value::Number(_) => value.to_string(),
+            _ => return Err(yaml_invalid(definition, "`value` must be a string")),
+        };
+        let spec = if method_name == "selector" {
+            self.named(definition, &value)?
+        } else {
+            let raw = format!("{method_name}:{value}");
+            let flag = |key: &str| -> Result<bool, SelectError> {
+                match map.get(key) {
+                    None => Ok(false),
+                    Some(Value::Bool(b)) => Ok(*b),
+                    Some(_) => Err(yaml_invalid(
+                        definition,
+                        format!("`{key}` must be true or false"),
+                    )),
+                }
+            };
+            let depth_of =
+                |flag_key: &str, depth_key: &str| -> Result<Option<Depth>, SelectError> {
+                    match map.get(depth_key) {
+                        Some(Value::Number(n)) => n
+                            .as_u64()
+                            .and_then(|n| u32::try_from(n).ok())
+                            .map(|n| Some(Depth::Max(n)))
+                            .ok_or_else(|| {
+                                yaml_invalid(
+                                    definition,
+                                    format!("`{depth_key}` must be a small whole number"),
+                                )
+                            }),
+                        Some(_) => Err(yaml_invalid(
+                            definition,
+                            format!("`{depth_key}` must be a number"),
+                        )),
+                        None => Ok(flag(flag_key)?.then_some(Depth::Unlimited)),
+                    }
+                };
+            let parents = depth_of("parents", "parents_depth")?;
+            let childrens_parents = flag("childrens_parents")?;
+            if childrens_parents && parents.is_some() {
+                return Err(yaml_invalid(
+                    definition,
+                    "`childrens_parents` and `parents` cannot be used together",
+                ));
+            }
+            let indirect = match map.get("indirect_selection") {
+                None => None,
+                Some(Value::String(s)) => Some(s.parse()?),
+                Some(_) => {
+                    return Err(yaml_invalid(
+                        definition,
+                        "`indirect_selection` must be a string",
+                    ));
+                }
+            };
+            Spec::Criteria(Criteria {
+                method: method(&raw, &method_name)?,
+                method_explicit: true,
+                value,
+                parents,
+                children: depth_of("children", "children_depth")?,
+                childrens_parents,
+                indirect,
+                raw,
+            })
+        };
+        Ok(match map.get("exclude") {
+            Some(excluded) => Spec::Difference(Box::new(spec), Box::new(self.exclude(excluded)?)),
+            None => spec,
+        })
+    }
+
+    fn named(&mut self, definition: &Value, name: &str) -> Result<Spec, SelectError> {
+        let Some(target) = self.selectors.get(name) else {
+            return Err(yaml_invalid(
+                definition,
+                format!("no selector named `{name}`"),
+            ));
+        };
+        if self.stack.iter().any(|s| s == name) {
+            return Err(yaml_invalid(
+                definition,
+                format!(
+                    "selector `{name}` refers to itself through {}",
+                    self.stack.join(" → ")
+                ),
+            ));
+        }
+        self.stack.push(name.to_owned());
+        let spec = self.definition(target);
+        self.stack.pop();
+        spec
+    }
 }
 
 /// What to select: the arguments of `--select`, `--exclude`, `--state`, `--indirect-selection`
@@ -670,6 +884,7 @@ impl Evaluator<'_> {
         mode: IndirectSelection,
     ) -> Result<(Ids, Ids), SelectError> {
         let graph = self.graph;
+        let mode = criteria.indirect.unwrap_or(mode);
         let collected = self.collect(criteria)?;
         let mut selected = collected.clone();
         if criteria.childrens_parents {

@@ -973,3 +973,116 @@ fn graph_edges() {
     );
     assert!(graph.children("model.taxi.nope").is_empty());
 }
+
+#[track_caller]
+fn check_yaml(definition: Value, indirect: IndirectSelection, expected: &str) {
+    let graph = graph();
+    let selectors = BTreeMap::from([
+        ("nightly".to_owned(), json!("tag:nightly")),
+        (
+            "loop_a".to_owned(),
+            json!({"method": "selector", "value": "loop_b"}),
+        ),
+        (
+            "loop_b".to_owned(),
+            json!({"method": "selector", "value": "loop_a"}),
+        ),
+    ]);
+    let spec = parse_yaml_definition(&definition, &selectors).unwrap();
+    let selected = evaluate_spec(&graph, &spec, None, indirect).unwrap();
+    assert_eq!(
+        names(&graph, &selected.nodes),
+        sorted(expected),
+        "{definition}"
+    );
+}
+
+#[test]
+fn yaml_selectors() {
+    use IndirectSelection::*;
+    check_yaml(
+        json!("tag:nightly"),
+        Eager,
+        &format!("fact_trips {FACT_TESTS}"),
+    );
+    check_yaml(
+        json!({"tag": "nightly"}),
+        Eager,
+        &format!("fact_trips {FACT_TESTS}"),
+    );
+    check_yaml(
+        json!({"method": "fqn", "value": "fact_trips", "parents": true, "parents_depth": 1}),
+        Empty,
+        "trips_unioned dim_zones fact_trips",
+    );
+    check_yaml(
+        json!({"method": "fqn", "value": "fact_trips", "indirect_selection": "cautious"}),
+        Eager,
+        "fact_trips unique_fact_trips_tripid",
+    );
+    check_yaml(
+        json!({"method": "config.materialized", "value": "view", "children": true,
+               "exclude": ["fact_trips+"]}),
+        Empty,
+        "stg_green stg_yellow trips_unioned not_null_stg_green_tripid \
+         accepted_values_stg_yellow_payment_type",
+    );
+    // dbt's docs example shape: a union holding an intersection, a path and one exclude.
+    check_yaml(
+        json!({"union": [
+            {"intersection": ["@source:staging", "tag:nightly"]},
+            "analyses",
+            {"exclude": [{"intersection": ["package:taxi", "config.materialized:incremental"]}]},
+        ]}),
+        Eager,
+        "revenue_by_month",
+    );
+    check_yaml(
+        json!({"union": [{"method": "selector", "value": "nightly"}, "stg_green"]}),
+        Empty,
+        "fact_trips stg_green",
+    );
+}
+
+#[test]
+fn yaml_selector_errors() {
+    let selectors = BTreeMap::from([
+        (
+            "loop_a".to_owned(),
+            json!({"method": "selector", "value": "loop_b"}),
+        ),
+        (
+            "loop_b".to_owned(),
+            json!({"method": "selector", "value": "loop_a"}),
+        ),
+    ]);
+    let error = |definition: Value| {
+        parse_yaml_definition(&definition, &selectors)
+            .unwrap_err()
+            .to_string()
+    };
+    assert_eq!(
+        error(json!({"method": "selector", "value": "loop_a"})),
+        "invalid selector `{\"method\":\"selector\",\"value\":\"loop_a\"}`: selector `loop_a` refers to itself through loop_a → loop_b"
+    );
+    assert_eq!(
+        error(json!({"method": "selector", "value": "nope"})),
+        "invalid selector `{\"method\":\"selector\",\"value\":\"nope\"}`: no selector named `nope`"
+    );
+    assert_eq!(
+        error(json!({"union": ["a", {"exclude": ["b"]}, {"exclude": ["c"]}]})),
+        "invalid selector `[\"c\"]`: only one `exclude` in a `union` or an `intersection`"
+    );
+    assert_eq!(
+        error(json!({"method": "tgs", "value": "x"})),
+        "unknown selector method `tgs` in `tgs:x`; expected one of `fqn`, `tag`, `path`, `file`, `source`, `resource_type`, `package`, `config.KEY`, `test_name`, `test_type`, `state`, `exposure`, `group`, `access`"
+    );
+    assert_eq!(
+        error(json!({"method": "tag", "value": "x", "parents": true, "childrens_parents": true})),
+        "invalid selector `{\"method\":\"tag\",\"value\":\"x\",\"parents\":true,\"childrens_parents\":true}`: `childrens_parents` and `parents` cannot be used together"
+    );
+    assert_eq!(
+        error(json!(["tag:x"])),
+        "invalid selector `[\"tag:x\"]`: a selector definition is a string or a mapping"
+    );
+}
