@@ -1,0 +1,15 @@
+{#- An md5 key over a list of expressions, each cast to text, NULL written as a marker that no
+    value can take, joined with a separator: the same shape as dbt_utils' surrogate key, written
+    here because the project uses no packages. -#}
+{% macro surrogate_key(expressions) -%}
+  {{ return(adapter.dispatch('surrogate_key', 'weir_taxi')(expressions)) }}
+{%- endmacro %}
+
+{% macro default__surrogate_key(expressions) -%}
+  md5(
+  {%- for expr in expressions %}
+    coalesce(cast({{ expr }} as {{ dbt.type_string() }}), '_weir_null_')
+    {%- if not loop.last %} || '-' || {% endif -%}
+  {% endfor %}
+  )
+{%- endmacro %}
