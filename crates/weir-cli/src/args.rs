@@ -57,6 +57,9 @@ pub enum Command {
         #[arg(long, conflicts_with = "json")]
         csv: bool,
     },
+    /// dbt's commands on a dbt project, in-process (`weir dbt ls`, `weir dbt deps`, …).
+    #[command(subcommand)]
+    Dbt(DbtCommand),
 }
 
 #[derive(Args)]
@@ -243,4 +246,99 @@ pub enum FlowsCommand {
     },
     /// Print the JSON Schema of flows.
     Schema,
+}
+
+/// `weir dbt <verb>`: dbt's verbs, each with dbt's flags.
+#[derive(Subcommand)]
+pub enum DbtCommand {
+    /// Install the packages of `packages.yml` offline: local, `file://` git, cached hub packages.
+    Deps(DbtFlags),
+    /// Load the CSV files of the seed paths into tables.
+    Seed(DbtFlags),
+    /// Build the selected models.
+    Run(DbtFlags),
+    /// Run the selected tests.
+    Test(DbtFlags),
+    /// Seed, run, snapshot and test the selected nodes in graph order.
+    Build(DbtFlags),
+    /// Write the compiled SQL of the selected nodes to `target/compiled/`.
+    Compile(DbtFlags),
+    /// List the selected resources.
+    #[command(visible_alias = "list")]
+    Ls(DbtFlags),
+    /// Run the selected snapshots.
+    Snapshot(DbtFlags),
+    /// Commands on sources.
+    #[command(subcommand)]
+    Source(DbtSourceCommand),
+    /// Documentation artifacts.
+    #[command(subcommand)]
+    Docs(DbtDocsCommand),
+    /// Show the project and profile found, and test the connection.
+    Debug(DbtFlags),
+}
+
+#[derive(Subcommand)]
+pub enum DbtSourceCommand {
+    /// Check the freshness of the selected sources.
+    Freshness(DbtFlags),
+}
+
+#[derive(Subcommand)]
+pub enum DbtDocsCommand {
+    /// Write `target/catalog.json` and `target/manifest.json`.
+    Generate(DbtFlags),
+}
+
+/// dbt's flags, shared by its verbs.
+#[derive(Args, Clone, Debug)]
+pub struct DbtFlags {
+    /// The folder holding `dbt_project.yml`.
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    pub project_dir: PathBuf,
+    /// The folder holding `profiles.yml` (default: `DBT_PROFILES_DIR`, else the project folder
+    /// when it has one, else `~/.dbt`).
+    #[arg(long, value_name = "DIR")]
+    pub profiles_dir: Option<PathBuf>,
+    /// The profile to use, over `profile:` of `dbt_project.yml`.
+    #[arg(long)]
+    pub profile: Option<String>,
+    /// The profile's output to use, over its `target:`.
+    #[arg(long, short = 't')]
+    pub target: Option<String>,
+    /// Variables over `vars:` of `dbt_project.yml`, as a YAML or JSON map: `{key: value}`.
+    #[arg(long, value_name = "YAML")]
+    pub vars: Option<String>,
+    /// How many nodes run at once, over the profile's `threads`.
+    #[arg(long)]
+    pub threads: Option<u32>,
+    /// Rebuild incremental models and seeds from scratch.
+    #[arg(long, short = 'f')]
+    pub full_refresh: bool,
+    /// Stop at the first failure.
+    #[arg(long, short = 'x')]
+    pub fail_fast: bool,
+    /// Nodes to include: `model`, `+model`, `tag:x`, `path:models/staging`, `source:s.t+`, …
+    #[arg(long, short = 's', alias = "models", short_alias = 'm', num_args = 1.., value_name = "SELECTOR")]
+    pub select: Vec<String>,
+    /// Nodes to leave out, in the syntax of `--select`.
+    #[arg(long, num_args = 1.., value_name = "SELECTOR")]
+    pub exclude: Vec<String>,
+    /// Only nodes of these types: `model`, `seed`, `snapshot`, `test`, `source`, `analysis`,
+    /// `exposure`, `default`, `all`.
+    #[arg(long, num_args = 1.., value_name = "TYPE")]
+    pub resource_type: Vec<String>,
+    /// A folder holding a previous `manifest.json`, for `state:modified` and `state:new`.
+    #[arg(long, value_name = "DIR")]
+    pub state: Option<PathBuf>,
+    /// Which tests come along with selected nodes: `eager` (default), `cautious`,
+    /// `buildable`, `empty`.
+    #[arg(long, value_name = "MODE")]
+    pub indirect_selection: Option<String>,
+    /// What `ls` prints per node.
+    #[arg(long, short = 'o', value_parser = ["selector", "name", "path", "json"], default_value = "selector")]
+    pub output: String,
+    /// The keys of `ls --output json`, over dbt's default set.
+    #[arg(long, num_args = 1.., value_name = "KEY")]
+    pub output_keys: Vec<String>,
 }

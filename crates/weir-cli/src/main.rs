@@ -3,6 +3,7 @@
 
 mod args;
 mod commands;
+mod dbt;
 mod demo;
 mod output;
 mod server;

@@ -21,3 +21,10 @@ pub const AWS_SECRET_ACCESS_KEY: &str = "AWS_SECRET_ACCESS_KEY";
 /// A memory limit for DuckDB warehouse connections (`SET memory_limit`), e.g. `2GB`. Unset by
 /// default (DuckDB's own default, 80% of RAM).
 pub const WEIR_DUCKDB_MEMORY_LIMIT: &str = "WEIR_DUCKDB_MEMORY_LIMIT";
+
+/// The folder holding dbt's `profiles.yml` for `weir dbt`, as dbt reads it; `--profiles-dir`
+/// wins over it.
+pub const DBT_PROFILES_DIR: &str = "DBT_PROFILES_DIR";
+/// A folder of dbt hub packages for `weir dbt deps`, which works offline:
+/// `<cache>/<org>/<package>/<version>/` holds the package (`dbt-labs/dbt_utils/1.3.0/`).
+pub const WEIR_DBT_PACKAGE_CACHE: &str = "WEIR_DBT_PACKAGE_CACHE";

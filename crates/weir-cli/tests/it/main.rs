@@ -3,12 +3,13 @@
 //! from `pg`), query values on both engines (`values`), malformed rows of a load (`rejects`), loads
 //! and downloads killed at random moments (`crash`), secrets kept out of every stored byte
 //! (`secrets`), behaviours that must not surprise (`surprises`), `weir server` and `weir backfill`
-//! over HTTP (`server`), sharing the harness in `common`.
+//! over HTTP (`server`), `weir dbt` on dbt projects (`dbt`), sharing the harness in `common`.
 
 mod buckets;
 mod common;
 mod corpus;
 mod crash;
+mod dbt;
 mod engine;
 mod pg;
 mod rejects;
