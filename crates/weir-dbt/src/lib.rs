@@ -7,4 +7,6 @@
 pub mod graph_select;
 pub mod jinja;
 pub mod project;
+pub mod seeds;
 pub mod select;
+pub mod tests_sql;
