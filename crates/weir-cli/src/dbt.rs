@@ -26,11 +26,11 @@ pub fn dbt(cmd: DbtCommand) -> Result<u8> {
         DbtCommand::Ls(f) => ls(&f),
         DbtCommand::Deps(f) => deps(&f),
         DbtCommand::Debug(f) => debug(&f),
-        DbtCommand::Seed(_) => not_yet("seed"),
-        DbtCommand::Run(_) => not_yet("run"),
-        DbtCommand::Test(_) => not_yet("test"),
-        DbtCommand::Build(_) => not_yet("build"),
-        DbtCommand::Compile(_) => not_yet("compile"),
+        DbtCommand::Seed(f) => crate::dbt_run::execute(crate::dbt_run::Verb::Seed, &f),
+        DbtCommand::Run(f) => crate::dbt_run::execute(crate::dbt_run::Verb::Run, &f),
+        DbtCommand::Test(f) => crate::dbt_run::execute(crate::dbt_run::Verb::Test, &f),
+        DbtCommand::Build(f) => crate::dbt_run::execute(crate::dbt_run::Verb::Build, &f),
+        DbtCommand::Compile(f) => crate::dbt_run::execute(crate::dbt_run::Verb::Compile, &f),
         DbtCommand::Snapshot(_) => not_yet("snapshot"),
         DbtCommand::Source(DbtSourceCommand::Freshness(_)) => not_yet("source freshness"),
         DbtCommand::Docs(DbtDocsCommand::Generate(_)) => not_yet("docs generate"),
@@ -40,12 +40,12 @@ pub fn dbt(cmd: DbtCommand) -> Result<u8> {
 fn not_yet(verb: &str) -> Result<u8> {
     Err(user_error_hint(
         format!("weir dbt {verb} is not available yet"),
-        "weir reads dbt projects today: `weir dbt ls`, `weir dbt deps` and `weir dbt debug` work; \
-         compiling and running nodes come next (issue 11)",
+        "`weir dbt ls`, `deps`, `debug`, `compile`, `seed`, `run`, `test` and `build` work today \
+         (issue 11)",
     ))
 }
 
-fn warn(message: &str) {
+pub(crate) fn warn(message: &str) {
     eprintln!("{} {message}", paint("33", "warning:"));
 }
 
@@ -127,9 +127,9 @@ fn walk(dir: &Path, rel: &str, depth: usize, files: &mut ProjectFiles) -> Result
 }
 
 /// A project with its installed packages, ready for selection.
-struct Loaded {
-    project: Project,
-    graph: Graph,
+pub(crate) struct Loaded {
+    pub(crate) project: Project,
+    pub(crate) graph: Graph,
 }
 
 /// The files of the root project and of each package, for source lines in diagnostics.
@@ -165,7 +165,7 @@ fn report(diags: &[Diagnostic], sources: &Sources, root: &Path) -> anyhow::Error
 
 /// Reads the project and the packages installed under its `packages-install-path`, and builds
 /// the graph. Every problem is printed, located.
-fn load(root: &Path) -> Result<Loaded> {
+pub(crate) fn load(root: &Path) -> Result<Loaded> {
     let files = read_project(root)?;
     let mut sources = Sources {
         root: files,
@@ -213,7 +213,7 @@ fn load(root: &Path) -> Result<Loaded> {
 }
 
 /// `--vars` as a map (YAML or JSON text).
-fn cli_vars(flags: &DbtFlags) -> Result<Map<String, Value>> {
+pub(crate) fn cli_vars(flags: &DbtFlags) -> Result<Map<String, Value>> {
     let Some(text) = &flags.vars else {
         return Ok(Map::new());
     };
@@ -236,7 +236,7 @@ fn cli_vars(flags: &DbtFlags) -> Result<Map<String, Value>> {
 }
 
 /// Checks the flags every verb reads the same way.
-fn check_flags(flags: &DbtFlags) -> Result<IndirectSelection> {
+pub(crate) fn check_flags(flags: &DbtFlags) -> Result<IndirectSelection> {
     cli_vars(flags)?;
     if flags.threads == Some(0) {
         return Err(user_error("`--threads` should be at least 1"));
@@ -283,7 +283,7 @@ fn resource_types(values: &[String]) -> Result<Vec<select::ResourceType>> {
 }
 
 /// The previous run's `manifest.json` in the `--state` folder, for `state:`.
-fn read_state(dir: &Path) -> Result<State> {
+pub(crate) fn read_state(dir: &Path) -> Result<State> {
     let file = dir.join("manifest.json");
     let text = std::fs::read_to_string(&file).map_err(|e| {
         user_error_hint(
@@ -439,7 +439,7 @@ fn ls_json(node: &Node, keys: &[String]) -> Map<String, Value> {
 }
 
 /// The node's config with dbt's defaults for the keys it leaves unset, in dbt's order.
-fn full_config(node: &Node) -> Map<String, Value> {
+pub(crate) fn full_config(node: &Node) -> Map<String, Value> {
     let mut config = Map::new();
     config.insert("enabled".into(), json!(true));
     if node.resource_type != ResourceType::Source {
@@ -532,7 +532,7 @@ fn write_python_string(s: &str, out: &mut String) {
 
 /// Where `profiles.yml` is looked for: `--profiles-dir`, `DBT_PROFILES_DIR`, the project
 /// folder when it holds one, `~/.dbt`.
-fn profiles_dir(flags: &DbtFlags) -> PathBuf {
+pub(crate) fn profiles_dir(flags: &DbtFlags) -> PathBuf {
     if let Some(dir) = &flags.profiles_dir {
         return dir.clone();
     }
@@ -548,7 +548,7 @@ fn profiles_dir(flags: &DbtFlags) -> PathBuf {
 }
 
 /// The warehouse a dbt target connects to.
-fn warehouse_target(target: &weir_dbt::project::Target) -> weir_warehouse::Target {
+pub(crate) fn warehouse_target(target: &weir_dbt::project::Target) -> weir_warehouse::Target {
     use weir_dbt::project::Adapter;
     use weir_warehouse::url::{Engine, PgConfig};
     let pg = |p: &weir_dbt::project::PostgresTarget, engine| {

@@ -4,6 +4,7 @@
 mod args;
 mod commands;
 mod dbt;
+mod dbt_run;
 mod demo;
 mod output;
 mod server;

@@ -309,6 +309,20 @@ impl Compiler {
         }
     }
 
+    /// A node as the compiler sees it: its configs merged with what `apply_config` recorded.
+    pub fn node(&self, node_id: &str) -> Option<&Node> {
+        self.inner.nodes.get(node_id)
+    }
+
+    /// The relation a node is built as (or a source read from), with the configs recorded so
+    /// far (custom `schema`, `alias`, `database`).
+    pub fn relation(&self, node_id: &str) -> Option<Relation> {
+        self.inner
+            .nodes
+            .get(node_id)
+            .map(|n| relation_of(&self.inner, n))
+    }
+
     /// Renders one node. `is_incremental` is what `is_incremental()` answers for an
     /// incremental model (the caller knows whether the relation exists and about
     /// `--full-refresh`).

@@ -1,0 +1,1451 @@
+//! `weir dbt compile | seed | run | test | build`: the selected nodes compiled by
+//! `weir_dbt::jinja`, scheduled by `weir_dbt::run`, and built here over weir-warehouse — the
+//! `Adapter` the compile stage asks, the materializations' SQL (view, table, incremental;
+//! ephemeral models are CTEs of their children), seeds and tests — with dbt's output lines and
+//! its `target/` artifacts (`compiled/`, `run/`, `manifest.json`, `run_results.json`).
+//!
+//! One connection per worker thread; each node's statements run in one transaction.
+
+#![expect(
+    clippy::print_stdout,
+    reason = "dbt prints its run log on stdout, and tools read it there"
+)]
+
+use crate::args::DbtFlags;
+use crate::dbt::{check_flags, cli_vars, full_config, load, profiles_dir, warehouse_target, warn};
+use crate::output::{self, user_error, user_error_hint};
+use anyhow::{Context, Result};
+use serde_json::{Map, Value, json};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+use weir_dbt::graph_select;
+use weir_dbt::jinja::{self, Adapter, Column, Compiler, Relation, Settings, Table, TargetInfo};
+use weir_dbt::project::{Config, Graph, Node, ResourceType, TestTarget};
+use weir_dbt::run::{self, Event, NodeResult, NodeRunner, Plan, Status};
+use weir_dbt::select::{self, Selection};
+use weir_dbt::{seeds, tests_sql};
+use weir_warehouse::{Engine, Warehouse};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verb {
+    Compile,
+    Seed,
+    Run,
+    Test,
+    Build,
+}
+
+impl Verb {
+    fn name(self) -> &'static str {
+        match self {
+            Verb::Compile => "compile",
+            Verb::Seed => "seed",
+            Verb::Run => "run",
+            Verb::Test => "test",
+            Verb::Build => "build",
+        }
+    }
+
+    fn resource_types(self) -> Vec<select::ResourceType> {
+        use select::ResourceType as T;
+        match self {
+            Verb::Compile => vec![T::Model, T::Test, T::Analysis],
+            Verb::Seed => vec![T::Seed],
+            Verb::Run => vec![T::Model],
+            Verb::Test => vec![T::Test],
+            Verb::Build => vec![T::Model, T::Seed, T::Snapshot, T::Test],
+        }
+    }
+}
+
+/// Reads the profile's target as `debug` does, failing on the first problem.
+fn read_target(flags: &DbtFlags, profile: Option<&str>) -> Result<weir_dbt::project::Target> {
+    let dir = profiles_dir(flags);
+    let file = dir.join("profiles.yml");
+    let text = std::fs::read_to_string(&file).map_err(|e| {
+        user_error_hint(
+            format!("could not read `{}`: {e}", file.display()),
+            "pass `--profiles-dir`, set `DBT_PROFILES_DIR`, or put `profiles.yml` in the project",
+        )
+    })?;
+    let Some(profile) = flags.profile.as_deref().or(profile) else {
+        return Err(user_error(
+            "`dbt_project.yml` names no `profile:` and `--profile` is not given",
+        ));
+    };
+    let env = |name: &str| std::env::var(name).ok();
+    weir_dbt::project::Target::from_profiles(
+        &text,
+        &file.display().to_string(),
+        profile,
+        flags.target.as_deref(),
+        &env,
+    )
+    .map_err(|d| {
+        for d in &d.0 {
+            output::print_diagnostic(d, Some(&text));
+        }
+        user_error("`profiles.yml` is not valid")
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// The adapter: the compile stage's and the materializations' database, one connection.
+
+struct Conn {
+    kind: String,
+    engine: Engine,
+    wh: Mutex<Box<dyn Warehouse>>,
+}
+
+fn lit(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+/// Which kind of relation exists under a name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Table,
+    View,
+}
+
+impl Conn {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Box<dyn Warehouse>> {
+        self.wh.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn filter(rel: &Relation) -> String {
+        let mut f = format!(
+            "table_schema = {} and table_name = {}",
+            lit(&rel.schema),
+            lit(&rel.identifier)
+        );
+        if let Some(db) = rel.database.as_deref().filter(|d| !d.is_empty()) {
+            f.push_str(&format!(" and table_catalog = {}", lit(db)));
+        }
+        f
+    }
+
+    fn kind_of(wh: &mut dyn Warehouse, rel: &Relation) -> Result<Option<Kind>, String> {
+        let rows = wh
+            .query(&format!(
+                "select table_type from information_schema.tables where {}",
+                Conn::filter(rel)
+            ))
+            .map_err(|e| e.to_string())?;
+        Ok(rows.rows.first().and_then(|r| r.first()).map(|t| {
+            if t.as_str().is_some_and(|t| t.contains("VIEW")) {
+                Kind::View
+            } else {
+                Kind::Table
+            }
+        }))
+    }
+
+    fn columns_of(wh: &mut dyn Warehouse, rel: &Relation) -> Result<Vec<Column>, String> {
+        let rows = wh
+            .query(&format!(
+                "select column_name, data_type from information_schema.columns where {} \
+                 order by ordinal_position",
+                Conn::filter(rel)
+            ))
+            .map_err(|e| e.to_string())?;
+        Ok(rows
+            .rows
+            .iter()
+            .map(|r| Column {
+                name: r.first().and_then(Value::as_str).unwrap_or("").to_string(),
+                data_type: r.get(1).and_then(Value::as_str).unwrap_or("").to_string(),
+            })
+            .collect())
+    }
+}
+
+impl Adapter for Conn {
+    fn kind(&self) -> &str {
+        &self.kind
+    }
+    fn run_query(&self, sql: &str) -> Result<Table, String> {
+        let rows = self.lock().query(sql).map_err(|e| e.to_string())?;
+        Ok(Table {
+            columns: rows.columns,
+            rows: rows.rows,
+        })
+    }
+    fn get_columns(&self, relation: &Relation) -> Result<Vec<Column>, String> {
+        Conn::columns_of(self.lock().as_mut(), relation)
+    }
+    fn relation_exists(&self, relation: &Relation) -> Result<bool, String> {
+        Conn::kind_of(self.lock().as_mut(), relation).map(|k| k.is_some())
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The runner: one node's work.
+
+/// What a node left for the artifacts.
+#[derive(Default, Clone)]
+struct Done {
+    compiled: Option<String>,
+    relation: Option<String>,
+}
+
+struct Runner<'a> {
+    verb: Verb,
+    graph: &'a Graph,
+    compiler: RwLock<Compiler>,
+    conns: Vec<Arc<Conn>>,
+    full_refresh: bool,
+    target_dir: PathBuf,
+    project_dir: PathBuf,
+    root_project: String,
+    schemas: Mutex<BTreeSet<String>>,
+    done: Mutex<BTreeMap<String, Done>>,
+}
+
+/// A node's failure: its message for the log and `run_results.json`.
+type Fail = String;
+
+impl Runner<'_> {
+    fn compiler(&self) -> std::sync::RwLockReadGuard<'_, Compiler> {
+        self.compiler.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn relation(&self, id: &str) -> Option<Relation> {
+        self.compiler().relation(id)
+    }
+
+    fn node(&self, id: &str) -> Option<Node> {
+        self.compiler().node(id).cloned()
+    }
+
+    fn pg(&self, conn: &Conn) -> bool {
+        conn.engine != Engine::DuckDb
+    }
+
+    fn write_file(&self, kind: &str, node: &Node, sql: &str) {
+        let mut rel = node.original_file_path.clone();
+        if node.test.is_some() {
+            rel = format!("{rel}/{}", node.path);
+        }
+        let file = self
+            .target_dir
+            .join(kind)
+            .join(&node.package_name)
+            .join(rel);
+        if let Some(dir) = file.parent() {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        let _ = std::fs::write(file, sql);
+    }
+
+    fn remember(&self, id: &str, f: impl FnOnce(&mut Done)) {
+        let mut done = self.done.lock().unwrap_or_else(|e| e.into_inner());
+        f(done.entry(id.to_string()).or_default());
+    }
+
+    fn compile_error(&self, node: &Node, e: &jinja::CompileError) -> Fail {
+        format!(
+            "Compilation Error in {} {} ({})\n  {}",
+            node.resource_type, node.name, node.original_file_path, e.diagnostic
+        )
+    }
+
+    /// Compiles a node, records its in-file config, and writes `target/compiled/…`.
+    fn compile(&self, node: &Node, conn: &Arc<Conn>, incremental: bool) -> Result<String, Fail> {
+        let adapter: Arc<dyn Adapter> = conn.clone();
+        let compiled = self
+            .compiler()
+            .compile(&node.unique_id, adapter, incremental)
+            .map_err(|e| self.compile_error(node, &e))?;
+        if !compiled.config.0.is_empty() {
+            self.compiler
+                .write()
+                .unwrap_or_else(|e| e.into_inner())
+                .apply_config(&node.unique_id, &compiled.config);
+        }
+        self.write_file("compiled", node, &compiled.sql);
+        let sql = compiled.sql;
+        self.remember(&node.unique_id, |d| d.compiled = Some(sql.clone()));
+        Ok(sql)
+    }
+
+    /// A generic test's failing-rows query: built-in tests from `tests_sql`, the project's
+    /// own generic tests through their macro.
+    fn test_sql(&self, node: &Node, conn: &Arc<Conn>) -> Result<String, Fail> {
+        if node.test.is_none() {
+            return self.compile(node, conn, false);
+        }
+        let relation_of = |id: &str| self.relation(id).map(|r| r.render(conn.as_ref()));
+        match tests_sql::generic_test_sql(node, self.graph, &relation_of, &conn.kind) {
+            Ok(sql) => {
+                self.write_file("compiled", node, &sql);
+                let s = sql.clone();
+                self.remember(&node.unique_id, |d| d.compiled = Some(s));
+                Ok(sql)
+            }
+            Err(tests_sql::TestSqlError::Unsupported(_)) => self.compile(node, conn, false),
+            Err(e) => Err(format!(
+                "Compilation Error in test {} ({})\n  {e}",
+                node.name, node.original_file_path
+            )),
+        }
+    }
+
+    fn ensure_schema(&self, conn: &Conn, rel: &Relation) -> Result<(), Fail> {
+        let key = format!("{:?}.{}", rel.database, rel.schema);
+        let mut schemas = self.schemas.lock().unwrap_or_else(|e| e.into_inner());
+        if schemas.contains(&key) {
+            return Ok(());
+        }
+        let schema = Relation {
+            database: rel.database.clone(),
+            schema: String::new(),
+            identifier: rel.schema.clone(),
+        }
+        .render(conn);
+        conn.lock()
+            .execute(&format!("create schema if not exists {schema}"))
+            .map_err(|e| format!("could not create the schema `{}`: {e}", rel.schema))?;
+        schemas.insert(key);
+        Ok(())
+    }
+
+    /// Runs statements in one transaction; the first failure rolls back.
+    fn transaction(&self, conn: &Conn, statements: &[String]) -> Result<(), String> {
+        let mut wh = conn.lock();
+        wh.begin().map_err(|e| e.to_string())?;
+        for sql in statements {
+            if let Err(e) = wh.execute(sql) {
+                let _ = wh.rollback();
+                return Err(e.to_string());
+            }
+        }
+        wh.commit().map_err(|e| e.to_string())
+    }
+
+    fn run_model(&self, node: &Node, conn: &Arc<Conn>) -> Result<String, Fail> {
+        let id = &node.unique_id;
+        let existing = |rel: &Relation| {
+            Conn::kind_of(conn.lock().as_mut(), rel).map_err(|e| format!("Database Error: {e}"))
+        };
+        let before = node.materialized().to_string();
+        let rel0 = self.relation(id).ok_or("no relation")?;
+        let exists0 = existing(&rel0)?;
+        let incr = |mat: &str, exists: Option<Kind>| {
+            mat == "incremental" && exists == Some(Kind::Table) && !self.full_refresh
+        };
+        let mut sql = self.compile(node, conn, incr(&before, exists0))?;
+        let node = self.node(id).ok_or("no node")?;
+        let mat = node.materialized().to_string();
+        let rel = self.relation(id).ok_or("no relation")?;
+        let exists = if rel == rel0 {
+            exists0
+        } else {
+            existing(&rel)?
+        };
+        if incr(&mat, exists) != incr(&before, exists0) {
+            sql = self.compile(&node, conn, incr(&mat, exists))?;
+        }
+        if mat == "ephemeral" {
+            return Ok("OK".into());
+        }
+        let hooks = |key: &str| -> Result<Vec<String>, Fail> {
+            let mut out = Vec::new();
+            for k in [key.to_string(), key.replace('-', "_")] {
+                for h in match node.config.get(&k) {
+                    Some(Value::Array(items)) => items.clone(),
+                    Some(Value::Null) | None => Vec::new(),
+                    Some(other) => vec![other.clone()],
+                } {
+                    let text = match &h {
+                        Value::String(s) => s.clone(),
+                        Value::Object(o) => o
+                            .get("sql")
+                            .and_then(Value::as_str)
+                            .unwrap_or("")
+                            .to_string(),
+                        _ => String::new(),
+                    };
+                    if text.contains("{{") || text.contains("{%") {
+                        return Err(format!(
+                            "Compilation Error in model {} ({})\n  hooks with Jinja are not available yet in weir: `{text}`",
+                            node.name, node.original_file_path
+                        ));
+                    }
+                    if !text.trim().is_empty() {
+                        out.push(text);
+                    }
+                }
+            }
+            Ok(out)
+        };
+        let pre = hooks("pre-hook")?;
+        let post = hooks("post-hook")?;
+        self.ensure_schema(conn, &rel)?;
+        let statements = self
+            .materialize(&node, conn, &mat, &rel, exists, &sql)
+            .map_err(|e| {
+                format!(
+                    "Database Error in model {} ({})\n  {e}",
+                    node.name, node.original_file_path
+                )
+            })?;
+        let mut all = pre;
+        all.extend(statements);
+        all.extend(post);
+        self.write_file("run", &node, &all.join(";\n\n"));
+        self.transaction(conn, &all).map_err(|e| {
+            format!(
+                "Database Error in model {} ({})\n  {e}",
+                node.name, node.original_file_path
+            )
+        })?;
+        self.remember(id, |d| d.relation = Some(rel.render(conn.as_ref())));
+        Ok(if self.pg(conn) {
+            match mat.as_str() {
+                "view" => "CREATE VIEW".into(),
+                _ => "SELECT".into(),
+            }
+        } else {
+            "OK".into()
+        })
+    }
+
+    /// The statements that build `rel` from `sql`.
+    fn materialize(
+        &self,
+        node: &Node,
+        conn: &Arc<Conn>,
+        mat: &str,
+        rel: &Relation,
+        exists: Option<Kind>,
+        sql: &str,
+    ) -> Result<Vec<String>, String> {
+        let a = conn.as_ref();
+        let pg = self.pg(conn);
+        let cascade = if pg { " cascade" } else { "" };
+        let target = rel.render(a);
+        let drop = |kind: Kind| match kind {
+            Kind::Table => format!("drop table if exists {target}{cascade}"),
+            Kind::View => format!("drop view if exists {target}{cascade}"),
+        };
+        let tmp_rel = Relation {
+            identifier: format!("{}__dbt_tmp", rel.identifier),
+            ..rel.clone()
+        };
+        let tmp = tmp_rel.render(a);
+        let table = |out: &mut Vec<String>| {
+            if pg {
+                out.push(format!("drop table if exists {tmp}"));
+                out.push(format!("create table {tmp} as (\n{sql}\n)"));
+                if let Some(k) = exists {
+                    out.push(drop(k));
+                }
+                out.push(format!(
+                    "alter table {tmp} rename to {}",
+                    a.quote(&rel.identifier)
+                ));
+            } else {
+                if exists == Some(Kind::View) {
+                    out.push(drop(Kind::View));
+                }
+                out.push(format!("create or replace table {target} as (\n{sql}\n)"));
+            }
+        };
+        let mut out = Vec::new();
+        match mat {
+            "view" => {
+                if let Some(k) = exists
+                    && (pg || k == Kind::Table)
+                {
+                    out.push(drop(k));
+                }
+                let verb = if pg { "create" } else { "create or replace" };
+                out.push(format!("{verb} view {target} as (\n{sql}\n)"));
+            }
+            "table" => table(&mut out),
+            "incremental" if self.full_refresh || exists != Some(Kind::Table) => table(&mut out),
+            "incremental" => {
+                return self.incremental(node, conn, rel, &tmp_rel, sql);
+            }
+            other => {
+                return Err(format!(
+                    "the materialization `{other}` is not available yet in weir (view, table, \
+                     incremental and ephemeral are)"
+                ));
+            }
+        }
+        Ok(out)
+    }
+
+    fn incremental(
+        &self,
+        node: &Node,
+        conn: &Arc<Conn>,
+        rel: &Relation,
+        tmp_rel: &Relation,
+        sql: &str,
+    ) -> Result<Vec<String>, String> {
+        let a = conn.as_ref();
+        let target = rel.render(a);
+        let tmp = tmp_rel.render(a);
+        // The new rows go to a table next to the target first, so their columns can be compared.
+        {
+            let mut wh = conn.lock();
+            wh.execute(&format!("drop table if exists {tmp}"))
+                .map_err(|e| e.to_string())?;
+            wh.execute(&format!("create table {tmp} as (\n{sql}\n)"))
+                .map_err(|e| e.to_string())?;
+        }
+        let result = (|| {
+            let src = Conn::columns_of(conn.lock().as_mut(), tmp_rel)?;
+            let dst = Conn::columns_of(conn.lock().as_mut(), rel)?;
+            let has = |cols: &[Column], name: &str| {
+                cols.iter().any(|c| c.name.eq_ignore_ascii_case(name))
+            };
+            let added: Vec<&Column> = src.iter().filter(|c| !has(&dst, &c.name)).collect();
+            let removed: Vec<&Column> = dst.iter().filter(|c| !has(&src, &c.name)).collect();
+            let on_change = node
+                .config
+                .get("on_schema_change")
+                .and_then(Value::as_str)
+                .unwrap_or("ignore");
+            let mut out = Vec::new();
+            let changed = !added.is_empty() || !removed.is_empty();
+            match on_change {
+                "ignore" => {}
+                "fail" if changed => {
+                    return Err(format!(
+                        "The source and target schemas on this incremental model are out of sync! \
+                         New columns: [{}]; missing columns: [{}]. Set `on_schema_change` to \
+                         `append_new_columns` or `sync_all_columns`, or rebuild with `--full-refresh`",
+                        added
+                            .iter()
+                            .map(|c| c.name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                        removed
+                            .iter()
+                            .map(|c| c.name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ));
+                }
+                "fail" => {}
+                "append_new_columns" | "sync_all_columns" => {
+                    for c in &added {
+                        out.push(format!(
+                            "alter table {target} add column {} {}",
+                            a.quote(&c.name),
+                            c.data_type
+                        ));
+                    }
+                    if on_change == "sync_all_columns" {
+                        for c in &removed {
+                            out.push(format!(
+                                "alter table {target} drop column {}",
+                                a.quote(&c.name)
+                            ));
+                        }
+                    }
+                }
+                other => {
+                    return Err(format!(
+                        "`on_schema_change` is `{other}`; expected `ignore`, `fail`, \
+                         `append_new_columns` or `sync_all_columns`"
+                    ));
+                }
+            }
+            // The columns the insert writes: the target's that the new rows have (plus those
+            // just added).
+            let cols: Vec<String> = match on_change {
+                "append_new_columns" | "sync_all_columns" => {
+                    src.iter().map(|c| a.quote(&c.name)).collect()
+                }
+                _ => dst
+                    .iter()
+                    .filter(|c| has(&src, &c.name))
+                    .map(|c| a.quote(&c.name))
+                    .collect(),
+            };
+            let cols = cols.join(", ");
+            let keys: Vec<String> = match node.config.get("unique_key") {
+                Some(Value::String(k)) => vec![k.clone()],
+                Some(Value::Array(ks)) => ks
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_string)
+                    .collect(),
+                _ => Vec::new(),
+            };
+            let strategy = node
+                .config
+                .get("incremental_strategy")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+                .unwrap_or_else(|| {
+                    if keys.is_empty() {
+                        "append".into()
+                    } else {
+                        "delete+insert".into()
+                    }
+                });
+            let insert = format!("insert into {target} ({cols}) select {cols} from {tmp}");
+            match strategy.as_str() {
+                "append" => out.push(insert),
+                "delete+insert" => {
+                    if keys.is_empty() {
+                        return Err("the `delete+insert` strategy needs a `unique_key`".into());
+                    }
+                    let k = keys.join(", ");
+                    out.push(format!(
+                        "delete from {target} where ({k}) in (select {k} from {tmp})"
+                    ));
+                    out.push(insert);
+                }
+                "merge" => {
+                    let on = if keys.is_empty() {
+                        "false".to_string()
+                    } else {
+                        keys.iter()
+                            .map(|k| format!("DBT_INTERNAL_SOURCE.{k} = DBT_INTERNAL_DEST.{k}"))
+                            .collect::<Vec<_>>()
+                            .join(" and ")
+                    };
+                    let names: Vec<String> = src
+                        .iter()
+                        .filter(|c| has(&dst, &c.name) || on_change != "ignore")
+                        .map(|c| a.quote(&c.name))
+                        .collect();
+                    let set = names
+                        .iter()
+                        .map(|c| format!("{c} = DBT_INTERNAL_SOURCE.{c}"))
+                        .collect::<Vec<_>>()
+                        .join(", ");
+                    let values = names
+                        .iter()
+                        .map(|c| format!("DBT_INTERNAL_SOURCE.{c}"))
+                        .collect::<Vec<_>>()
+                        .join(", ");
+                    out.push(format!(
+                        "merge into {target} as DBT_INTERNAL_DEST using {tmp} as DBT_INTERNAL_SOURCE \
+                         on ({on}) when matched then update set {set} \
+                         when not matched then insert ({}) values ({values})",
+                        names.join(", ")
+                    ));
+                }
+                other => {
+                    return Err(format!(
+                        "the incremental strategy `{other}` is not available yet in weir \
+                         (append, delete+insert and merge are)"
+                    ));
+                }
+            }
+            out.push(format!("drop table if exists {tmp}"));
+            Ok(out)
+        })();
+        if result.is_err() {
+            let _ = conn.lock().execute(&format!("drop table if exists {tmp}"));
+        }
+        result
+    }
+
+    fn run_seed(&self, node: &Node, conn: &Arc<Conn>) -> Result<String, Fail> {
+        let rel = self.relation(&node.unique_id).ok_or("no relation")?;
+        let types = node
+            .config
+            .get("column_types")
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default();
+        let table = seeds::read_seed(&node.original_file_path, &node.raw_code, &types, &conn.kind)
+            .map_err(|d| format!("Compilation Error in seed {} ({d})", node.name))?;
+        let exists = Conn::kind_of(conn.lock().as_mut(), &rel).map_err(|e| e.to_string())?;
+        self.ensure_schema(conn, &rel)?;
+        let target = rel.render(conn.as_ref());
+        let mut statements = Vec::new();
+        let cascade = if self.pg(conn) { " cascade" } else { "" };
+        let keep = match exists {
+            Some(Kind::Table) if !self.full_refresh => true,
+            Some(Kind::Table) => {
+                statements.push(format!("drop table if exists {target}{cascade}"));
+                false
+            }
+            Some(Kind::View) => {
+                statements.push(format!("drop view if exists {target}{cascade}"));
+                false
+            }
+            None => false,
+        };
+        statements.extend(seeds::seed_statements(&table, &target, &conn.kind, keep));
+        self.transaction(conn, &statements).map_err(|e| {
+            format!(
+                "Database Error in seed {} ({})\n  {e}",
+                node.name, node.original_file_path
+            )
+        })?;
+        self.remember(&node.unique_id, |d| d.relation = Some(target));
+        Ok(format!("INSERT {}", table.rows.len()))
+    }
+
+    fn run_test(&self, node: &Node, conn: &Arc<Conn>) -> NodeResult {
+        let failed = |message: String| NodeResult {
+            status: Status::Error,
+            message,
+            failures: None,
+            execution_time: Duration::ZERO,
+        };
+        let sql = match self.test_sql(node, conn) {
+            Ok(s) => s,
+            Err(e) => return failed(e),
+        };
+        let config = self
+            .node(&node.unique_id)
+            .map(|n| n.config)
+            .unwrap_or_default();
+        let wrapped = tests_sql::wrap_test_sql(&sql, &config);
+        self.write_file("run", node, &wrapped);
+        let rows = match conn.lock().query(&wrapped) {
+            Ok(r) => r,
+            Err(e) => {
+                return failed(format!(
+                    "Database Error in test {} ({})\n  {e}",
+                    node.name, node.original_file_path
+                ));
+            }
+        };
+        let row = rows.rows.first().cloned().unwrap_or_default();
+        let truthy = |v: Option<&Value>| match v {
+            Some(Value::Bool(b)) => *b,
+            Some(Value::Number(n)) => n.as_f64().is_some_and(|f| f != 0.0),
+            Some(Value::String(s)) => s == "true" || s == "1",
+            _ => false,
+        };
+        let failures = match row.first() {
+            Some(Value::Number(n)) => n.as_u64().unwrap_or(0),
+            Some(Value::String(s)) => s.parse().unwrap_or(0),
+            _ => 0,
+        };
+        let status = tests_sql::test_status(&config, truthy(row.get(1)), truthy(row.get(2)));
+        let (status, message) = match status {
+            tests_sql::TestStatus::Pass => (Status::Pass, String::new()),
+            tests_sql::TestStatus::Warn => (
+                Status::Warn,
+                format!(
+                    "Got {failures} result{}, configured to warn if {}",
+                    if failures == 1 { "" } else { "s" },
+                    config
+                        .get("warn_if")
+                        .and_then(Value::as_str)
+                        .unwrap_or("!= 0")
+                ),
+            ),
+            tests_sql::TestStatus::Fail => (
+                Status::Fail,
+                format!(
+                    "Got {failures} result{}, configured to fail if {}",
+                    if failures == 1 { "" } else { "s" },
+                    config
+                        .get("error_if")
+                        .and_then(Value::as_str)
+                        .unwrap_or("!= 0")
+                ),
+            ),
+        };
+        NodeResult {
+            status,
+            message,
+            failures: Some(failures),
+            execution_time: Duration::ZERO,
+        }
+    }
+}
+
+impl NodeRunner for Runner<'_> {
+    fn run(&self, worker: usize, node_id: &str) -> NodeResult {
+        let conn = &self.conns[worker % self.conns.len()];
+        let Some(node) = self.node(node_id) else {
+            return NodeResult {
+                status: Status::Error,
+                message: format!("no node `{node_id}`; this is a bug in weir, please report it"),
+                failures: None,
+                execution_time: Duration::ZERO,
+            };
+        };
+        let outcome = |r: Result<String, Fail>| match r {
+            Ok(message) => NodeResult {
+                status: Status::Success,
+                message,
+                failures: None,
+                execution_time: Duration::ZERO,
+            },
+            Err(message) => NodeResult {
+                status: Status::Error,
+                message,
+                failures: None,
+                execution_time: Duration::ZERO,
+            },
+        };
+        if self.verb == Verb::Compile {
+            let r = match node.resource_type {
+                ResourceType::Test => self.test_sql(&node, conn),
+                _ => {
+                    let rel = self.relation(node_id);
+                    let incr = node.materialized() == "incremental"
+                        && !self.full_refresh
+                        && rel.is_some_and(|r| conn.relation_exists(&r).unwrap_or(false));
+                    self.compile(&node, conn, incr)
+                }
+            };
+            return outcome(r.map(|_| "OK".into()));
+        }
+        match node.resource_type {
+            ResourceType::Model => outcome(self.run_model(&node, conn)),
+            ResourceType::Seed => outcome(self.run_seed(&node, conn)),
+            ResourceType::Test => self.run_test(&node, conn),
+            ResourceType::Snapshot => outcome(Err(format!(
+                "snapshots are not available yet in weir: `{}` ({}) was not run",
+                node.name, node.original_file_path
+            ))),
+            other => outcome(Err(format!("weir does not run {other} nodes"))),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// In-file configs known before compiling: what dbt learns at parse time.
+
+/// The literal `materialized`, `schema` and `alias` of a model's `{{ config(...) }}`, so that
+/// ephemeral models are known before their children compile and the log can name relations.
+fn static_config(raw: &str) -> Config {
+    let mut config = Config::default();
+    let mut at = 0;
+    while let Some(i) = raw[at..].find("config(") {
+        let start = at + i + "config(".len();
+        let end = raw[start..].find(')').map_or(raw.len(), |e| start + e);
+        let args = &raw[start..end];
+        for key in ["materialized", "schema", "alias"] {
+            let mut from = 0;
+            while let Some(k) = args[from..].find(key) {
+                let after = args[from + k + key.len()..].trim_start();
+                from += k + key.len();
+                let Some(rest) = after.strip_prefix('=') else {
+                    continue;
+                };
+                let rest = rest.trim_start();
+                let Some(q) = rest.chars().next().filter(|c| *c == '\'' || *c == '"') else {
+                    continue;
+                };
+                if let Some(close) = rest[1..].find(q) {
+                    config
+                        .0
+                        .insert(key.into(), Value::String(rest[1..1 + close].to_string()));
+                }
+                break;
+            }
+        }
+        at = end;
+    }
+    config
+}
+
+/// A project generic test called through its macro, as dbt does with the test's arguments.
+fn generic_test_call(node: &Node) -> Option<String> {
+    let test = node.test.as_ref()?;
+    let model = match &test.target {
+        TestTarget::Ref { name } => format!("ref({})", lit(name)),
+        TestTarget::Source { source, table } => format!("source({}, {})", lit(source), lit(table)),
+    };
+    let mut args = vec![format!("model={model}")];
+    if let Some(c) = &test.column_name {
+        args.push(format!("column_name={}", lit(c)));
+    }
+    for (k, v) in &test.kwargs {
+        if k == "model" || k == "column_name" {
+            continue;
+        }
+        let value = match v {
+            Value::String(s) if s.starts_with("ref(") || s.starts_with("source(") => s.clone(),
+            other => other.to_string(),
+        };
+        args.push(format!("{k}={value}"));
+    }
+    let name = match &test.namespace {
+        Some(ns) => format!("{ns}.test_{}", test.name),
+        None => format!("test_{}", test.name),
+    };
+    Some(format!("{{{{ {name}({}) }}}}", args.join(", ")))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Output.
+
+fn now() -> String {
+    chrono::Local::now().format("%H:%M:%S").to_string()
+}
+
+fn say(line: &str) {
+    println!("{}  {line}", now());
+}
+
+/// dbt's progress line: `N of M message ....... [STATUS in 0.05s]`, padded to 80 columns.
+fn progress(index: usize, total: usize, message: &str, status: &str, time: Option<Duration>) {
+    let prefix = format!("{index} of {total} {message} ");
+    let mut justified = prefix.clone();
+    while justified.chars().count() < 80 {
+        justified.push('.');
+    }
+    let time = time
+        .map(|t| format!(" in {:.2}s", t.as_secs_f64()))
+        .unwrap_or_default();
+    say(&format!("{justified} [{status}{time}]"));
+}
+
+fn describe(node: &Node, relation: &str) -> (String, String) {
+    match node.resource_type {
+        ResourceType::Model => (
+            format!("sql {} model {relation}", node.materialized()),
+            relation.to_string(),
+        ),
+        ResourceType::Seed => ("seed file".into(), relation.to_string()),
+        ResourceType::Snapshot => ("snapshot".into(), relation.to_string()),
+        _ => ("test".into(), node.name.clone()),
+    }
+}
+
+fn plural_of(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+// ---------------------------------------------------------------------------------------------
+// The command.
+
+pub fn execute(verb: Verb, flags: &DbtFlags) -> Result<u8> {
+    let started = Instant::now();
+    let indirect = check_flags(flags)?;
+    let state = flags
+        .state
+        .as_deref()
+        .map(crate::dbt::read_state)
+        .transpose()?;
+    let mut loaded = load(&flags.project_dir)?;
+    let target = read_target(flags, loaded.project.config.profile.as_deref())?;
+    let threads = flags.threads.unwrap_or(target.threads).max(1) as usize;
+    let root_project = loaded.project.config.name.clone();
+
+    // In-file configs that must be known before anything compiles, and project generic tests
+    // as calls of their macros.
+    let mut known: BTreeMap<String, Config> = BTreeMap::new();
+    for node in loaded.project.nodes.values_mut() {
+        if node.resource_type == ResourceType::Model {
+            let c = static_config(&node.raw_code);
+            if !c.0.is_empty() {
+                known.insert(node.unique_id.clone(), c);
+            }
+        }
+        if let Some(t) = &node.test
+            && !matches!(
+                t.name.as_str(),
+                "unique" | "not_null" | "accepted_values" | "relationships"
+            )
+            && let Some(call) = generic_test_call(node)
+        {
+            node.raw_code = call;
+        }
+    }
+    for (id, c) in &known {
+        if let Some(n) = loaded.project.nodes.get_mut(id) {
+            n.apply_config(c);
+        }
+    }
+    let graph = loaded
+        .project
+        .graph()
+        .map_err(|d| user_error(d.to_string()))?;
+
+    let types = verb.resource_types();
+    let sg = graph_select::select_graph(&graph, &root_project);
+    let selection = Selection {
+        select: &flags.select,
+        exclude: &flags.exclude,
+        state: state.as_ref(),
+        indirect,
+        resource_types: Some(&types),
+    };
+    let selected = select::evaluate(&sg, &selection).map_err(|e| user_error(e.to_string()))?;
+    for word in &selected.unmatched {
+        warn(&format!(
+            "The selection criterion '{word}' does not match any enabled nodes"
+        ));
+    }
+    let to_run: BTreeSet<String> = selected
+        .nodes
+        .iter()
+        .filter(|id| {
+            graph.node(id).is_some_and(|n| {
+                verb == Verb::Compile
+                    || !(n.resource_type == ResourceType::Model && n.materialized() == "ephemeral")
+            })
+        })
+        .cloned()
+        .collect();
+
+    // Connections, one per worker.
+    let mut wt = warehouse_target(&target);
+    if let weir_warehouse::Target::DuckDb { path: Some(p) } = &mut wt
+        && p.is_relative()
+    {
+        *p = flags.project_dir.join(&*p);
+    }
+    let mut conns = Vec::new();
+    for _ in 0..threads.min(to_run.len().max(1)) {
+        let wh = weir_warehouse::connect(&wt)
+            .map_err(|e| user_error(format!("could not connect to {wt}: {e}")))?;
+        conns.push(Arc::new(Conn {
+            kind: target.adapter.type_name().to_string(),
+            engine: wt.engine(),
+            wh: Mutex::new(wh),
+        }));
+    }
+
+    let mut info = TargetInfo::from_target(&target);
+    info.threads = threads as u32;
+    let settings = Settings {
+        target: info,
+        vars: cli_vars(flags)?,
+        env: Arc::new(|name: &str| std::env::var(name).ok()),
+    };
+    let files_for_macros = crate::dbt::read_project(&flags.project_dir)?;
+    let compiler = Compiler::new(&loaded.project, &files_for_macros, settings).map_err(|d| {
+        for d in &d.0 {
+            output::print_diagnostic(d, files_for_macros.get(&d.location.file));
+        }
+        user_error("the project's macros do not compile")
+    })?;
+    let target_dir = flags.project_dir.join(&loaded.project.config.target_path);
+    std::fs::create_dir_all(&target_dir)
+        .with_context(|| format!("could not create `{}`", target_dir.display()))?;
+
+    let runner = Runner {
+        verb,
+        graph: &graph,
+        compiler: RwLock::new(compiler),
+        conns,
+        full_refresh: flags.full_refresh,
+        target_dir: target_dir.clone(),
+        project_dir: flags.project_dir.clone(),
+        root_project: root_project.clone(),
+        schemas: Mutex::new(BTreeSet::new()),
+        done: Mutex::new(BTreeMap::new()),
+    };
+    let _ = (&runner.project_dir, &runner.root_project);
+
+    // The header.
+    let count = |t: ResourceType| {
+        graph
+            .nodes()
+            .values()
+            .filter(|n| n.resource_type == t)
+            .count()
+    };
+    let mut found = vec![
+        plural_of(count(ResourceType::Model), "model", "models"),
+        plural_of(count(ResourceType::Seed), "seed", "seeds"),
+        plural_of(count(ResourceType::Test), "data test", "data tests"),
+        plural_of(count(ResourceType::Source), "source", "sources"),
+    ];
+    if count(ResourceType::Snapshot) > 0 {
+        found.insert(
+            1,
+            plural_of(count(ResourceType::Snapshot), "snapshot", "snapshots"),
+        );
+    }
+    if count(ResourceType::Analysis) > 0 {
+        found.push(plural_of(
+            count(ResourceType::Analysis),
+            "analysis",
+            "analyses",
+        ));
+    }
+    say(&format!(
+        "Running with weir={} (dbt-compatible)",
+        env!("CARGO_PKG_VERSION")
+    ));
+    say(&format!("Found {}", found.join(", ")));
+    if to_run.is_empty() {
+        warn("Nothing to do. Try checking your model configs and model specification args");
+        write_manifest(&runner, &graph, &target_dir, &target)?;
+        return Ok(0);
+    }
+    say("");
+    say(&format!(
+        "Concurrency: {} (target='{}')",
+        plural_of(threads, "thread", "threads"),
+        target.name
+    ));
+    say("");
+
+    let plan = if verb == Verb::Build {
+        Plan::build(&graph, &to_run)
+    } else {
+        Plan::new(&graph, &to_run)
+    };
+    let total = plan.nodes.len();
+    let quiet = verb == Verb::Compile;
+    let on_event = |event: Event<'_>| {
+        if quiet {
+            return;
+        }
+        let (index, id) = match event {
+            Event::Start { index, node_id } | Event::Done { index, node_id, .. } => {
+                (index, node_id)
+            }
+        };
+        let Some(node) = runner.node(id) else {
+            return;
+        };
+        let relation = runner
+            .relation(id)
+            .map(|r| format!("{}.{}", r.schema, r.identifier))
+            .unwrap_or_default();
+        let (what, name) = describe(&node, &relation);
+        match event {
+            Event::Start { .. } => progress(index, total, &format!("START {what}"), "RUN", None),
+            Event::Done { result, .. } => {
+                let t = Some(result.execution_time);
+                let failures = result.failures.unwrap_or(0);
+                match (result.status, node.resource_type) {
+                    (Status::Success, ResourceType::Seed) => progress(
+                        index,
+                        total,
+                        &format!("OK loaded {what} {name}"),
+                        &result.message,
+                        t,
+                    ),
+                    (Status::Success, _) => progress(
+                        index,
+                        total,
+                        &format!("OK created {what}"),
+                        &result.message,
+                        t,
+                    ),
+                    (Status::Pass, _) => progress(index, total, &format!("PASS {name}"), "PASS", t),
+                    (Status::Warn, _) => progress(
+                        index,
+                        total,
+                        &format!("WARN {failures} {name}"),
+                        &format!("WARN {failures}"),
+                        t,
+                    ),
+                    (Status::Fail, _) => progress(
+                        index,
+                        total,
+                        &format!("FAIL {failures} {name}"),
+                        &format!("FAIL {failures}"),
+                        t,
+                    ),
+                    (Status::Error, ResourceType::Test) => {
+                        progress(index, total, &format!("ERROR {name}"), "ERROR", t)
+                    }
+                    (Status::Error, ResourceType::Seed) => progress(
+                        index,
+                        total,
+                        &format!("ERROR loading {what} {name}"),
+                        "ERROR",
+                        t,
+                    ),
+                    (Status::Error, _) => {
+                        progress(index, total, &format!("ERROR creating {what}"), "ERROR", t)
+                    }
+                    (Status::Skipped, ResourceType::Test) => {
+                        progress(index, total, &format!("SKIP test {name}"), "SKIP", None)
+                    }
+                    (Status::Skipped, _) => progress(
+                        index,
+                        total,
+                        &format!("SKIP relation {relation}"),
+                        "SKIP",
+                        None,
+                    ),
+                }
+            }
+        }
+    };
+    let options = run::Options {
+        threads,
+        fail_fast: flags.fail_fast,
+    };
+    let results = run::execute(&plan, options, &runner, &on_event);
+    let elapsed = started.elapsed();
+
+    // Artifacts.
+    write_manifest(&runner, &graph, &target_dir, &target)?;
+    write_run_results(&runner, verb, &results, elapsed, &target_dir)?;
+
+    // The summary.
+    let n = |s: Status| results.iter().filter(|(_, r)| r.status == s).count();
+    let errors: Vec<&(String, NodeResult)> = results
+        .iter()
+        .filter(|(_, r)| matches!(r.status, Status::Error | Status::Fail))
+        .collect();
+    let warns: Vec<&(String, NodeResult)> = results
+        .iter()
+        .filter(|(_, r)| r.status == Status::Warn)
+        .collect();
+    if verb == Verb::Compile {
+        for (id, r) in &errors {
+            say(&format!("{} ({id})", r.message));
+        }
+        if errors.is_empty() {
+            say(&format!(
+                "Compiled {} into `{}`",
+                plural_of(results.len(), "node", "nodes"),
+                target_dir.join("compiled").display()
+            ));
+            return Ok(0);
+        }
+        return Ok(1);
+    }
+    let mut kinds: BTreeMap<String, usize> = BTreeMap::new();
+    for (id, _) in &results {
+        if let Some(node) = graph.node(id) {
+            let label = match node.resource_type {
+                ResourceType::Model => format!(
+                    "{} model",
+                    runner
+                        .node(id)
+                        .map_or("view".into(), |n| n.materialized().to_string())
+                ),
+                ResourceType::Test => "data test".into(),
+                other => other.to_string(),
+            };
+            *kinds.entry(label).or_default() += 1;
+        }
+    }
+    let kinds: Vec<String> = kinds
+        .iter()
+        .map(|(k, n)| {
+            let many = if k.ends_with("analysis") {
+                k.replace("analysis", "analyses")
+            } else {
+                format!("{k}s")
+            };
+            plural_of(*n, k, &many)
+        })
+        .collect();
+    let secs = elapsed.as_secs_f64();
+    say("");
+    say(&format!(
+        "Finished running {} in {} hours {} minutes and {:.2} seconds ({secs:.2}s).",
+        kinds.join(", "),
+        (secs / 3600.0) as u64,
+        ((secs % 3600.0) / 60.0) as u64,
+        secs % 60.0
+    ));
+    say("");
+    if errors.is_empty() && warns.is_empty() {
+        say("Completed successfully");
+    } else {
+        say(&format!(
+            "Completed with {}, 0 partial successes, and {}:",
+            plural_of(errors.len(), "error", "errors"),
+            plural_of(warns.len(), "warning", "warnings")
+        ));
+        for (id, r) in errors.iter().chain(warns.iter()) {
+            say("");
+            let node = graph.node(id);
+            let what = match (r.status, node) {
+                (Status::Fail, Some(n)) => {
+                    format!(
+                        "Failure in test {} ({})\n  {}",
+                        n.name, n.original_file_path, r.message
+                    )
+                }
+                (Status::Warn, Some(n)) => {
+                    format!(
+                        "Warning in test {} ({})\n  {}",
+                        n.name, n.original_file_path, r.message
+                    )
+                }
+                _ => r.message.clone(),
+            };
+            for line in what.lines() {
+                say(line);
+            }
+        }
+    }
+    say("");
+    say(&format!(
+        "Done. PASS={} WARN={} ERROR={} SKIP={} NO-OP=0 TOTAL={}",
+        n(Status::Success) + n(Status::Pass),
+        n(Status::Warn),
+        n(Status::Error) + n(Status::Fail),
+        n(Status::Skipped),
+        results.len()
+    ));
+    Ok(u8::from(!errors.is_empty()))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Artifacts.
+
+fn generated_at() -> String {
+    chrono::Utc::now()
+        .format("%Y-%m-%dT%H:%M:%S%.6fZ")
+        .to_string()
+}
+
+fn write_json(file: &Path, value: &Value) -> Result<()> {
+    let text = serde_json::to_string(value).context("could not serialise an artifact")?;
+    std::fs::write(file, text).with_context(|| format!("could not write `{}`", file.display()))
+}
+
+fn write_manifest(
+    runner: &Runner<'_>,
+    graph: &Graph,
+    target_dir: &Path,
+    target: &weir_dbt::project::Target,
+) -> Result<()> {
+    let done = runner
+        .done
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    let mut nodes = Map::new();
+    let mut sources = Map::new();
+    for (id, original) in graph.nodes() {
+        let node = runner.node(id).unwrap_or_else(|| original.clone());
+        let mut m = Map::new();
+        m.insert("unique_id".into(), json!(id));
+        m.insert("resource_type".into(), json!(node.resource_type.as_str()));
+        m.insert("name".into(), json!(node.name));
+        m.insert("package_name".into(), json!(node.package_name));
+        m.insert("path".into(), json!(node.path));
+        m.insert("original_file_path".into(), json!(node.original_file_path));
+        m.insert("fqn".into(), json!(node.fqn));
+        if let Some(rel) = runner.relation(id) {
+            m.insert("database".into(), json!(rel.database));
+            m.insert("schema".into(), json!(rel.schema));
+            if node.resource_type == ResourceType::Source {
+                m.insert("identifier".into(), json!(rel.identifier));
+            } else {
+                m.insert("alias".into(), json!(rel.identifier));
+            }
+        }
+        m.insert("tags".into(), json!(node.tags));
+        m.insert("description".into(), json!(node.description));
+        m.insert("config".into(), Value::Object(full_config(&node)));
+        m.insert(
+            "checksum".into(),
+            json!({"name": "sha256", "checksum": graph_select::checksum(original)}),
+        );
+        if node.resource_type == ResourceType::Source {
+            sources.insert(id.clone(), Value::Object(m));
+            continue;
+        }
+        m.insert("raw_code".into(), json!(original.raw_code));
+        m.insert("language".into(), json!("sql"));
+        m.insert(
+            "depends_on".into(),
+            json!({"macros": [], "nodes": node.depends_on}),
+        );
+        if let Some(t) = &node.test {
+            m.insert(
+                "test_metadata".into(),
+                json!({"name": t.name, "kwargs": t.kwargs, "namespace": t.namespace}),
+            );
+            m.insert("column_name".into(), json!(t.column_name));
+            m.insert("attached_node".into(), json!(t.attached_node));
+        }
+        if let Some(d) = done.get(id) {
+            m.insert("compiled".into(), json!(d.compiled.is_some()));
+            m.insert("compiled_code".into(), json!(d.compiled));
+            m.insert("relation_name".into(), json!(d.relation));
+        }
+        nodes.insert(id.clone(), Value::Object(m));
+    }
+    let manifest = json!({
+        "metadata": {
+            "dbt_schema_version": "https://schemas.getdbt.com/dbt/manifest/v12.json",
+            "dbt_version": "1.11.0",
+            "generated_at": generated_at(),
+            "adapter_type": target.adapter.type_name(),
+            "project_name": runner.root_project,
+        },
+        "nodes": nodes,
+        "sources": sources,
+        "macros": {},
+        "exposures": {},
+        "metrics": {},
+        "groups": {},
+        "selectors": {},
+        "disabled": {},
+        "parent_map": graph.nodes().keys().map(|k| (k.clone(), json!(graph.parents(k)))).collect::<Map<_, _>>(),
+        "child_map": graph.nodes().keys().map(|k| (k.clone(), json!(graph.children(k)))).collect::<Map<_, _>>(),
+    });
+    write_json(&target_dir.join("manifest.json"), &manifest)
+}
+
+fn write_run_results(
+    runner: &Runner<'_>,
+    verb: Verb,
+    results: &[(String, NodeResult)],
+    elapsed: Duration,
+    target_dir: &Path,
+) -> Result<()> {
+    let done = runner
+        .done
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    let list: Vec<Value> = results
+        .iter()
+        .map(|(id, r)| {
+            let d = done.get(id).cloned().unwrap_or_default();
+            let status = match (verb, r.status) {
+                (Verb::Compile, Status::Success) => "success",
+                (_, s) => s.as_str(),
+            };
+            json!({
+                "status": status,
+                "timing": [],
+                "thread_id": "Thread-1",
+                "execution_time": r.execution_time.as_secs_f64(),
+                "adapter_response": {},
+                "message": if r.message.is_empty() { Value::Null } else { json!(r.message) },
+                "failures": r.failures,
+                "unique_id": id,
+                "compiled": d.compiled.is_some(),
+                "compiled_code": d.compiled,
+                "relation_name": d.relation,
+            })
+        })
+        .collect();
+    let value = json!({
+        "metadata": {
+            "dbt_schema_version": "https://schemas.getdbt.com/dbt/run-results/v6.json",
+            "dbt_version": "1.11.0",
+            "generated_at": generated_at(),
+        },
+        "results": list,
+        "elapsed_time": elapsed.as_secs_f64(),
+        "args": {"which": verb.name()},
+    });
+    write_json(&target_dir.join("run_results.json"), &value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn literal_configs_are_known_before_compiling() {
+        let c = static_config("{{ config(materialized='ephemeral', schema = \"x\") }}\nselect 1");
+        assert_eq!(c.materialized(), Some("ephemeral"));
+        assert_eq!(c.schema(), Some("x"));
+        assert_eq!(static_config("select 1").0.len(), 0);
+    }
+}
