@@ -70,6 +70,7 @@ SNAPSHOT = r'''
 import json, sys, duckdb
 db, prefix = sys.argv[1], sys.argv[2]
 con = duckdb.connect(db, read_only=True)
+con.execute("SET enable_progress_bar = false")
 rels = con.execute("""
     select table_schema, table_name, table_type from information_schema.tables
     where table_schema like ? || '%' order by 1, 2""", [prefix]).fetchall()
@@ -167,7 +168,7 @@ def snapshot(py: Path, db: Path) -> dict:
     r = subprocess.run([str(py), "-c", SNAPSHOT, str(db), SCHEMA_PREFIX], capture_output=True, text=True)
     if r.returncode != 0:
         raise SystemExit(f"snapshot of {db} failed:\n{r.stderr}")
-    return json.loads(r.stdout)
+    return json.loads(r.stdout.strip().splitlines()[-1])
 
 
 def run_results(project: Path) -> dict:
