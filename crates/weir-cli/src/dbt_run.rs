@@ -1113,7 +1113,14 @@ pub fn execute(verb: Verb, flags: &DbtFlags) -> Result<u8> {
             .unwrap_or_default();
         let (what, name) = describe(&node, &relation);
         match event {
-            Event::Start { .. } => progress(index, total, &format!("START {what}"), "RUN", None),
+            Event::Start { .. } => {
+                let text = if node.resource_type == ResourceType::Test {
+                    format!("START test {name}")
+                } else {
+                    format!("START {what}")
+                };
+                progress(index, total, &text, "RUN", None)
+            }
             Event::Done { result, .. } => {
                 let t = Some(result.execution_time);
                 let failures = result.failures.unwrap_or(0);
@@ -1350,7 +1357,7 @@ fn write_manifest(
         m.insert("language".into(), json!("sql"));
         m.insert(
             "depends_on".into(),
-            json!({"macros": [], "nodes": node.depends_on}),
+            json!({"macros": [], "nodes": original.depends_on}),
         );
         if let Some(t) = &node.test {
             m.insert(
@@ -1358,7 +1365,10 @@ fn write_manifest(
                 json!({"name": t.name, "kwargs": t.kwargs, "namespace": t.namespace}),
             );
             m.insert("column_name".into(), json!(t.column_name));
-            m.insert("attached_node".into(), json!(t.attached_node));
+            m.insert(
+                "attached_node".into(),
+                json!(original.test.as_ref().and_then(|o| o.attached_node.clone())),
+            );
         }
         if let Some(d) = done.get(id) {
             m.insert("compiled".into(), json!(d.compiled.is_some()));

@@ -278,15 +278,15 @@ pub fn execute(
             // The first node not started whose waits are all done; skips are settled here.
             let mut pick = None;
             let mut all_started = true;
-            for i in 0..plan.nodes.len() {
+            for (i, wait) in waits.iter().enumerate() {
                 if guard.started[i] {
                     continue;
                 }
                 all_started = false;
-                if !waits[i].iter().all(|w| guard.results[*w].is_some()) {
+                if !wait.iter().all(|w| guard.results[*w].is_some()) {
                     continue;
                 }
-                let failed_parent = waits[i].iter().find(|w| {
+                let failed_parent = wait.iter().find(|w| {
                     guard.results[**w]
                         .as_ref()
                         .is_some_and(|r| r.status.stops_children())
