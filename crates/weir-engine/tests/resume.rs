@@ -43,6 +43,18 @@ fn flow(source: &str) -> Arc<weir_flow::Flow> {
     )
 }
 
+/// A run of the flow's revision 1, with no inputs, labels or trigger.
+fn request(f: &Arc<weir_flow::Flow>) -> RunRequest {
+    RunRequest {
+        flow: f.clone(),
+        revision: 1,
+        inputs: Default::default(),
+        labels: vec![],
+        trigger: serde_json::Value::Null,
+        parent_id: None,
+    }
+}
+
 fn set_kv(store: &dyn Store, key: &str, value: &str) {
     store
         .kv_set(&KvEntry {
@@ -109,14 +121,7 @@ tasks:
     format: "{{ outputs.first.value }} / {{ outputs.gate.value }}"
 "#,
     );
-    let req = RunRequest {
-        flow: f.clone(),
-        revision: 1,
-        inputs: Default::default(),
-        labels: vec![],
-        trigger: serde_json::Value::Null,
-        parent_id: None,
-    };
+    let req = request(&f);
     let queued = s
         .engine
         .enqueue(&req, None)
@@ -198,14 +203,7 @@ tasks:
         format: "{{ taskrun.value == 'b' ? kv('GO') : taskrun.value }}"
 "#,
     );
-    let req = RunRequest {
-        flow: f.clone(),
-        revision: 1,
-        inputs: Default::default(),
-        labels: vec![],
-        trigger: serde_json::Value::Null,
-        parent_id: None,
-    };
+    let req = request(&f);
     s.engine.enqueue(&req, None).expect("enqueue");
     let failed = work(&s, &f).await;
     assert_eq!(failed.state, State::Failed);
@@ -251,14 +249,7 @@ tasks:
     format: "{{ outputs.before.value }}"
 "#,
     );
-    let req = RunRequest {
-        flow: f.clone(),
-        revision: 1,
-        inputs: Default::default(),
-        labels: vec![],
-        trigger: serde_json::Value::Null,
-        parent_id: None,
-    };
+    let req = request(&f);
     s.engine.enqueue(&req, None).expect("enqueue");
     let claimed = s
         .store

@@ -351,6 +351,42 @@ fn last_seen(tx: &rusqlite::Transaction<'_>, id: &str) -> rusqlite::Result<Strin
         .unwrap_or_else(|| ts(Utc::now())))
 }
 
+/// Ends every unfinished task run of an execution in `state` at `at`, recording it for the
+/// attempt each was in. Returns them as `(task run id, task id)`.
+fn end_open_task_runs(
+    tx: &rusqlite::Transaction<'_>,
+    id: &str,
+    state: State,
+    at: &str,
+) -> rusqlite::Result<Vec<(String, String)>> {
+    let open = open_task_runs(tx, id)?;
+    for (run, _, attempts) in &open {
+        tx.execute(
+            "UPDATE task_runs SET state = ?2 WHERE id = ?1",
+            params![run, state.as_str()],
+        )?;
+        tx.execute(
+            "INSERT INTO task_run_states VALUES (?1, ?2, ?3, ?4)",
+            params![run, state.as_str(), at, attempts],
+        )?;
+    }
+    Ok(open.into_iter().map(|(r, t, _)| (r, t)).collect())
+}
+
+/// A log line from `execution_id, task_run_id, task_id, attempt, level, at, message`, starting
+/// at column `from`.
+fn log_row(r: &Row<'_>, from: usize) -> rusqlite::Result<LogRecord> {
+    Ok(LogRecord {
+        execution_id: r.get(from)?,
+        task_run_id: r.get(from + 1)?,
+        task_id: r.get(from + 2)?,
+        attempt: r.get(from + 3)?,
+        level: Level::parse(&r.get::<_, String>(from + 4)?).unwrap_or(Level::Info),
+        at: parse_ts(&r.get::<_, String>(from + 5)?),
+        message: r.get(from + 6)?,
+    })
+}
+
 /// The task runs of an execution that had not ended: `(task run id, task id, attempts)`.
 fn open_task_runs(
     tx: &rusqlite::Transaction<'_>,
@@ -696,19 +732,8 @@ impl Store for SqliteStore {
                 continue;
             }
             let seen = last_seen(&tx, &id).map_err(db("recovering executions"))?;
-            let open = open_task_runs(&tx, &id).map_err(db("recovering executions"))?;
-            for (run, _, attempts) in &open {
-                tx.execute(
-                    "UPDATE task_runs SET state = 'FAILED' WHERE id = ?1",
-                    params![run],
-                )
+            let open = end_open_task_runs(&tx, &id, State::Failed, &seen)
                 .map_err(db("recovering executions"))?;
-                tx.execute(
-                    "INSERT INTO task_run_states VALUES (?1, 'FAILED', ?2, ?3)",
-                    params![run, seen, attempts],
-                )
-                .map_err(db("recovering executions"))?;
-            }
             tx.execute(
                 "UPDATE executions SET owner_pid = NULL, owner_start = NULL WHERE id = ?1",
                 params![id],
@@ -721,7 +746,7 @@ impl Store for SqliteStore {
             .map_err(db("recovering executions"))?;
             released.push(Orphan {
                 execution_id: id,
-                interrupted: open.into_iter().map(|(r, t, _)| (r, t)).collect(),
+                interrupted: open,
             });
         }
         tx.commit().map_err(db("recovering executions"))?;
@@ -767,19 +792,7 @@ impl Store for SqliteStore {
                 params![id, now],
             )
             .map_err(db("killing an execution"))?;
-            let open = open_task_runs(&tx, id).map_err(db("killing an execution"))?;
-            for (run, _, attempts) in &open {
-                tx.execute(
-                    "UPDATE task_runs SET state = 'KILLED' WHERE id = ?1",
-                    params![run],
-                )
-                .map_err(db("killing an execution"))?;
-                tx.execute(
-                    "INSERT INTO task_run_states VALUES (?1, 'KILLED', ?2, ?3)",
-                    params![run, now, attempts],
-                )
-                .map_err(db("killing an execution"))?;
-            }
+            end_open_task_runs(&tx, id, State::Killed, &now).map_err(db("killing an execution"))?;
             KillOutcome::Killed
         } else {
             tx.execute(
@@ -842,18 +855,7 @@ impl Store for SqliteStore {
             .map_err(db("reading logs"))?;
         let rows = stmt
             .query_map(params![execution_id, after, limit as i64], |r| {
-                Ok((
-                    r.get(0)?,
-                    LogRecord {
-                        execution_id: r.get(1)?,
-                        task_run_id: r.get(2)?,
-                        task_id: r.get(3)?,
-                        attempt: r.get(4)?,
-                        level: Level::parse(&r.get::<_, String>(5)?).unwrap_or(Level::Info),
-                        at: parse_ts(&r.get::<_, String>(6)?),
-                        message: r.get(7)?,
-                    },
-                ))
+                Ok((r.get(0)?, log_row(r, 1)?))
             })
             .map_err(db("reading logs"))?;
         rows.collect::<rusqlite::Result<_>>()
@@ -1183,17 +1185,7 @@ impl Store for SqliteStore {
             .prepare("SELECT execution_id, task_run_id, task_id, attempt, level, at, message FROM logs WHERE execution_id = ?1 ORDER BY rowid")
             .map_err(db("reading logs"))?;
         let rows = stmt
-            .query_map(params![execution_id], |r| {
-                Ok(LogRecord {
-                    execution_id: r.get(0)?,
-                    task_run_id: r.get(1)?,
-                    task_id: r.get(2)?,
-                    attempt: r.get(3)?,
-                    level: Level::parse(&r.get::<_, String>(4)?).unwrap_or(Level::Info),
-                    at: parse_ts(&r.get::<_, String>(5)?),
-                    message: r.get(6)?,
-                })
-            })
+            .query_map(params![execution_id], |r| log_row(r, 0))
             .map_err(db("reading logs"))?;
         rows.collect::<rusqlite::Result<_>>()
             .map_err(db("reading logs"))
@@ -1240,25 +1232,13 @@ impl Store for SqliteStore {
                 params![id, now],
             )
             .map_err(db("recovering executions"))?;
-            let open = open_task_runs(&tx, &id).map_err(db("recovering executions"))?;
-            for (run, _, attempts) in &open {
-                tx.execute(
-                    "UPDATE task_runs SET state = 'FAILED' WHERE id = ?1",
-                    params![run],
-                )
+            let open = end_open_task_runs(&tx, &id, State::Failed, &now)
                 .map_err(db("recovering executions"))?;
-                tx.execute(
-                    "INSERT INTO task_run_states VALUES (?1, 'FAILED', ?2, ?3)",
-                    params![run, now, attempts],
-                )
-                .map_err(db("recovering executions"))?;
-            }
             tx.execute(
                 "INSERT INTO logs VALUES (?1, NULL, NULL, NULL, 'ERROR', ?2, ?3)",
                 params![id, now, format!("the weir process (pid {pid}) that ran this execution is gone (killed, or the machine stopped); marked FAILED as of when it was last seen alive")],
             )
             .map_err(db("recovering executions"))?;
-            let open: Vec<(String, String)> = open.into_iter().map(|(r, t, _)| (r, t)).collect();
             failed.push(Orphan {
                 execution_id: id,
                 interrupted: open,
