@@ -312,25 +312,46 @@ pub(crate) fn read_state(dir: &Path) -> Result<State> {
     Ok(state)
 }
 
-fn ls(flags: &DbtFlags) -> Result<u8> {
-    let indirect = check_flags(flags)?;
-    let types = resource_types(&flags.resource_type)?;
-    let state = flags.state.as_deref().map(read_state).transpose()?;
-    let loaded = load(&flags.project_dir)?;
-    let graph = graph_select::select_graph(&loaded.graph, &loaded.project.config.name);
+/// The nodes `--select` / `--exclude` choose, warning (as dbt does) about each selector word
+/// that matches nothing.
+pub(crate) fn select_nodes(
+    graph: &weir_dbt::project::Graph,
+    root_project: &str,
+    flags: &DbtFlags,
+    indirect: select::IndirectSelection,
+    state: Option<&select::State>,
+    types: &[select::ResourceType],
+) -> Result<select::Selected> {
+    let sg = graph_select::select_graph(graph, root_project);
     let selection = Selection {
         select: &flags.select,
         exclude: &flags.exclude,
-        state: state.as_ref(),
+        state,
         indirect,
-        resource_types: Some(&types),
+        resource_types: Some(types),
     };
-    let selected = select::evaluate(&graph, &selection).map_err(|e| user_error(e.to_string()))?;
+    let selected = select::evaluate(&sg, &selection).map_err(|e| user_error(e.to_string()))?;
     for word in &selected.unmatched {
         warn(&format!(
             "The selection criterion '{word}' does not match any enabled nodes"
         ));
     }
+    Ok(selected)
+}
+
+fn ls(flags: &DbtFlags) -> Result<u8> {
+    let indirect = check_flags(flags)?;
+    let types = resource_types(&flags.resource_type)?;
+    let state = flags.state.as_deref().map(read_state).transpose()?;
+    let loaded = load(&flags.project_dir)?;
+    let selected = select_nodes(
+        &loaded.graph,
+        &loaded.project.config.name,
+        flags,
+        indirect,
+        state.as_ref(),
+        &types,
+    )?;
     if selected.nodes.is_empty() {
         warn("No nodes selected!");
         return Ok(0);

@@ -24,7 +24,7 @@ use weir_dbt::graph_select;
 use weir_dbt::jinja::{self, Adapter, Column, Compiler, Relation, Settings, Table, TargetInfo};
 use weir_dbt::project::{Config, Graph, Node, ResourceType, TestTarget};
 use weir_dbt::run::{self, Event, NodeResult, NodeRunner, Plan, Status};
-use weir_dbt::select::{self, Selection};
+use weir_dbt::select;
 use weir_dbt::{seeds, tests_sql};
 use weir_warehouse::{Engine, Warehouse};
 
@@ -967,20 +967,14 @@ pub fn execute(verb: Verb, flags: &DbtFlags) -> Result<u8> {
         .map_err(|d| user_error(d.to_string()))?;
 
     let types = verb.resource_types();
-    let sg = graph_select::select_graph(&graph, &root_project);
-    let selection = Selection {
-        select: &flags.select,
-        exclude: &flags.exclude,
-        state: state.as_ref(),
+    let selected = crate::dbt::select_nodes(
+        &graph,
+        &root_project,
+        flags,
         indirect,
-        resource_types: Some(&types),
-    };
-    let selected = select::evaluate(&sg, &selection).map_err(|e| user_error(e.to_string()))?;
-    for word in &selected.unmatched {
-        warn(&format!(
-            "The selection criterion '{word}' does not match any enabled nodes"
-        ));
-    }
+        state.as_ref(),
+        &types,
+    )?;
     let to_run: BTreeSet<String> = selected
         .nodes
         .iter()

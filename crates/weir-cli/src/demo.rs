@@ -307,8 +307,14 @@ pub fn demo(home: &Path, args: DemoArgs) -> Result<u8> {
         return Ok(0);
     }
 
-    let mut text = String::from("\n");
-    text.push_str(&table(
+    emit(&format!("\n{}", month_table(&rows)));
+    print_totals(&url, &taxis)?;
+    Ok(0)
+}
+
+/// The demo's table of months: what each execution loaded.
+pub(crate) fn month_table(rows: &[Vec<String>]) -> String {
+    table(
         &[
             "MONTH",
             "STATE",
@@ -319,11 +325,8 @@ pub fn demo(home: &Path, args: DemoArgs) -> Result<u8> {
             "SECONDS",
             "EXECUTION",
         ],
-        &rows,
-    ));
-    emit(&text);
-    print_totals(&url, &taxis)?;
-    Ok(0)
+        rows,
+    )
 }
 
 /// What the warehouse holds now, and how to query it.

@@ -637,22 +637,7 @@ pub async fn demo_server(
         row.extend([secs, e.id.clone()]);
         rows.push(row);
     }
-    crate::commands::emit(&format!(
-        "\n{}",
-        table(
-            &[
-                "MONTH",
-                "STATE",
-                "ROWS READ",
-                "INSERTED",
-                "DUPLICATES SKIPPED",
-                "REJECTED",
-                "SECONDS",
-                "EXECUTION"
-            ],
-            &rows
-        )
-    ));
+    crate::commands::emit(&format!("\n{}", crate::demo::month_table(&rows)));
     crate::demo::print_totals(url, taxis)?;
     eprintln!(
         "\n{} the server keeps running at http://{addr} — Ctrl-C stops it. Look at:\n  \

@@ -351,6 +351,21 @@ fn last_seen(tx: &rusqlite::Transaction<'_>, id: &str) -> rusqlite::Result<Strin
         .unwrap_or_else(|| ts(Utc::now())))
 }
 
+/// Records a trigger's last handled date, creating its row when needed.
+fn write_trigger_date(
+    conn: &Connection,
+    namespace: &str,
+    flow_id: &str,
+    trigger_id: &str,
+    date: DateTime<Utc>,
+) -> rusqlite::Result<usize> {
+    conn.execute(
+        "INSERT INTO triggers (namespace, flow_id, trigger_id, last_date, disabled, updated) VALUES (?1, ?2, ?3, ?4, 0, ?5)
+         ON CONFLICT (namespace, flow_id, trigger_id) DO UPDATE SET last_date = excluded.last_date, updated = excluded.updated",
+        params![namespace, flow_id, trigger_id, ts(date), ts(Utc::now())],
+    )
+}
+
 /// Ends every unfinished task run of an execution in `state` at `at`, recording it for the
 /// attempt each was in. Returns them as `(task run id, task id)`.
 fn end_open_task_runs(
@@ -586,12 +601,8 @@ impl Store for SqliteStore {
                 if last.is_some_and(|l| l >= ts(date)) {
                     return Ok(false);
                 }
-                tx.execute(
-                    "INSERT INTO triggers (namespace, flow_id, trigger_id, last_date, disabled, updated) VALUES (?1, ?2, ?3, ?4, 0, ?5)
-                     ON CONFLICT (namespace, flow_id, trigger_id) DO UPDATE SET last_date = excluded.last_date, updated = excluded.updated",
-                    params![namespace, flow_id, trigger_id, ts(date), ts(Utc::now())],
-                )
-                .map_err(db("creating an execution"))?;
+                write_trigger_date(&tx, namespace, flow_id, trigger_id, date)
+                    .map_err(db("creating an execution"))?;
             }
             Some(Advance::Backfill { id, date }) => {
                 let current: Option<Option<String>> = tx
@@ -897,13 +908,8 @@ impl Store for SqliteStore {
         trigger_id: &str,
         date: DateTime<Utc>,
     ) -> Result<()> {
-        let conn = self.conn();
-        conn.execute(
-            "INSERT INTO triggers (namespace, flow_id, trigger_id, last_date, disabled, updated) VALUES (?1, ?2, ?3, ?4, 0, ?5)
-             ON CONFLICT (namespace, flow_id, trigger_id) DO UPDATE SET last_date = excluded.last_date, updated = excluded.updated",
-            params![namespace, flow_id, trigger_id, ts(date), ts(Utc::now())],
-        )
-        .map_err(db("updating a trigger"))?;
+        write_trigger_date(&self.conn(), namespace, flow_id, trigger_id, date)
+            .map_err(db("updating a trigger"))?;
         Ok(())
     }
 
