@@ -5,6 +5,7 @@
 //! embedded implementation keeps them in a folder under weir's home.
 
 pub mod buckets;
+mod namespace_files;
 #[cfg(any(test, feature = "test-server"))]
 pub mod test_server;
 
