@@ -300,8 +300,10 @@ impl Runner<'_> {
         if schemas.contains(&key) {
             return Ok(());
         }
+        // PostgreSQL and Redshift name a schema within the connected database only (dbt's
+        // `postgres__create_schema` leaves the database out too); DuckDB can name its catalog.
         let schema = Relation {
-            database: rel.database.clone(),
+            database: rel.database.clone().filter(|_| conn.kind == "duckdb"),
             schema: String::new(),
             identifier: rel.schema.clone(),
         }

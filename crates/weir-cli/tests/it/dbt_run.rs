@@ -86,7 +86,7 @@ fn query(env: &Env, sql: &str) -> Vec<Value> {
     serde_json::from_str::<Vec<Value>>(&o.stdout).expect("rows as JSON")
 }
 
-fn statuses(root: &Path) -> Vec<(String, String)> {
+pub(crate) fn statuses(root: &Path) -> Vec<(String, String)> {
     let text = std::fs::read_to_string(root.join("target/run_results.json")).expect("results");
     let v: Value = serde_json::from_str(&text).expect("JSON");
     let mut out: Vec<(String, String)> = v["results"]
@@ -289,7 +289,7 @@ fn the_example_project_builds_on_the_demo_warehouse() {
     }
 }
 
-fn copy_dir(from: &Path, to: &Path) {
+pub(crate) fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).expect("mkdir");
     for e in std::fs::read_dir(from).expect("read dir").flatten() {
         let name = e.file_name();

@@ -1,5 +1,5 @@
 {#- One row per green trip as loaded by weir.warehouse.Load, with typed, renamed columns and a
-    surrogate key. The load already keeps one row per key; the qualify keeps that true after
+    surrogate key. The load already keeps one row per key; first_per_key keeps that true after
     the casts (two spellings of one value in the file become one value here). -#}
 with source as (
     select * from {{ source('tlc', 'green_tripdata') }}
@@ -47,5 +47,4 @@ renamed as (
     from source
 )
 
-select * from renamed
-qualify row_number() over (partition by trip_id order by source_row_id) = 1
+{{ first_per_key('renamed', 'trip_id', 'source_row_id') }}
