@@ -69,7 +69,9 @@ fn the_example_project_builds_on_postgres() {
     assert_eq!(fact[0]["total"], mart[0]["total"], "{fact} {mart}");
     let n = fact[0]["n"].as_i64().expect("count");
     assert!(n > 10_000, "{fact}");
-    let services = q("select string_agg(distinct service_type, ',' order by service_type) as s \
-                      from analytics_core.fact_trips");
+    let services = q(
+        "select string_agg(distinct service_type, ',' order by service_type) as s \
+                      from analytics_core.fact_trips",
+    );
     assert_eq!(services[0]["s"], "Green,Yellow", "{services}");
 }
