@@ -130,6 +130,8 @@ fn walk(dir: &Path, rel: &str, depth: usize, files: &mut ProjectFiles) -> Result
 pub(crate) struct Loaded {
     pub(crate) project: Project,
     pub(crate) graph: Graph,
+    /// The macro files of the installed packages, each in its package's namespace.
+    pub(crate) package_macros: Vec<weir_dbt::jinja::MacroFile>,
 }
 
 /// The files of the root project and of each package, for source lines in diagnostics.
@@ -177,6 +179,7 @@ pub(crate) fn load(root: &Path) -> Result<Loaded> {
     };
     let install = root.join(&project.config.packages_install_path);
     let mut errors = Vec::new();
+    let mut package_macros = Vec::new();
     if let Ok(entries) = std::fs::read_dir(&install) {
         let mut dirs: Vec<PathBuf> = entries
             .flatten()
@@ -190,6 +193,15 @@ pub(crate) fn load(root: &Path) -> Result<Loaded> {
             let files = read_project(&dir)?;
             match Project::load(&files) {
                 Ok(package) => {
+                    for file in &package.macro_files {
+                        if let Some(text) = files.get(file) {
+                            package_macros.push(weir_dbt::jinja::MacroFile {
+                                package: package.config.name.clone(),
+                                file: format!("{prefix}{file}"),
+                                text: text.to_string(),
+                            });
+                        }
+                    }
                     // Nodes keep paths relative to their package, as in dbt's manifest.
                     project.nodes.extend(package.nodes);
                     project.disabled.extend(package.disabled);
@@ -209,7 +221,11 @@ pub(crate) fn load(root: &Path) -> Result<Loaded> {
         warn_located(w);
     }
     let graph = project.graph().map_err(|d| report(&d.0, &sources, root))?;
-    Ok(Loaded { project, graph })
+    Ok(Loaded {
+        project,
+        graph,
+        package_macros,
+    })
 }
 
 /// `--vars` as a map (YAML or JSON text).

@@ -1015,7 +1015,13 @@ pub fn execute(verb: Verb, flags: &DbtFlags) -> Result<u8> {
         env: Arc::new(|name: &str| std::env::var(name).ok()),
     };
     let files_for_macros = crate::dbt::read_project(&flags.project_dir)?;
-    let compiler = Compiler::new(&loaded.project, &files_for_macros, settings).map_err(|d| {
+    let compiler = Compiler::with_packages(
+        &loaded.project,
+        &files_for_macros,
+        &loaded.package_macros,
+        settings,
+    )
+    .map_err(|d| {
         for d in &d.0 {
             output::print_diagnostic(d, files_for_macros.get(&d.location.file));
         }

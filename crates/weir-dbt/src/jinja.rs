@@ -14,6 +14,7 @@
 
 mod context;
 mod datetime;
+mod mutable;
 mod objects;
 
 #[cfg(test)]
@@ -214,6 +215,16 @@ pub(crate) struct Inner {
     pub env: EnvFn,
 }
 
+/// A macro file of an installed package.
+#[derive(Debug, Clone)]
+pub struct MacroFile {
+    /// The package's name (from its `dbt_project.yml`).
+    pub package: String,
+    /// The file's path as diagnostics show it (`dbt_packages/<dir>/macros/x.sql`).
+    pub file: String,
+    pub text: String,
+}
+
 /// Renders the nodes of one project. Built once; `compile` is called per node.
 pub struct Compiler {
     env: Environment<'static>,
@@ -236,11 +247,24 @@ impl Compiler {
         files: &ProjectFiles,
         settings: Settings,
     ) -> Result<Compiler, crate::project::Diagnostics> {
+        Compiler::with_packages(project, files, &[], settings)
+    }
+
+    /// Like `new`, with the macro files of the installed packages, each in its package's
+    /// namespace (`dbt_utils.star`).
+    pub fn with_packages(
+        project: &Project,
+        files: &ProjectFiles,
+        packages: &[MacroFile],
+        settings: Settings,
+    ) -> Result<Compiler, crate::project::Diagnostics> {
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::Lenient);
         env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
         env.set_recursion_limit(1000);
         env.set_unknown_method_callback(objects::python_methods);
+        env.add_function(mutable::LIST_FN, mutable::make_list);
+        env.add_function(mutable::DICT_FN, mutable::make_dict);
         let mut errors = Vec::new();
         let mut macros: BTreeMap<String, BTreeMap<String, MacroDef>> = BTreeMap::new();
         let mut sources = vec![(
@@ -253,8 +277,11 @@ impl Compiler {
                 sources.push((file.clone(), project.config.name.clone(), text.to_string()));
             }
         }
+        for m in packages {
+            sources.push((m.file.clone(), m.package.clone(), m.text.clone()));
+        }
         for (file, package, text) in sources {
-            let (text, names) = rewrite_blocks(&text);
+            let (text, names) = rewrite_blocks(&mutable::rewrite_literals(&text));
             for (name, line) in names {
                 let defs = macros.entry(package.clone()).or_default();
                 if let Some(old) = defs.get(&name) {
@@ -373,9 +400,12 @@ impl Compiler {
             is_incremental,
         ));
         let root = context::root(&shared);
+        let code = mutable::rewrite_literals(
+            &context::test_call(node).unwrap_or_else(|| node.raw_code.clone()),
+        );
         let rendered = self
             .env
-            .template_from_named_str(&node.original_file_path, &node.raw_code)
+            .template_from_named_str(&node.original_file_path, &code)
             .and_then(|t| t.render(root));
         let state = shared.take();
         let sql = match rendered {

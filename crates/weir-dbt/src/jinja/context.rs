@@ -143,6 +143,37 @@ impl Object for Ctx {
             }
             "model" => Some(model_value(&shared.node)),
             "execute" => Some(Value::from(true)),
+            "api" => Some(Value::from_pairs([(
+                "Relation",
+                Value::from_object(RelationApi(shared.clone())),
+            )])),
+            "graph" => Some(graph_value(&shared.inner)),
+            "zip" => Some(Value::from_function(zip)),
+            "set" => Some(Value::from_function(py_set)),
+            "list" => Some(Value::from_function(|v: Option<Value>| match v {
+                Some(v) => super::mutable::make_list(v),
+                None => Ok(super::mutable::List::value(Vec::new())),
+            })),
+            "dict" => Some(Value::from_function(
+                |v: Option<Value>, kwargs: Kwargs| -> Result<Value, Error> {
+                    let d = match v {
+                        Some(v) => super::mutable::make_dict(v)?,
+                        None => super::mutable::Dict::value(Vec::new()),
+                    };
+                    let mut pairs: Vec<(Value, Value)> = Vec::new();
+                    for k in kwargs.args() {
+                        pairs.push((Value::from(k), kwargs.get::<Value>(k)?));
+                    }
+                    let extra = super::mutable::Dict::value(pairs);
+                    if let Some(obj) = d.downcast_object_ref::<super::mutable::Dict>() {
+                        for k in extra.try_iter()? {
+                            let v = extra.get_item(&k)?;
+                            obj.set(k, v);
+                        }
+                    }
+                    Ok(d)
+                },
+            )),
             "project_name" => Some(Value::from(shared.inner.project_name.clone())),
             "flags" => Some(ser(serde_json::json!({
                 "FULL_REFRESH": false, "WHICH": "compile", "STORE_FAILURES": false,
@@ -160,6 +191,166 @@ impl Object for Ctx {
                 None
             }
         }
+    }
+}
+
+/// `zip(a, b, …)`: lists of the items at each position, as long as the shortest input.
+fn zip(lists: Rest<Value>) -> Result<Value, Error> {
+    let lists: Vec<Vec<Value>> = lists
+        .iter()
+        .map(|l| l.try_iter().map(Iterator::collect))
+        .collect::<Result<_, _>>()?;
+    let n = lists.iter().map(Vec::len).min().unwrap_or(0);
+    Ok(Value::from(
+        (0..n)
+            .map(|i| Value::from(lists.iter().map(|l| l[i].clone()).collect::<Vec<_>>()))
+            .collect::<Vec<_>>(),
+    ))
+}
+
+/// `set(items)`: the distinct items, in first-seen order.
+fn py_set(items: Option<Value>) -> Result<Value, Error> {
+    let mut out: Vec<Value> = Vec::new();
+    if let Some(items) = items {
+        for v in items.try_iter()? {
+            if !out.contains(&v) {
+                out.push(v);
+            }
+        }
+    }
+    Ok(super::mutable::List::value(out))
+}
+
+/// `graph`: the project's nodes and sources by unique id, as the parts macros read.
+fn graph_value(inner: &Inner) -> Value {
+    let mut nodes = Map::new();
+    let mut sources = Map::new();
+    for (id, node) in &inner.nodes {
+        let mut v = to_json(&model_value(node));
+        if let (Some(src), Json::Object(m)) = (&node.source, &mut v) {
+            m.insert("source_name".into(), Json::from(src.source_name.clone()));
+            m.insert("schema".into(), Json::from(src.schema.clone()));
+            m.insert("identifier".into(), Json::from(src.identifier.clone()));
+            sources.insert(id.clone(), v);
+        } else {
+            nodes.insert(id.clone(), v);
+        }
+    }
+    ser(serde_json::json!({"nodes": nodes, "sources": sources, "exposures": {}, "metrics": {}}))
+}
+
+/// A generic test node's call of its test macro, its arguments written as Jinja: a string
+/// that holds `{{ … }}` is rendered (dbt renders test arguments), the others are literals.
+pub(crate) fn test_call(node: &Node) -> Option<String> {
+    let test = node.test.as_ref()?;
+    if !node.raw_code.contains("_dbt_generic_test_kwargs") {
+        return None;
+    }
+    let name = match &test.namespace {
+        Some(ns) => format!("{ns}.test_{}", test.name),
+        None => format!("test_{}", test.name),
+    };
+    let args: Vec<String> = test
+        .kwargs
+        .iter()
+        .map(|(k, v)| format!("{k}={}", jinja_literal(v)))
+        .collect();
+    Some(format!("{{{{ {name}({}) }}}}", args.join(", ")))
+}
+
+fn jinja_string(s: &str) -> String {
+    format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'"))
+}
+
+/// A YAML value as a Jinja expression.
+fn jinja_literal(value: &Json) -> String {
+    match value {
+        Json::Null => "none".into(),
+        Json::Bool(b) => b.to_string(),
+        Json::Number(n) => n.to_string(),
+        Json::String(s) => {
+            if !s.contains("{{") {
+                return jinja_string(s);
+            }
+            // `a {{ x }} b` → `('a ' ~ (x) ~ ' b')`.
+            let mut parts = Vec::new();
+            let mut rest = s.as_str();
+            while let Some(i) = rest.find("{{") {
+                let Some(j) = rest[i..].find("}}") else {
+                    break;
+                };
+                if i > 0 {
+                    parts.push(jinja_string(&rest[..i]));
+                }
+                parts.push(format!("({})", rest[i + 2..i + j].trim()));
+                rest = &rest[i + j + 2..];
+            }
+            if !rest.is_empty() {
+                parts.push(jinja_string(rest));
+            }
+            if parts.len() == 1 {
+                parts.remove(0)
+            } else {
+                format!("({})", parts.join(" ~ "))
+            }
+        }
+        Json::Array(items) => format!(
+            "[{}]",
+            items
+                .iter()
+                .map(jinja_literal)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        Json::Object(map) => format!(
+            "{{{}}}",
+            map.iter()
+                .map(|(k, v)| format!("{}: {}", jinja_string(k), jinja_literal(v)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+/// `api.Relation.create(database=…, schema=…, identifier=…)`.
+#[derive(Debug)]
+struct RelationApi(Arc<Shared>);
+
+impl Object for RelationApi {
+    fn call_method(
+        self: &Arc<Self>,
+        _: &mut State<'_, '_>,
+        method: &str,
+        args: &[Value],
+    ) -> Result<Value, Error> {
+        if method != "create" {
+            return Err(invalid(format!(
+                "`api.Relation.{method}` is not supported by weir"
+            )));
+        }
+        let (pos, kwargs): (&[Value], Kwargs) = from_args(args)?;
+        let part = |i: usize, name: &str| -> Result<Option<String>, Error> {
+            Ok(match pos.get(i) {
+                Some(v) if !v.is_none() => Some(v.to_string()),
+                Some(_) => None,
+                None => kwargs
+                    .get::<Option<Value>>(name)?
+                    .filter(|v| !v.is_none() && !v.is_undefined())
+                    .map(|v| v.to_string()),
+            })
+        };
+        let relation = super::Relation {
+            database: part(0, "database")?,
+            schema: part(1, "schema")?.unwrap_or_default(),
+            identifier: part(2, "identifier")?.unwrap_or_default(),
+        };
+        for k in ["type", "quote_policy", "include_policy"] {
+            let _ = kwargs.get::<Option<Value>>(k);
+        }
+        Ok(Value::from_object(RelationObj::new(
+            relation,
+            self.0.adapter.as_ref(),
+        )))
     }
 }
 

@@ -149,3 +149,17 @@ cast({{ field }} as {{ dbt.type_string() }})
 {% macro string_literal(value) -%}
 '{{ value | replace("'", "''") }}'
 {%- endmacro %}
+
+{% macro get_where_subquery(relation) -%}
+{%- set where = config.get('where') -%}
+{%- if where -%}
+{{ return('(select * from ' ~ relation ~ ' where ' ~ where ~ ') dbt_subquery') }}
+{%- else -%}
+{{ return(relation) }}
+{%- endif -%}
+{%- endmacro %}
+
+{% macro load_relation(relation) -%}
+{{ return(adapter.get_relation(database=relation.database, schema=relation.schema, identifier=relation.identifier)) }}
+{%- endmacro %}
+

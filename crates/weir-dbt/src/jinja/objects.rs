@@ -25,24 +25,63 @@ impl RelationObj {
 }
 
 impl Object for RelationObj {
+    /// A mapping, as dbt's relations are (`dbt_utils._is_relation` checks `is mapping` and
+    /// `metadata.type`); it still renders as its quoted name.
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Map
+    }
+
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
         let r = &self.relation;
         Some(match key.as_str()? {
             "database" => Value::from(r.database.clone()),
             "schema" => Value::from(r.schema.clone()),
             "identifier" | "name" | "table" => Value::from(r.identifier.clone()),
+            "metadata" => Value::from_pairs([("type", Value::from("Relation"))]),
+            "is_cte" => Value::from(false),
+            "type" => Value::from(()),
             _ => return None,
         })
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        Enumerator::Str(&["database", "schema", "identifier"])
     }
 
     fn call_method(
         self: &Arc<Self>,
         _: &mut State<'_, '_>,
         method: &str,
-        _args: &[Value],
+        args: &[Value],
     ) -> Result<Value, Error> {
         match method {
             "render" => Ok(Value::from(self.rendered.clone())),
+            "get" => {
+                let (key, default): (Value, Option<Value>) = from_args(args)?;
+                Ok(self.get_value(&key).or(default).unwrap_or(Value::from(())))
+            }
+            // `relation.include(database=false)`: the name without the parts left out.
+            "include" => {
+                let (kwargs,): (minijinja::value::Kwargs,) = from_args(args)?;
+                let keep = |k: &str| -> Result<bool, Error> {
+                    Ok(kwargs.get::<Option<bool>>(k)?.unwrap_or(true))
+                };
+                let (db, schema, ident) = (keep("database")?, keep("schema")?, keep("identifier")?);
+                let quoted = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
+                let r = &self.relation;
+                let mut parts = Vec::new();
+                if db && let Some(d) = r.database.as_deref().filter(|d| !d.is_empty()) {
+                    parts.push(quoted(d));
+                }
+                if schema && !r.schema.is_empty() {
+                    parts.push(quoted(&r.schema));
+                }
+                if ident {
+                    parts.push(quoted(&r.identifier));
+                }
+                Ok(Value::from(parts.join(".")))
+            }
+            "incorporate" | "quote" => Ok(Value::from_dyn_object(self.clone())),
             _ => Err(Error::from(ErrorKind::UnknownMethod)),
         }
     }
