@@ -371,6 +371,163 @@ spec!(
     script_props!(P::req("script", K::String, "The Python script."))
 );
 
+/// The properties every dbt CLI task shares, besides the script ones.
+macro_rules! dbt_props {
+    ($($extra:expr),*) => {
+        script_props!(
+            $($extra,)*
+            P::opt("profiles", K::Any, "The text of a `profiles.yml` (or a map), written to `.profile/profiles.yml` in the working directory; `DBT_PROFILES_DIR` points there unless `env` sets it."),
+            P::opt("projectDir", K::String, "The dbt project's folder, relative to the working directory; added to `dbt` commands as `--project-dir` and set as `DBT_PROJECT_DIR`. Default the working directory."),
+            P::opt("parseRunResults", K::Bool, "Read `target/run_results.json` after the commands: each node's result in the `runResults` output. Default true."),
+            P::opt("dockerOptions", K::Map, "Accepted for compatibility; dbt runs inside weir, without a container.")
+        )
+    };
+}
+
+spec!(
+    DBT_CLI,
+    "io.kestra.plugin.dbt.cli.DbtCLI",
+    [],
+    "Runs dbt commands in a shell, `dbt` being weir's own dbt (`weir dbt`); outputs `exitCode`, `vars`, `outputFiles` (with `manifest.json` and `run_results.json`) and `runResults` (per node: `unique_id`, `status`, `execution_time`, `message`, `failures`). A failing node fails the task, naming it.",
+    dbt_props!(
+        P::req(
+            "commands",
+            K::StringList,
+            "Commands to run, in order, e.g. `dbt deps` and `dbt build`."
+        ),
+        P::opt(
+            "storeManifest",
+            K::Map,
+            "`key` and `namespace` (default the flow's): store `target/manifest.json` in the KV store after the commands."
+        ),
+        P::opt(
+            "loadManifest",
+            K::Map,
+            "`key` and `namespace` (default the flow's): write the manifest stored in the KV store to `target/manifest.json` before the commands."
+        ),
+        P::opt(
+            "logFormat",
+            K::String,
+            "Accepted for compatibility; weir dbt writes dbt's text log lines."
+        )
+    )
+);
+
+/// The properties of the older one-verb dbt tasks, turned into one `dbt <verb>` command.
+macro_rules! dbt_verb_props {
+    () => {
+        dbt_props!(
+            P::opt("select", K::StringOrList, "Nodes to include (`--select`)."),
+            P::opt(
+                "exclude",
+                K::StringOrList,
+                "Nodes to leave out (`--exclude`)."
+            ),
+            P::opt(
+                "selector",
+                K::String,
+                "A selector of `selectors.yml`; not supported yet."
+            ),
+            P::opt(
+                "thread",
+                K::Int,
+                "How many nodes run at once (`--threads`)."
+            ),
+            P::opt("threads", K::Int, "Same as `thread`."),
+            P::opt(
+                "fullRefresh",
+                K::Bool,
+                "Rebuild incremental models and seeds from scratch (`--full-refresh`)."
+            ),
+            P::opt(
+                "target",
+                K::String,
+                "The profile's output to use (`--target`)."
+            ),
+            P::opt(
+                "failFast",
+                K::Bool,
+                "Stop at the first failure (`--fail-fast`)."
+            ),
+            P::opt(
+                "warnError",
+                K::Bool,
+                "Accepted; not supported yet (warnings stay warnings)."
+            ),
+            P::opt("debug", K::Bool, "Accepted for compatibility."),
+            P::opt(
+                "dbtPath",
+                K::String,
+                "Accepted for compatibility; weir runs dbt itself."
+            )
+        )
+    };
+}
+
+spec!(
+    DBT_BUILD,
+    "io.kestra.plugin.dbt.cli.Build",
+    [],
+    "Runs `dbt build` with the given selection; outputs as DbtCLI.",
+    dbt_verb_props!()
+);
+spec!(
+    DBT_RUN,
+    "io.kestra.plugin.dbt.cli.Run",
+    [],
+    "Runs `dbt run` with the given selection; outputs as DbtCLI.",
+    dbt_verb_props!()
+);
+spec!(
+    DBT_TEST,
+    "io.kestra.plugin.dbt.cli.Test",
+    [],
+    "Runs `dbt test` with the given selection; outputs as DbtCLI.",
+    dbt_verb_props!()
+);
+spec!(
+    DBT_COMPILE,
+    "io.kestra.plugin.dbt.cli.Compile",
+    [],
+    "Runs `dbt compile` with the given selection; outputs as DbtCLI.",
+    dbt_verb_props!()
+);
+spec!(
+    DBT_SEED,
+    "io.kestra.plugin.dbt.cli.Seed",
+    [],
+    "Runs `dbt seed` with the given selection; outputs as DbtCLI.",
+    dbt_verb_props!()
+);
+spec!(
+    DBT_SNAPSHOT,
+    "io.kestra.plugin.dbt.cli.Snapshot",
+    [],
+    "Runs `dbt snapshot` (weir dbt has no snapshots yet).",
+    dbt_verb_props!()
+);
+spec!(
+    DBT_DEPS,
+    "io.kestra.plugin.dbt.cli.Deps",
+    [],
+    "Runs `dbt deps` (offline: local, `file://` git and cached packages).",
+    dbt_verb_props!()
+);
+spec!(
+    DBT_LIST,
+    "io.kestra.plugin.dbt.cli.List",
+    [],
+    "Runs `dbt ls` with the given selection; the nodes are in the logs.",
+    dbt_verb_props!()
+);
+spec!(
+    DBT_FRESHNESS,
+    "io.kestra.plugin.dbt.cli.Freshness",
+    [],
+    "Runs `dbt source freshness`.",
+    dbt_verb_props!()
+);
+
 /// Kestra's AWS connection properties, accepted by every S3 task (usually set through
 /// `pluginDefaults` for `io.kestra.plugin.aws`).
 macro_rules! aws_props {

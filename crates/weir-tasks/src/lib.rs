@@ -8,6 +8,7 @@
 pub mod catalog;
 mod context;
 mod core;
+mod dbt_cli;
 pub mod de;
 mod http;
 mod jdbc;

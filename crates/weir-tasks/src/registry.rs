@@ -7,7 +7,7 @@
 
 use crate::catalog::*;
 use crate::context::TaskContext;
-use crate::{TaskError, TaskResult, core, http, jdbc, kv, s3, scripts};
+use crate::{TaskError, TaskResult, core, dbt_cli, http, jdbc, kv, s3, scripts};
 use futures::future::BoxFuture;
 use weir_flow::TaskSpec;
 
@@ -81,6 +81,16 @@ async fn shell_script(ctx: &TaskContext) -> Result<TaskResult, TaskError> {
     scripts::script(ctx, "script.sh", &["/bin/sh"]).await
 }
 
+/// The older one-verb dbt tasks: each a `dbt <verb>` line.
+macro_rules! dbt_verb {
+    ($verb:literal) => {{
+        async fn verb(ctx: &TaskContext) -> Result<TaskResult, TaskError> {
+            dbt_cli::verb(ctx, $verb).await
+        }
+        run_async!(verb)
+    }};
+}
+
 /// Every task type weir knows, in the order `weir tasks` lists them.
 pub static REGISTRY: &[TaskType] = &[
     t(&DUCKDB_QUERY, run_async!(jdbc::query)),
@@ -117,6 +127,16 @@ pub static REGISTRY: &[TaskType] = &[
     t(&S3_LIST, run_async!(s3::list)),
     t(&S3_DELETE, run_async!(s3::delete)),
     t(&S3_COPY, run_async!(s3::copy)),
+    t(&DBT_CLI, run_async!(dbt_cli::dbt_cli)),
+    t(&DBT_BUILD, dbt_verb!("build")),
+    t(&DBT_RUN, dbt_verb!("run")),
+    t(&DBT_TEST, dbt_verb!("test")),
+    t(&DBT_COMPILE, dbt_verb!("compile")),
+    t(&DBT_SEED, dbt_verb!("seed")),
+    t(&DBT_SNAPSHOT, dbt_verb!("snapshot")),
+    t(&DBT_DEPS, dbt_verb!("deps")),
+    t(&DBT_LIST, dbt_verb!("ls")),
+    t(&DBT_FRESHNESS, dbt_verb!("source freshness")),
 ];
 
 /// The task type of a canonical name (as validation leaves it in `Task::kind`).

@@ -10,6 +10,7 @@ mod common;
 mod corpus;
 mod crash;
 mod dbt;
+mod dbt_cli;
 mod dbt_pg;
 mod dbt_run;
 mod engine;
