@@ -341,4 +341,13 @@ pub struct DbtFlags {
     /// The keys of `ls --output json`, over dbt's default set.
     #[arg(long, num_args = 1.., value_name = "KEY")]
     pub output_keys: Vec<String>,
+    /// Store the failing rows of tests in tables of `<schema>_dbt_test__audit`.
+    #[arg(long)]
+    pub store_failures: bool,
+    /// `docs generate`: do not compile the nodes first.
+    #[arg(long)]
+    pub no_compile: bool,
+    /// `docs generate`: write a catalog without asking the warehouse.
+    #[arg(long)]
+    pub empty_catalog: bool,
 }

@@ -1,6 +1,7 @@
 //! `weir dbt <verb>`: a dbt project read from disk into `weir_dbt`'s pure model, and dbt's
 //! commands on it. `ls` lists as dbt does, `deps` installs packages offline, `debug` checks the
-//! profile's connection; the verbs that build models say plainly that they are not there yet.
+//! profile's connection; the verbs that build are in `dbt_run`, `dbt_snapshot`,
+//! `dbt_freshness` and `dbt_docs`.
 
 #![expect(
     clippy::print_stderr,
@@ -31,18 +32,10 @@ pub fn dbt(cmd: DbtCommand) -> Result<u8> {
         DbtCommand::Test(f) => crate::dbt_run::execute(crate::dbt_run::Verb::Test, &f),
         DbtCommand::Build(f) => crate::dbt_run::execute(crate::dbt_run::Verb::Build, &f),
         DbtCommand::Compile(f) => crate::dbt_run::execute(crate::dbt_run::Verb::Compile, &f),
-        DbtCommand::Snapshot(_) => not_yet("snapshot"),
-        DbtCommand::Source(DbtSourceCommand::Freshness(_)) => not_yet("source freshness"),
-        DbtCommand::Docs(DbtDocsCommand::Generate(_)) => not_yet("docs generate"),
+        DbtCommand::Snapshot(f) => crate::dbt_run::execute(crate::dbt_run::Verb::Snapshot, &f),
+        DbtCommand::Source(DbtSourceCommand::Freshness(f)) => crate::dbt_freshness::freshness(&f),
+        DbtCommand::Docs(DbtDocsCommand::Generate(f)) => crate::dbt_docs::generate(&f),
     }
-}
-
-fn not_yet(verb: &str) -> Result<u8> {
-    Err(user_error_hint(
-        format!("weir dbt {verb} is not available yet"),
-        "`weir dbt ls`, `deps`, `debug`, `compile`, `seed`, `run`, `test` and `build` work today \
-         (issue 11)",
-    ))
 }
 
 pub(crate) fn warn(message: &str) {

@@ -1,8 +1,9 @@
 //! `weir dbt compile | seed | run | test | build`: the selected nodes compiled by
 //! `weir_dbt::jinja`, scheduled by `weir_dbt::run`, and built here over weir-warehouse — the
 //! `Adapter` the compile stage asks, the materializations' SQL (view, table, incremental;
-//! ephemeral models are CTEs of their children), seeds and tests — with dbt's output lines and
-//! its `target/` artifacts (`compiled/`, `run/`, `manifest.json`, `run_results.json`).
+//! ephemeral models are CTEs of their children), seeds, snapshots (`dbt_snapshot`) and tests —
+//! with dbt's output lines and its `target/` artifacts (`compiled/`, `run/`, `manifest.json`,
+//! `run_results.json`).
 //!
 //! One connection per worker thread; each node's statements run in one transaction.
 
@@ -35,6 +36,9 @@ pub enum Verb {
     Run,
     Test,
     Build,
+    Snapshot,
+    /// `docs generate`: compile as `compile` does (nothing with `--no-compile`), quietly.
+    Docs,
 }
 
 impl Verb {
@@ -45,23 +49,29 @@ impl Verb {
             Verb::Run => "run",
             Verb::Test => "test",
             Verb::Build => "build",
+            Verb::Snapshot => "snapshot",
+            Verb::Docs => "generate",
         }
     }
 
     fn resource_types(self) -> Vec<select::ResourceType> {
         use select::ResourceType as T;
         match self {
-            Verb::Compile => vec![T::Model, T::Test, T::Analysis],
+            Verb::Compile | Verb::Docs => vec![T::Model, T::Snapshot, T::Test, T::Analysis],
             Verb::Seed => vec![T::Seed],
             Verb::Run => vec![T::Model],
             Verb::Test => vec![T::Test],
             Verb::Build => vec![T::Model, T::Seed, T::Snapshot, T::Test],
+            Verb::Snapshot => vec![T::Snapshot],
         }
     }
 }
 
 /// Reads the profile's target as `debug` does, failing on the first problem.
-fn read_target(flags: &DbtFlags, profile: Option<&str>) -> Result<weir_dbt::project::Target> {
+pub(crate) fn read_target(
+    flags: &DbtFlags,
+    profile: Option<&str>,
+) -> Result<weir_dbt::project::Target> {
     let dir = profiles_dir(flags);
     let file = dir.join("profiles.yml");
     let text = std::fs::read_to_string(&file).map_err(|e| {
@@ -655,6 +665,69 @@ impl Runner<'_> {
         result
     }
 
+    /// A snapshot: compiled, checked, then run by `dbt_snapshot` in one transaction.
+    fn run_snapshot(&self, node: &Node, conn: &Arc<Conn>) -> Result<String, Fail> {
+        let sql = self.compile(node, conn, false)?;
+        let node = self.node(&node.unique_id).ok_or("no node")?;
+        let db_error = |e: String| {
+            format!(
+                "Database Error in snapshot {} ({})\n  {e}",
+                node.name, node.original_file_path
+            )
+        };
+        let spec = crate::dbt_snapshot::Spec::from_node(&node).map_err(|e| {
+            format!(
+                "Compilation Error in snapshot {} ({})\n  {e}",
+                node.name, node.original_file_path
+            )
+        })?;
+        let rel = self.relation(&node.unique_id).ok_or("no relation")?;
+        self.ensure_schema(conn, &rel)?;
+        let exists = Conn::kind_of(conn.lock().as_mut(), &rel).map_err(db_error)?;
+        if exists == Some(Kind::View) {
+            return Err(db_error(format!(
+                "the snapshot's relation `{}.{}` is a view; a snapshot is a table",
+                rel.schema, rel.identifier
+            )));
+        }
+        let a = conn.as_ref();
+        let with = |suffix: &str| Relation {
+            identifier: format!("{}{suffix}", rel.identifier),
+            ..rel.clone()
+        };
+        let rels = [rel.clone(), with("__dbt_tmp_src"), with("__dbt_tmp_new")];
+        let rendered: Vec<String> = rels.iter().map(|r| r.render(a)).collect();
+        let now = format!(
+            "cast({} as timestamp)",
+            lit(&chrono::Utc::now()
+                .format("%Y-%m-%d %H:%M:%S%.6f")
+                .to_string())
+        );
+        let names = crate::dbt_snapshot::Names {
+            target: &rendered[0],
+            staged: &rendered[1],
+            fresh: &rendered[2],
+            now: &now,
+        };
+        let columns_of = |wh: &mut dyn Warehouse, name: &str| {
+            let i = rendered.iter().position(|r| r == name).unwrap_or(0);
+            Conn::columns_of(wh, &rels[i])
+        };
+        self.write_file("run", &node, &sql);
+        let message = crate::dbt_snapshot::run(
+            conn.lock().as_mut(),
+            a,
+            &spec,
+            &names,
+            exists.is_some(),
+            &sql,
+            &columns_of,
+        )
+        .map_err(db_error)?;
+        self.remember(&node.unique_id, |d| d.relation = Some(rendered[0].clone()));
+        Ok(message)
+    }
+
     fn run_seed(&self, node: &Node, conn: &Arc<Conn>) -> Result<String, Fail> {
         let rel = self.relation(&node.unique_id).ok_or("no relation")?;
         let types = node
@@ -791,7 +864,7 @@ impl NodeRunner for Runner<'_> {
                 execution_time: Duration::ZERO,
             },
         };
-        if self.verb == Verb::Compile {
+        if matches!(self.verb, Verb::Compile | Verb::Docs) {
             let r = match node.resource_type {
                 ResourceType::Test => self.test_sql(&node, conn),
                 _ => {
@@ -808,10 +881,7 @@ impl NodeRunner for Runner<'_> {
             ResourceType::Model => outcome(self.run_model(&node, conn)),
             ResourceType::Seed => outcome(self.run_seed(&node, conn)),
             ResourceType::Test => self.run_test(&node, conn),
-            ResourceType::Snapshot => outcome(Err(format!(
-                "snapshots are not available yet in weir: `{}` ({}) was not run",
-                node.name, node.original_file_path
-            ))),
+            ResourceType::Snapshot => outcome(self.run_snapshot(&node, conn)),
             other => outcome(Err(format!("weir does not run {other} nodes"))),
         }
     }
@@ -829,7 +899,7 @@ fn static_config(raw: &str) -> Config {
         let start = at + i + "config(".len();
         let end = raw[start..].find(')').map_or(raw.len(), |e| start + e);
         let args = &raw[start..end];
-        for key in ["materialized", "schema", "alias"] {
+        for key in ["materialized", "schema", "alias", "target_schema"] {
             let mut from = 0;
             while let Some(k) = args[from..].find(key) {
                 let after = args[from + k + key.len()..].trim_start();
@@ -889,12 +959,18 @@ fn now() -> String {
     chrono::Local::now().format("%H:%M:%S").to_string()
 }
 
-fn say(line: &str) {
+pub(crate) fn say(line: &str) {
     println!("{}  {line}", now());
 }
 
 /// dbt's progress line: `N of M message ....... [STATUS in 0.05s]`, padded to 80 columns.
-fn progress(index: usize, total: usize, message: &str, status: &str, time: Option<Duration>) {
+pub(crate) fn progress(
+    index: usize,
+    total: usize,
+    message: &str,
+    status: &str,
+    time: Option<Duration>,
+) {
     let prefix = format!("{index} of {total} {message} ");
     let mut justified = prefix.clone();
     while justified.chars().count() < 80 {
@@ -913,12 +989,12 @@ fn describe(node: &Node, relation: &str) -> (String, String) {
             relation.to_string(),
         ),
         ResourceType::Seed => ("seed file".into(), relation.to_string()),
-        ResourceType::Snapshot => ("snapshot".into(), relation.to_string()),
+        ResourceType::Snapshot => (format!("snapshot {relation}"), relation.to_string()),
         _ => ("test".into(), node.name.clone()),
     }
 }
 
-fn plural_of(n: usize, one: &str, many: &str) -> String {
+pub(crate) fn plural_of(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 
@@ -942,7 +1018,10 @@ pub fn execute(verb: Verb, flags: &DbtFlags) -> Result<u8> {
     // as calls of their macros.
     let mut known: BTreeMap<String, Config> = BTreeMap::new();
     for node in loaded.project.nodes.values_mut() {
-        if node.resource_type == ResourceType::Model {
+        if matches!(
+            node.resource_type,
+            ResourceType::Model | ResourceType::Snapshot
+        ) {
             let c = static_config(&node.raw_code);
             if !c.0.is_empty() {
                 known.insert(node.unique_id.clone(), c);
@@ -982,8 +1061,11 @@ pub fn execute(verb: Verb, flags: &DbtFlags) -> Result<u8> {
         .iter()
         .filter(|id| {
             graph.node(id).is_some_and(|n| {
-                verb == Verb::Compile
-                    || !(n.resource_type == ResourceType::Model && n.materialized() == "ephemeral")
+                (verb == Verb::Docs && !flags.no_compile)
+                    || verb == Verb::Compile
+                    || (verb != Verb::Docs
+                        && !(n.resource_type == ResourceType::Model
+                            && n.materialized() == "ephemeral"))
             })
         })
         .cloned()
@@ -998,8 +1080,9 @@ pub fn execute(verb: Verb, flags: &DbtFlags) -> Result<u8> {
     }
     let mut conns = Vec::new();
     for _ in 0..threads.min(to_run.len().max(1)) {
-        let wh = weir_warehouse::connect(&wt)
+        let mut wh = weir_warehouse::connect(&wt)
             .map_err(|e| user_error(format!("could not connect to {wt}: {e}")))?;
+        duckdb_settings(&target, wh.as_mut())?;
         conns.push(Arc::new(Conn {
             kind: target.adapter.type_name().to_string(),
             engine: wt.engine(),
@@ -1078,6 +1161,10 @@ pub fn execute(verb: Verb, flags: &DbtFlags) -> Result<u8> {
     ));
     say(&format!("Found {}", found.join(", ")));
     if to_run.is_empty() {
+        if verb == Verb::Docs {
+            write_manifest(&runner, &graph, &target_dir, &target)?;
+            return Ok(0);
+        }
         warn("Nothing to do. Try checking your model configs and model specification args");
         write_manifest(&runner, &graph, &target_dir, &target)?;
         return Ok(0);
@@ -1096,7 +1183,7 @@ pub fn execute(verb: Verb, flags: &DbtFlags) -> Result<u8> {
         Plan::new(&graph, &to_run)
     };
     let total = plan.nodes.len();
-    let quiet = verb == Verb::Compile;
+    let quiet = matches!(verb, Verb::Compile | Verb::Docs);
     let on_event = |event: Event<'_>| {
         if quiet {
             return;
@@ -1127,6 +1214,13 @@ pub fn execute(verb: Verb, flags: &DbtFlags) -> Result<u8> {
                 let t = Some(result.execution_time);
                 let failures = result.failures.unwrap_or(0);
                 match (result.status, node.resource_type) {
+                    (Status::Success, ResourceType::Snapshot) => progress(
+                        index,
+                        total,
+                        &format!("OK snapshotted {name}"),
+                        &result.message,
+                        t,
+                    ),
                     (Status::Success, ResourceType::Seed) => progress(
                         index,
                         total,
@@ -1204,6 +1298,12 @@ pub fn execute(verb: Verb, flags: &DbtFlags) -> Result<u8> {
         .iter()
         .filter(|(_, r)| r.status == Status::Warn)
         .collect();
+    if verb == Verb::Docs {
+        for (id, r) in &errors {
+            say(&format!("{} ({id})", r.message));
+        }
+        return Ok(u8::from(!errors.is_empty()));
+    }
     if verb == Verb::Compile {
         for (id, r) in &errors {
             say(&format!("{} ({id})", r.message));
@@ -1301,13 +1401,39 @@ pub fn execute(verb: Verb, flags: &DbtFlags) -> Result<u8> {
 // ---------------------------------------------------------------------------------------------
 // Artifacts.
 
-fn generated_at() -> String {
+/// The profile's DuckDB `settings:` (dbt-duckdb's `SET key = value` on each connection).
+fn duckdb_settings(target: &weir_dbt::project::Target, wh: &mut dyn Warehouse) -> Result<()> {
+    let weir_dbt::project::Adapter::DuckDb(d) = &target.adapter else {
+        return Ok(());
+    };
+    for (key, value) in &d.settings {
+        if !key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return Err(user_error(format!(
+                "profile setting `{key}` is not a DuckDB setting name"
+            )));
+        }
+        let value = match value {
+            Value::String(s) => lit(s),
+            Value::Bool(b) => b.to_string(),
+            Value::Number(n) => n.to_string(),
+            other => lit(&other.to_string()),
+        };
+        wh.execute(&format!("SET {key} = {value}")).map_err(|e| {
+            user_error(format!(
+                "could not apply the profile's setting `{key}`: {e}"
+            ))
+        })?;
+    }
+    Ok(())
+}
+
+pub(crate) fn generated_at() -> String {
     chrono::Utc::now()
         .format("%Y-%m-%dT%H:%M:%S%.6fZ")
         .to_string()
 }
 
-fn write_json(file: &Path, value: &Value) -> Result<()> {
+pub(crate) fn write_json(file: &Path, value: &Value) -> Result<()> {
     let text = serde_json::to_string(value).context("could not serialise an artifact")?;
     std::fs::write(file, text).with_context(|| format!("could not write `{}`", file.display()))
 }

@@ -4,7 +4,10 @@
 mod args;
 mod commands;
 mod dbt;
+mod dbt_docs;
+mod dbt_freshness;
 mod dbt_run;
+mod dbt_snapshot;
 mod demo;
 mod output;
 mod server;
