@@ -37,6 +37,9 @@ pub enum Command {
     /// Deployed flows.
     #[command(subcommand)]
     Flows(FlowsCommand),
+    /// A namespace's shared files (`weir namespace files upload|list|get|delete`).
+    #[command(subcommand)]
+    Namespace(NamespaceCommand),
     /// List the task types weir runs.
     Tasks,
     /// Run the NYC-taxi pipeline on embedded defaults: generate Jan–Jun 2021, serve, load.
@@ -230,6 +233,43 @@ pub enum KvCommand {
         namespace: String,
         key: String,
     },
+}
+
+#[derive(Subcommand)]
+pub enum NamespaceCommand {
+    /// Namespace files: what script tasks copy with `namespaceFiles`.
+    #[command(subcommand)]
+    Files(NamespaceFilesCommand),
+}
+
+#[derive(Subcommand)]
+pub enum NamespaceFilesCommand {
+    /// Upload a file, or a folder's files recursively (`.git/` left out).
+    Upload {
+        namespace: String,
+        local: PathBuf,
+        /// Where in the namespace: a folder for a folder; for a file, its path (or a folder
+        /// when it ends with `/`).
+        #[arg(default_value = "/")]
+        to: String,
+    },
+    /// List the files, one path per line.
+    List {
+        namespace: String,
+        /// Only the files under this folder.
+        path: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print a file's bytes, or write them to a file.
+    Get {
+        namespace: String,
+        path: String,
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
+    /// Delete a file or a folder.
+    Delete { namespace: String, path: String },
 }
 
 #[derive(Subcommand)]

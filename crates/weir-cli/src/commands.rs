@@ -43,6 +43,7 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
         Command::Executions(cmd) => executions(&home, cmd),
         Command::Kv(cmd) => kv(&home, cmd),
         Command::Flows(cmd) => flows(&home, cmd),
+        Command::Namespace(cmd) => crate::namespace::namespace(&home, cmd),
         Command::Demo(args) => crate::demo::demo(&home, args),
         Command::Server(args) => crate::server::server(&home, args),
         Command::Backfill(args) => crate::server::backfill(&home, args),

@@ -9,6 +9,7 @@ mod dbt_freshness;
 mod dbt_run;
 mod dbt_snapshot;
 mod demo;
+mod namespace;
 mod output;
 mod server;
 

@@ -13,7 +13,7 @@ pub mod yaml;
 pub use catalog::{Catalog, PropKind, PropSpec, TaskSpec};
 pub use inputs::resolve_inputs;
 pub use model::*;
-pub use parse::parse_flow;
+pub use parse::{parse_flow, valid_namespace};
 
 #[cfg(test)]
 mod tests;

@@ -184,7 +184,8 @@ fn valid_id(s: &str) -> bool {
         && s.len() <= 100
 }
 
-fn valid_namespace(s: &str) -> bool {
+/// Whether `s` is a valid namespace: dot-separated words of letters, digits, `_` and `-`.
+pub fn valid_namespace(s: &str) -> bool {
     let mut chars = s.chars();
     chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.')

@@ -325,7 +325,7 @@ macro_rules! script_props {
             P::opt("containerImage", K::String, "Accepted for compatibility; commands run as local processes."),
             P::opt("runner", K::String, "Accepted for compatibility (PROCESS or DOCKER); commands run as local processes."),
             P::opt("docker", K::Map, "Accepted for compatibility; commands run as local processes."),
-            P::opt("namespaceFiles", K::Map, "Accepted for compatibility; namespace files are not supported yet."),
+            P::opt("namespaceFiles", K::Map, "Copy namespace files into the working directory first: `enabled` (default true), `include`/`exclude` (globs on the file's path, `regex:` for a regex), `namespaces` (default the flow's; later ones override), `folderPerNamespace`, `ifExists` (OVERWRITE, SKIP or FAIL)."),
             P::opt("outputDirectory", K::Bool, "Accepted for compatibility."),
         ]
     };
@@ -759,6 +759,77 @@ spec!(
             "How many malformed rows (wrong field count, unterminated quote, a value that does not parse for its column, bad UTF-8) the load may leave out. Default 0: the first one fails the load. Above 0 they are listed in a CSV in internal storage (output `rejectsUri`: line, column, reason, record) and counted in `rowsRejected`; more than this many fail the load, inserting nothing."
         ),
         P::opt("delimiter", K::String, "Field separator. Default `,`.")
+    )
+);
+
+/// Connection properties shared by the git tasks.
+macro_rules! git_props {
+    ($($extra:expr),*) => {
+        [
+            P::req("url", K::String, "The repository: `https://…`, `file://…` or a local path."),
+            P::opt("username", K::String, "User name for an https URL (with a token as `password`)."),
+            P::opt("password", K::String, "Password or access token for an https URL; masked in logs."),
+            P::opt("cloneSubmodules", K::Bool, "Clone submodules too."),
+            P::opt("depth", K::Int, "How many commits to fetch. Default 1 (shallow)."),
+            P::opt("privateKey", K::String, "Not supported (SSH); use https with a token."),
+            P::opt("passphrase", K::String, "Not supported (SSH)."),
+            P::opt("gitConfig", K::Map, "Accepted for compatibility."),
+            P::opt("connectTimeout", K::Int, "Accepted for compatibility."),
+            $($extra,)*
+        ]
+    };
+}
+
+spec!(
+    GIT_CLONE,
+    "io.kestra.plugin.git.Clone",
+    [],
+    "Clones a git repository into the working directory; outputs `directory`.",
+    git_props!(
+        P::opt(
+            "branch",
+            K::String,
+            "The branch to check out. Default the remote's HEAD."
+        ),
+        P::opt(
+            "directory",
+            K::String,
+            "A folder under the working directory to clone into."
+        )
+    )
+);
+spec!(
+    GIT_SYNC_NAMESPACE_FILES,
+    "io.kestra.plugin.git.SyncNamespaceFiles",
+    [],
+    "Makes a namespace's files equal to a folder of a git repository; outputs `diff`, `added`, `updated`, `deleted`.",
+    git_props!(
+        P::opt(
+            "branch",
+            K::String,
+            "The branch to sync from. Default `main`."
+        ),
+        P::opt(
+            "namespace",
+            K::String,
+            "The namespace whose files are synced; the flow's by default."
+        ),
+        P::opt(
+            "gitDirectory",
+            K::String,
+            "The repository's folder holding the files. Default `_files`."
+        ),
+        P::opt("dryRun", K::Bool, "Only report what would change."),
+        P::opt(
+            "delete",
+            K::Bool,
+            "Delete namespace files that are not in Git. Default false."
+        ),
+        P::opt(
+            "failOnMissingDirectory",
+            K::Bool,
+            "Fail when `gitDirectory` is not in the repository. Default true."
+        )
     )
 );
 

@@ -10,6 +10,7 @@ mod context;
 mod core;
 mod dbt_cli;
 pub mod de;
+mod git;
 mod http;
 mod jdbc;
 mod kv;

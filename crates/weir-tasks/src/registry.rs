@@ -7,7 +7,7 @@
 
 use crate::catalog::*;
 use crate::context::TaskContext;
-use crate::{TaskError, TaskResult, core, dbt_cli, http, jdbc, kv, s3, scripts};
+use crate::{TaskError, TaskResult, core, dbt_cli, git, http, jdbc, kv, s3, scripts};
 use futures::future::BoxFuture;
 use weir_flow::TaskSpec;
 
@@ -137,6 +137,11 @@ pub static REGISTRY: &[TaskType] = &[
     t(&DBT_DEPS, dbt_verb!("deps")),
     t(&DBT_LIST, dbt_verb!("ls")),
     t(&DBT_FRESHNESS, dbt_verb!("source freshness")),
+    t(&GIT_CLONE, run_async!(git::clone)),
+    t(
+        &GIT_SYNC_NAMESPACE_FILES,
+        run_async!(git::sync_namespace_files),
+    ),
 ];
 
 /// The task type of a canonical name (as validation leaves it in `Task::kind`).

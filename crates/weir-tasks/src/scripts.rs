@@ -14,7 +14,7 @@ use weir_storage::InternalStorage;
 
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
-struct ScriptProps {
+pub(crate) struct ScriptProps {
     #[serde(default, deserialize_with = "de::string_list")]
     commands: Vec<String>,
     script: Option<String>,
@@ -35,6 +35,7 @@ struct ScriptProps {
     container_image: Option<String>,
     runner: Option<String>,
     docker: Option<Value>,
+    namespace_files: Option<Value>,
 }
 
 const STDERR_TAIL: usize = 10;
@@ -78,7 +79,7 @@ fn warn_about_runner(ctx: &TaskContext, p: &ScriptProps) {
     }
 }
 
-async fn prepare_dir(ctx: &TaskContext, p: &ScriptProps) -> Result<(), TaskError> {
+pub(crate) async fn prepare_dir(ctx: &TaskContext, p: &ScriptProps) -> Result<(), TaskError> {
     let dir = &ctx.working_dir;
     let io = |e: std::io::Error, what: &str| {
         TaskError::Failed(format!(
@@ -125,7 +126,219 @@ async fn prepare_dir(ctx: &TaskContext, p: &ScriptProps) -> Result<(), TaskError
                 .map_err(|e| io(e, &format!("writing `{name}`")))?;
         }
     }
+    if let Some(spec) = &p.namespace_files {
+        copy_namespace_files(ctx, spec).await?;
+    }
     Ok(())
+}
+
+/// `namespaceFiles`, as Kestra reads it: which namespaces' files to copy into the working
+/// directory, filtered by `include`/`exclude` globs.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct NamespaceFilesProps {
+    #[serde(default, deserialize_with = "de::bool_opt")]
+    enabled: Option<bool>,
+    #[serde(default, deserialize_with = "de::string_list")]
+    include: Vec<String>,
+    #[serde(default, deserialize_with = "de::string_list")]
+    exclude: Vec<String>,
+    #[serde(default, deserialize_with = "de::string_list")]
+    namespaces: Vec<String>,
+    #[serde(default, deserialize_with = "de::bool_opt")]
+    folder_per_namespace: Option<bool>,
+    if_exists: Option<String>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum IfExists {
+    Overwrite,
+    Skip,
+    Fail,
+}
+
+/// Copies the selected namespace files into the working directory, keeping their paths. With
+/// several namespaces, later ones override earlier ones (unless `ifExists` says otherwise).
+async fn copy_namespace_files(ctx: &TaskContext, spec: &Value) -> Result<(), TaskError> {
+    let spec = match spec {
+        Value::Null => return Ok(()),
+        Value::String(s) => serde_json::from_str(s).map_err(|_| {
+            TaskError::Props("`namespaceFiles` must be a map (`enabled`, `include`, …)".into())
+        })?,
+        v => v.clone(),
+    };
+    let nf: NamespaceFilesProps = serde_json::from_value(spec)
+        .map_err(|e| TaskError::Props(format!("`namespaceFiles`: {e}")))?;
+    if nf.enabled == Some(false) {
+        return Ok(());
+    }
+    let if_exists = match nf
+        .if_exists
+        .as_deref()
+        .map(str::to_ascii_uppercase)
+        .as_deref()
+    {
+        None | Some("OVERWRITE") => IfExists::Overwrite,
+        Some("SKIP") => IfExists::Skip,
+        Some("FAIL") => IfExists::Fail,
+        Some(other) => {
+            return Err(TaskError::Props(format!(
+                "`namespaceFiles.ifExists` must be OVERWRITE, SKIP or FAIL, not `{other}`"
+            )));
+        }
+    };
+    let include = PathGlobs::new(&nf.include, "include")?;
+    let exclude = PathGlobs::new(&nf.exclude, "exclude")?;
+    let namespaces = if nf.namespaces.is_empty() {
+        vec![ctx.namespace.clone()]
+    } else {
+        nf.namespaces.clone()
+    };
+    let per_namespace = nf.folder_per_namespace == Some(true);
+    let mut copied = 0usize;
+    for ns in &namespaces {
+        if !weir_flow::valid_namespace(ns) {
+            return Err(TaskError::Props(format!(
+                "`namespaceFiles.namespaces`: `{ns}` is not a valid namespace"
+            )));
+        }
+        for path in ctx.storage.list_namespace_files(ns, "")? {
+            let rooted = format!("/{path}");
+            if (!include.is_empty() && !include.matches(&rooted)) || exclude.matches(&rooted) {
+                continue;
+            }
+            let dest = if per_namespace {
+                ctx.working_dir.join(ns).join(&path)
+            } else {
+                ctx.working_dir.join(&path)
+            };
+            if dest.exists() {
+                match if_exists {
+                    IfExists::Overwrite => {}
+                    IfExists::Skip => continue,
+                    IfExists::Fail => {
+                        return Err(TaskError::Failed(format!(
+                            "namespace file `{path}` of `{ns}` already exists in the working directory (`namespaceFiles.ifExists: FAIL`)"
+                        )));
+                    }
+                }
+            }
+            if let Some(parent) = dest.parent() {
+                tokio::fs::create_dir_all(parent).await.map_err(|e| {
+                    TaskError::Failed(format!("creating `{}` failed: {e}", parent.display()))
+                })?;
+            }
+            let src = ctx.storage.namespace_file_path(ns, &path)?;
+            tokio::fs::copy(&src, &dest).await.map_err(|e| {
+                TaskError::Failed(format!(
+                    "copying namespace file `{path}` of `{ns}` failed: {e}"
+                ))
+            })?;
+            copied += 1;
+        }
+    }
+    ctx.log.info(&format!(
+        "copied {copied} namespace file{} from {} into the working directory",
+        if copied == 1 { "" } else { "s" },
+        namespaces.join(", ")
+    ));
+    Ok(())
+}
+
+/// Kestra's path patterns: globs (`*` within a folder, `**` across folders, `?`, `[…]`,
+/// `{a,b}`), or `regex:…`, matched against the file's path with a leading `/`. A glob that
+/// starts with a word character matches at any depth (`main.py` is `**/main.py`).
+pub(crate) struct PathGlobs(Vec<regex::Regex>);
+
+impl PathGlobs {
+    pub(crate) fn new(patterns: &[String], what: &str) -> Result<Self, TaskError> {
+        let mut out = Vec::with_capacity(patterns.len());
+        for p in patterns {
+            let re = if let Some(r) = p.strip_prefix("regex:") {
+                format!("^(?:{r})$")
+            } else {
+                let g = p.strip_prefix("glob:").unwrap_or(p);
+                let g = if g.starts_with(|c: char| c.is_alphanumeric() || c == '_') {
+                    format!("**/{g}")
+                } else {
+                    g.to_string()
+                };
+                glob_to_regex(&g)
+            };
+            out.push(regex::Regex::new(&re).map_err(|e| {
+                TaskError::Props(format!(
+                    "`namespaceFiles.{what}`: `{p}` is not a valid pattern ({e})"
+                ))
+            })?);
+        }
+        Ok(PathGlobs(out))
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub(crate) fn matches(&self, path: &str) -> bool {
+        self.0.iter().any(|re| re.is_match(path))
+    }
+}
+
+/// A glob as a regular expression, with the semantics of Java's `glob:` path matchers.
+fn glob_to_regex(glob: &str) -> String {
+    let mut re = String::from("^");
+    let chars: Vec<char> = glob.chars().collect();
+    let mut i = 0;
+    let mut in_group = false;
+    while i < chars.len() {
+        let c = chars[i];
+        match c {
+            '*' if chars.get(i + 1) == Some(&'*') => {
+                re.push_str(".*");
+                i += 1;
+            }
+            '*' => re.push_str("[^/]*"),
+            '?' => re.push_str("[^/]"),
+            '{' if !in_group => {
+                in_group = true;
+                re.push_str("(?:");
+            }
+            '}' if in_group => {
+                in_group = false;
+                re.push(')');
+            }
+            ',' if in_group => re.push('|'),
+            '[' => {
+                let mut j = i + 1;
+                let mut class = String::from("[");
+                if matches!(chars.get(j), Some('!') | Some('^')) {
+                    class.push('^');
+                    j += 1;
+                }
+                while j < chars.len() && chars[j] != ']' {
+                    if chars[j] == '\\' || chars[j] == '[' {
+                        class.push('\\');
+                    }
+                    class.push(chars[j]);
+                    j += 1;
+                }
+                if j < chars.len() {
+                    class.push(']');
+                    re.push_str(&class);
+                    i = j;
+                } else {
+                    re.push_str("\\[");
+                }
+            }
+            '\\' if i + 1 < chars.len() => {
+                i += 1;
+                re.push_str(&regex::escape(&chars[i].to_string()));
+            }
+            c => re.push_str(&regex::escape(&c.to_string())),
+        }
+        i += 1;
+    }
+    re.push('$');
+    re
 }
 
 /// `scripts.shell.Commands` and `scripts.python.Commands`.
@@ -348,4 +561,36 @@ fn collect_outputs(
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn globs(p: &[&str]) -> PathGlobs {
+        PathGlobs::new(
+            &p.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+            "include",
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn namespace_file_patterns_match_as_kestra_does() {
+        // A pattern starting with a word character matches at any depth.
+        let g = globs(&["main.py"]);
+        assert!(g.matches("/main.py") && g.matches("/a/b/main.py"));
+        assert!(!g.matches("/main.pyc"));
+        // `*` stays within a folder, `**` crosses folders.
+        let g = globs(&["/scripts/*.py"]);
+        assert!(g.matches("/scripts/a.py") && !g.matches("/scripts/x/a.py"));
+        let g = globs(&["scripts/**"]);
+        assert!(g.matches("/scripts/x/a.py") && !g.matches("/other/a.py"));
+        let g = globs(&["**/*.{sql,yml}", "/dat?/[ab].csv"]);
+        assert!(g.matches("/models/a.sql") && g.matches("/x.yml") && !g.matches("/x.py"));
+        assert!(g.matches("/data/a.csv") && !g.matches("/data/c.csv"));
+        let g = globs(&["regex:.*\\.sql"]);
+        assert!(g.matches("/m/a.sql") && !g.matches("/m/a.sqlx"));
+        assert!(PathGlobs::new(&["regex:(".into()], "include").is_err());
+    }
 }
