@@ -190,6 +190,14 @@ impl Adapter for Conn {
     fn relation_exists(&self, relation: &Relation) -> Result<bool, String> {
         Conn::kind_of(self.lock().as_mut(), relation).map(|k| k.is_some())
     }
+    fn relation_type(&self, relation: &Relation) -> Result<Option<String>, String> {
+        Ok(
+            Conn::kind_of(self.lock().as_mut(), relation)?.map(|k| match k {
+                Kind::Table => "table".to_string(),
+                Kind::View => "view".to_string(),
+            }),
+        )
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -397,6 +405,25 @@ impl Runner<'_> {
         let pre = hooks("pre-hook")?;
         let post = hooks("post-hook")?;
         self.ensure_schema(conn, &rel)?;
+        if let Some(ran) = crate::dbt_materialization::run(
+            &self.compiler(),
+            &node,
+            conn.clone(),
+            &mat,
+            &sql,
+            &pre,
+            &post,
+        ) {
+            let ran = ran.map_err(|e| {
+                format!(
+                    "Database Error in model {} ({})\n  {e}",
+                    node.name, node.original_file_path
+                )
+            })?;
+            self.write_file("run", &node, &ran.statements.join(";\n\n"));
+            self.remember(id, |d| d.relation = Some(rel.render(conn.as_ref())));
+            return Ok("OK".into());
+        }
         let statements = self
             .materialize(&node, conn, &mat, &rel, exists, &sql)
             .map_err(|e| {

@@ -6,6 +6,7 @@ mod commands;
 mod dbt;
 mod dbt_docs;
 mod dbt_freshness;
+mod dbt_materialization;
 mod dbt_run;
 mod dbt_snapshot;
 mod demo;

@@ -50,6 +50,12 @@ pub trait Adapter: Send + Sync {
     fn run_query(&self, sql: &str) -> Result<Table, String>;
     fn get_columns(&self, relation: &Relation) -> Result<Vec<Column>, String>;
     fn relation_exists(&self, relation: &Relation) -> Result<bool, String>;
+    /// `table` or `view` when the relation exists (for `adapter.drop_relation` and
+    /// `rename_relation`); `None` when it does not or the adapter cannot tell.
+    fn relation_type(&self, relation: &Relation) -> Result<Option<String>, String> {
+        let _ = relation;
+        Ok(None)
+    }
 }
 
 /// A query's result, as `run_query` and `load_result(…)['table']` return it.
@@ -350,6 +356,91 @@ impl Compiler {
             .map(|n| relation_of(&self.inner, n))
     }
 
+    /// The macro of a materialization the project or a package defines
+    /// (`{% materialization name, adapter='duckdb' %}` or `default`): the adapter's own first,
+    /// the root project before packages. weir's built-in materializations are not macros, so
+    /// `None` means "use the built-in one" (or that there is none).
+    pub fn materialization(&self, name: &str, adapter: &str) -> Option<String> {
+        let inner = &self.inner;
+        let mut packages: Vec<&str> = vec![inner.project_name.as_str()];
+        packages.extend(
+            inner
+                .macros
+                .keys()
+                .map(String::as_str)
+                .filter(|p| *p != inner.project_name && *p != GLOBAL_PACKAGE),
+        );
+        let mut kinds = vec![adapter];
+        if adapter == "redshift" {
+            kinds.push("postgres");
+        }
+        kinds.push("default");
+        for kind in kinds {
+            let macro_name = format!("materialization_{name}_{kind}");
+            if packages.iter().any(|p| {
+                inner
+                    .macros
+                    .get(*p)
+                    .is_some_and(|m| m.contains_key(&macro_name))
+            }) {
+                return Some(macro_name);
+            }
+        }
+        None
+    }
+
+    /// Runs a project-defined materialization for a node whose SQL is compiled: the macro sees
+    /// `sql`/`compiled_code`, `this`, `config`, `pre_hooks`/`post_hooks`, and runs its
+    /// statements through the adapter (`{% call statement('main') %}`). Returns what it logged
+    /// and the main statement.
+    pub fn run_materialization(
+        &self,
+        node_id: &str,
+        macro_name: &str,
+        adapter: Arc<dyn Adapter>,
+        compiled_sql: &str,
+    ) -> Result<Compiled, CompileError> {
+        let Some(node) = self.inner.nodes.get(node_id) else {
+            return Err(CompileError {
+                node: node_id.to_string(),
+                diagnostic: Diagnostic::new(
+                    Location {
+                        file: String::new(),
+                        line: 0,
+                        column: 0,
+                    },
+                    format!("no enabled node `{node_id}`; this is a bug in weir, please report it"),
+                ),
+            });
+        };
+        let mut shared = context::Shared::new(self.inner.clone(), adapter, node.clone(), false);
+        shared
+            .extra
+            .insert("sql".into(), minijinja::Value::from(compiled_sql));
+        shared
+            .extra
+            .insert("compiled_code".into(), minijinja::Value::from(compiled_sql));
+        let shared = Arc::new(shared);
+        let code = format!("{{{{ {macro_name}() }}}}");
+        let rendered = self
+            .env
+            .template_from_named_str(&node.original_file_path, &code)
+            .and_then(|t| t.render(context::root(&shared)));
+        let state = shared.take();
+        rendered.map_err(|e| CompileError {
+            node: node_id.to_string(),
+            diagnostic: diagnostic_of(&e, &node.original_file_path, node.line - 1),
+        })?;
+        Ok(Compiled {
+            sql: compiled_sql.to_string(),
+            config: Config(state.config),
+            depends_on: Vec::new(),
+            ephemerals: Vec::new(),
+            logs: state.logs,
+            main_statement: state.main_statement,
+        })
+    }
+
     /// Renders one node. `is_incremental` is what `is_incremental()` answers for an
     /// incremental model (the caller knows whether the relation exists and about
     /// `--full-refresh`).
@@ -503,6 +594,30 @@ fn rewrite_blocks(text: &str) -> (String, Vec<(String, usize)>) {
             .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
             .collect();
         match keyword.as_str() {
+            "materialization" if depth == 0 => {
+                // `{% materialization name, adapter='duckdb' %}` (or `default`) becomes the
+                // macro `materialization_<name>_<adapter>`, dbt's own name for it.
+                let args = &tag[tag.find(&keyword).unwrap_or(0) + keyword.len()..tag.len() - 2];
+                let args = args.trim_end_matches(['-', '+']);
+                let mut parts = args.split(',').map(str::trim);
+                let name = parts.next().unwrap_or_default().to_string();
+                let mut adapter = "default".to_string();
+                for p in parts {
+                    if let Some((k, v)) = p.split_once('=')
+                        && k.trim() == "adapter"
+                    {
+                        adapter = v.trim().trim_matches(['\'', '"']).to_string();
+                    }
+                }
+                let macro_name = format!("materialization_{name}_{adapter}");
+                let open = if tag.starts_with("{%-") { "{%-" } else { "{%" };
+                let close = if tag.ends_with("-%}") { "-%}" } else { "%}" };
+                out.push_str(&format!(
+                    "{open} macro {MACRO_PREFIX}{macro_name}() {close}"
+                ));
+                names.push((macro_name, text[..start].matches('\n').count() + 1));
+                depth += 1;
+            }
             "macro" | "test" if depth == 0 => {
                 let pos = start + tag.find(&keyword).unwrap_or(0);
                 let after = text[pos + keyword.len()..end + 2].trim_start();
@@ -531,8 +646,12 @@ fn rewrite_blocks(text: &str) -> (String, Vec<(String, usize)>) {
                 out.push_str(tag);
                 depth += 1;
             }
-            "endmacro" | "endtest" => {
-                out.push_str(&tag.replacen("endtest", "endmacro", 1));
+            "endmacro" | "endtest" | "endmaterialization" => {
+                out.push_str(&tag.replacen("endtest", "endmacro", 1).replacen(
+                    "endmaterialization",
+                    "endmacro",
+                    1,
+                ));
                 depth = depth.saturating_sub(1);
             }
             _ => out.push_str(tag),

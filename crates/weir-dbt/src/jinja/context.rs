@@ -34,6 +34,8 @@ pub(crate) struct Shared {
     pub adapter: Arc<dyn Adapter>,
     pub node: Node,
     pub is_incremental: bool,
+    /// Names only some renders have (`sql` in a materialization).
+    pub extra: BTreeMap<String, Value>,
     state: Mutex<RenderState>,
 }
 
@@ -55,6 +57,7 @@ impl Shared {
             adapter,
             node,
             is_incremental,
+            extra: BTreeMap::new(),
             state: Mutex::new(RenderState::default()),
         }
     }
@@ -115,6 +118,9 @@ impl Object for Ctx {
         let shared = &self.0;
         let key = key.as_str()?;
         let builtin = |b| Some(Value::from_object(Func(shared.clone(), b)));
+        if let Some(v) = shared.extra.get(key) {
+            return Some(v.clone());
+        }
         match key {
             "ref" => builtin(Builtin::Ref),
             "source" => builtin(Builtin::Source),
@@ -143,6 +149,8 @@ impl Object for Ctx {
             }
             "model" => Some(model_value(&shared.node)),
             "execute" => Some(Value::from(true)),
+            "pre_hooks" | "post_hooks" => Some(super::mutable::List::value(Vec::new())),
+            "should_full_refresh" => Some(Value::from_function(|| false)),
             "api" => Some(Value::from_pairs([(
                 "Relation",
                 Value::from_object(RelationApi(shared.clone())),
@@ -616,7 +624,8 @@ impl Object for Func {
                 }
                 let caller: Value = kwargs.get("caller")?;
                 let sql = caller.call(state, &[])?.to_string();
-                let name = name.unwrap_or_else(|| "main".to_string());
+                // dbt's `statement()` has no name by default; only `main` is the node's SQL.
+                let name = name.filter(|n| n != "none").unwrap_or_default();
                 if name == "main" {
                     shared.lock().main_statement = Some(sql.clone());
                 }
@@ -770,6 +779,39 @@ impl Object for AdapterObj {
                 } else {
                     Value::from(())
                 })
+            }
+            "drop_relation" => {
+                let (relation,): (Value,) = from_args(args)?;
+                let relation = objects::relation_arg(&relation)?;
+                let a = shared.adapter.as_ref();
+                let kind = a
+                    .relation_type(&relation)
+                    .map_err(|e| invalid(format!("`drop_relation` failed: {e}")))?;
+                if let Some(kind) = kind {
+                    let cascade = if a.kind() == "duckdb" { "" } else { " cascade" };
+                    a.run_query(&format!(
+                        "drop {kind} if exists {}{cascade}",
+                        relation.render(a)
+                    ))
+                    .map_err(|e| invalid(format!("`drop_relation` failed: {e}")))?;
+                }
+                Ok(Value::from(()))
+            }
+            "rename_relation" => {
+                let (from, to): (Value, Value) = from_args(args)?;
+                let (from, to) = (objects::relation_arg(&from)?, objects::relation_arg(&to)?);
+                let a = shared.adapter.as_ref();
+                let kind = a
+                    .relation_type(&from)
+                    .map_err(|e| invalid(format!("`rename_relation` failed: {e}")))?
+                    .unwrap_or_else(|| "table".into());
+                a.run_query(&format!(
+                    "alter {kind} {} rename to {}",
+                    from.render(a),
+                    a.quote(&to.identifier)
+                ))
+                .map_err(|e| invalid(format!("`rename_relation` failed: {e}")))?;
+                Ok(Value::from(()))
             }
             _ => Err(invalid(format!(
                 "`adapter.{method}` is not supported by weir"

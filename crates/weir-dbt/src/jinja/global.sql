@@ -163,3 +163,7 @@ cast({{ field }} as {{ dbt.type_string() }})
 {{ return(adapter.get_relation(database=relation.database, schema=relation.schema, identifier=relation.identifier)) }}
 {%- endmacro %}
 
+
+{% macro run_hooks(hooks, inside_transaction=True) -%}
+{%- for hook in hooks -%}{% call statement(auto_begin=inside_transaction) %}{{ hook }}{% endcall %}{%- endfor -%}
+{%- endmacro %}
