@@ -274,3 +274,70 @@ fn weir_started_as_dbt_is_weir_dbt() {
     let lines: Vec<&str> = stdout.lines().collect();
     assert_eq!(lines, vec!["club.adult_names", "club.adults"], "{o:#?}");
 }
+
+/// The article's transform flow in small: a `file://` git repository holding the project →
+/// `git.SyncNamespaceFiles` → DbtCLI with `namespaceFiles` (the second example of Kestra's
+/// DbtCLI docs, `profiles.yml` of the repository excluded and given inline instead).
+#[test]
+fn a_project_synced_from_git_builds_from_namespace_files() {
+    let env = Env::new();
+    let db = env.path().join("club.duckdb").display().to_string();
+    let repo = env.path().join("repo");
+    for (k, v) in project_files(false).as_object().unwrap() {
+        let p = repo.join("dbt").join(k);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        let text = v
+            .as_str()
+            .unwrap()
+            .replace("{% raw %}", "")
+            .replace("{% endraw %}", "");
+        std::fs::write(p, text).unwrap();
+    }
+    std::fs::write(
+        repo.join("dbt/profiles.yml"),
+        "club: {target: nowhere, outputs: {}}\n",
+    )
+    .unwrap();
+    let git = |args: &[&str]| {
+        let o = std::process::Command::new("git")
+            .args(["-c", "user.email=t@example.com", "-c", "user.name=t"])
+            .args(args)
+            .current_dir(&repo)
+            .output()
+            .expect("git");
+        assert!(o.status.success(), "git {args:?}: {o:#?}");
+    };
+    git(&["init", "-q", "-b", "main"]);
+    git(&["add", "-A"]);
+    git(&["commit", "-q", "-m", "project"]);
+    let sync = json!({
+        "id": "sync",
+        "type": "io.kestra.plugin.git.SyncNamespaceFiles",
+        "url": format!("file://{}", repo.display()),
+        "branch": "main",
+        "namespace": "{{ flow.namespace }}",
+        "gitDirectory": "dbt",
+        "dryRun": false,
+    });
+    let build = json!({
+        "id": "dbt",
+        "type": "io.kestra.plugin.dbt.cli.DbtCLI",
+        "namespaceFiles": {"enabled": true, "exclude": ["profiles.yml"]},
+        "profiles": profiles(&db),
+        "commands": ["dbt deps", "dbt build"],
+    });
+    let yaml = format!("id: git_dbt\nnamespace: test.dbt\ntasks:\n  - {sync}\n  - {build}\n");
+    let o = env.run_flow("f.yml", &yaml, &[]);
+    assert_eq!(o.code, 0, "{o:#?}");
+    let ex = env.show(&o.id());
+    let all = statuses(&run_of(&ex, "dbt")["outputs"]);
+    assert_eq!(all.len(), 5, "{all:?}");
+    let rows = query(&env, "select id, name from adult_names order by id");
+    assert_eq!(
+        rows,
+        vec![
+            json!({"id": 1, "name": "ann"}),
+            json!({"id": 3, "name": "cid"})
+        ]
+    );
+}
