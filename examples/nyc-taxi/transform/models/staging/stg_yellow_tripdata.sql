@@ -1,6 +1,6 @@
-{#- One row per yellow trip as loaded by weir.warehouse.Load, with typed, renamed columns and a
-    surrogate key. The load already keeps one row per key; first_per_key keeps that true after
-    the casts (two spellings of one value in the file become one value here). -#}
+{#- One row per yellow trip as loaded by weir.warehouse.Load, with typed, renamed columns. The
+    load keeps one row per `unique_row_id` (a hash of the whole row), so the trip's key is that
+    key with the service in front: unique without re-reading the table to drop duplicates. -#}
 with source as (
     select * from {{ source('tlc', 'yellow_tripdata') }}
     where tpep_pickup_datetime is not null
@@ -10,8 +10,7 @@ with source as (
 renamed as (
     select
         -- identifiers
-        {{ surrogate_key(["'yellow'", 'vendorid', 'tpep_pickup_datetime', 'tpep_dropoff_datetime',
-                          'pulocationid', 'dolocationid', 'fare_amount', 'trip_distance']) }} as trip_id,
+        {{ surrogate_key(["'yellow'", 'unique_row_id']) }} as trip_id,
         'Yellow' as service_type,
         cast(vendorid as integer) as vendor_id,
         cast(ratecodeid as integer) as ratecode_id,
@@ -47,4 +46,4 @@ renamed as (
     from source
 )
 
-{{ first_per_key('renamed', 'trip_id', 'source_row_id') }}
+select * from renamed
