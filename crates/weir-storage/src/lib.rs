@@ -6,6 +6,7 @@
 
 pub mod buckets;
 mod namespace_files;
+pub use namespace_files::NamespaceEntry;
 #[cfg(any(test, feature = "test-server"))]
 pub mod test_server;
 

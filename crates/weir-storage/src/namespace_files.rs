@@ -120,6 +120,75 @@ impl InternalStorage {
     }
 }
 
+/// One entry of a namespace folder, as Kestra's API lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NamespaceEntry {
+    pub name: String,
+    pub is_dir: bool,
+    pub size: u64,
+    /// Milliseconds since the Unix epoch.
+    pub modified_ms: i64,
+    pub created_ms: i64,
+}
+
+impl InternalStorage {
+    /// The files and folders directly in the namespace folder `path` (`""` or `/` for the
+    /// root), sorted by name. A missing root is empty; a missing folder is `Missing`.
+    pub fn namespace_dir_entries(
+        &self,
+        namespace: &str,
+        path: &str,
+    ) -> Result<Vec<NamespaceEntry>, StorageError> {
+        let dir = match path.trim_matches('/') {
+            "" => self.namespace_files_root(namespace),
+            p => self.namespace_file_path(namespace, p)?,
+        };
+        let entries = match fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e)
+                if e.kind() == std::io::ErrorKind::NotFound
+                    && path.trim_matches('/').is_empty() =>
+            {
+                return Ok(Vec::new());
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
+                ) =>
+            {
+                return Err(StorageError::Missing {
+                    uri: format!("namespace folder `{path}` of `{namespace}`"),
+                });
+            }
+            Err(e) => return Err(io(&dir)(e)),
+        };
+        let ms = |t: std::io::Result<std::time::SystemTime>| {
+            t.ok()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map_or(0, |d| d.as_millis() as i64)
+        };
+        let mut out = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(io(&dir))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.ends_with(".weir-part") {
+                continue;
+            }
+            let meta = entry.metadata().map_err(io(&entry.path()))?;
+            out.push(NamespaceEntry {
+                name,
+                is_dir: meta.is_dir(),
+                size: if meta.is_dir() { 0 } else { meta.len() },
+                modified_ms: ms(meta.modified()),
+                created_ms: ms(meta.created().or_else(|_| meta.modified())),
+            });
+        }
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(out)
+    }
+}
+
 fn push_relative(root: &Path, path: &Path, out: &mut Vec<String>) {
     if let Ok(rel) = path.strip_prefix(root) {
         let parts: Vec<_> = rel
@@ -170,6 +239,24 @@ mod tests {
             storage.list_namespace_files("team.dbt", "").unwrap(),
             vec!["dbt_project.yml"]
         );
+    }
+
+    #[test]
+    fn folder_entries_are_one_level() {
+        let dir = tempfile::tempdir().unwrap();
+        let storage = InternalStorage::new(dir.path());
+        assert!(storage.namespace_dir_entries("ns", "/").unwrap().is_empty());
+        storage.put_namespace_file("ns", "a/b.txt", b"bb").unwrap();
+        storage.put_namespace_file("ns", "c.txt", b"c").unwrap();
+        let root = storage.namespace_dir_entries("ns", "").unwrap();
+        let names: Vec<_> = root.iter().map(|e| (e.name.as_str(), e.is_dir)).collect();
+        assert_eq!(names, [("a", true), ("c.txt", false)]);
+        let a = storage.namespace_dir_entries("ns", "/a").unwrap();
+        assert_eq!((a[0].name.as_str(), a[0].size), ("b.txt", 2));
+        assert!(matches!(
+            storage.namespace_dir_entries("ns", "nope"),
+            Err(StorageError::Missing { .. })
+        ));
     }
 
     #[test]

@@ -14,6 +14,7 @@ mod flows;
 mod kv;
 mod logs;
 mod meta;
+mod namespace_files;
 mod plugins;
 mod triggers;
 mod warehouse;
@@ -70,7 +71,8 @@ const OPEN_PATHS: [&str; 2] = ["/health", "/api/v1/health"];
     ),
     tags(
         (name = "Flows"), (name = "Executions"), (name = "Logs"), (name = "Triggers"),
-        (name = "KV"), (name = "Warehouse"), (name = "Plugins"), (name = "Server")
+        (name = "KV"), (name = "Namespace files"), (name = "Warehouse"), (name = "Plugins"),
+        (name = "Server")
     )
 )]
 struct ApiDoc;
@@ -114,6 +116,12 @@ fn routes() -> OpenApiRouter<ApiState> {
         .routes(routes!(triggers::list_backfills))
         .routes(routes!(kv::list_keys))
         .routes(routes!(kv::get_key, kv::put_key, kv::delete_key))
+        .routes(routes!(
+            namespace_files::get_file,
+            namespace_files::put_file,
+            namespace_files::delete_file
+        ))
+        .routes(routes!(namespace_files::list_directory))
         .routes(routes!(warehouse::query))
         .routes(routes!(warehouse::configured))
         .routes(routes!(warehouse::tables))

@@ -1027,3 +1027,73 @@ async fn an_execution_file_is_served_and_others_are_refused() {
         no_path.text
     );
 }
+
+/// Kestra's namespace files endpoints: upload (multipart `fileContent`), download, list one
+/// folder, delete.
+#[tokio::test]
+async fn namespace_files_are_uploaded_listed_read_and_deleted() {
+    let api = api();
+    let upload = |path: &str, content: &str| {
+        let body = format!(
+            "--XX\r\nContent-Disposition: form-data; name=\"fileContent\"; filename=\"f\"\r\n\r\n{content}\r\n--XX--\r\n"
+        );
+        let uri = format!("/api/v1/main/namespaces/company.team/files?path={path}");
+        let api = &api;
+        async move {
+            api.call(
+                Method::POST,
+                &uri,
+                "multipart/form-data; boundary=XX",
+                &body,
+            )
+            .await
+        }
+    };
+    assert_eq!(
+        upload("/models/a.sql", "select 1").await.status,
+        StatusCode::OK
+    );
+    assert_eq!(upload("/readme.md", "hi").await.status, StatusCode::OK);
+    assert_eq!(
+        upload("/../escape", "x").await.status,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    let a = api
+        .get("/api/v1/namespaces/company.team/files?path=/models/a.sql")
+        .await;
+    assert_eq!((a.status, a.text.as_str()), (StatusCode::OK, "select 1"));
+    let root = api
+        .get("/api/v1/namespaces/company.team/files/directory")
+        .await
+        .json();
+    let names: Vec<(&str, &str)> = root
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|e| (e["fileName"].as_str().unwrap(), e["type"].as_str().unwrap()))
+        .collect();
+    assert_eq!(names, [("models", "Directory"), ("readme.md", "File")]);
+    let models = api
+        .get("/api/v1/namespaces/company.team/files/directory?path=/models")
+        .await
+        .json();
+    assert_eq!(models[0]["fileName"], "a.sql");
+    assert_eq!(models[0]["size"], 8);
+    let a = api
+        .call(
+            Method::DELETE,
+            "/api/v1/namespaces/company.team/files?path=/models",
+            "",
+            "",
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::OK);
+    let a = api
+        .get("/api/v1/namespaces/company.team/files?path=/models/a.sql")
+        .await;
+    assert_eq!(a.status, StatusCode::NOT_FOUND);
+    let a = api
+        .get("/api/v1/namespaces/company..team/files/directory")
+        .await;
+    assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY);
+}
