@@ -216,6 +216,8 @@ struct Runner<'a> {
     compiler: RwLock<Compiler>,
     conns: Vec<Arc<Conn>>,
     full_refresh: bool,
+    /// `--store-failures`.
+    store_failures: bool,
     target_dir: PathBuf,
     project_dir: PathBuf,
     root_project: String,
@@ -405,6 +407,10 @@ impl Runner<'_> {
         let pre = hooks("pre-hook")?;
         let post = hooks("post-hook")?;
         self.ensure_schema(conn, &rel)?;
+        let contract = node.config.contract_enforced() && mat != "ephemeral";
+        if contract {
+            self.check_contract(&node, conn, &rel, &sql)?;
+        }
         if let Some(ran) = crate::dbt_materialization::run(
             &self.compiler(),
             &node,
@@ -424,14 +430,35 @@ impl Runner<'_> {
             self.remember(id, |d| d.relation = Some(rel.render(conn.as_ref())));
             return Ok("OK".into());
         }
-        let statements = self
-            .materialize(&node, conn, &mat, &rel, exists, &sql)
-            .map_err(|e| {
-                format!(
-                    "Database Error in model {} ({})\n  {e}",
-                    node.name, node.original_file_path
-                )
-            })?;
+        let statements = if contract && mat == "table" {
+            // The declared columns and their constraints make the table; the query fills it.
+            let a = conn.as_ref();
+            let target = rel.render(a);
+            let cascade = if self.pg(conn) { " cascade" } else { "" };
+            let mut out = Vec::new();
+            match exists {
+                Some(Kind::View) => out.push(format!("drop view if exists {target}{cascade}")),
+                Some(Kind::Table) => out.push(format!("drop table if exists {target}{cascade}")),
+                None => {}
+            }
+            out.push(crate::dbt_contract::create_table(&node, &target, &|c| {
+                a.quote(c)
+            }));
+            let cols: Vec<String> = node.columns.iter().map(|c| a.quote(&c.name)).collect();
+            let cols = cols.join(", ");
+            out.push(format!(
+                "insert into {target} ({cols}) select {cols} from (\n{sql}\n) as model_subq"
+            ));
+            out
+        } else {
+            self.materialize(&node, conn, &mat, &rel, exists, &sql)
+                .map_err(|e| {
+                    format!(
+                        "Database Error in model {} ({})\n  {e}",
+                        node.name, node.original_file_path
+                    )
+                })?
+        };
         let mut all = pre;
         all.extend(statements);
         all.extend(post);
@@ -692,6 +719,47 @@ impl Runner<'_> {
         result
     }
 
+    /// An enforced contract: the query's columns (read from a view made for the purpose and
+    /// dropped) against the declared ones; a mismatch fails the model before it is built.
+    fn check_contract(
+        &self,
+        node: &Node,
+        conn: &Arc<Conn>,
+        rel: &Relation,
+        sql: &str,
+    ) -> Result<(), Fail> {
+        let probe = Relation {
+            identifier: format!("{}__dbt_contract", rel.identifier),
+            ..rel.clone()
+        };
+        let name = probe.render(conn.as_ref());
+        let actual = {
+            let mut wh = conn.lock();
+            let made = wh
+                .execute(&format!("drop view if exists {name}"))
+                .and_then(|_| wh.execute(&format!("create view {name} as (\n{sql}\n)")));
+            let cols = made
+                .map_err(|e| e.to_string())
+                .and_then(|_| Conn::columns_of(wh.as_mut(), &probe));
+            let _ = wh.execute(&format!("drop view if exists {name}"));
+            cols.map_err(|e| {
+                format!(
+                    "Database Error in model {} ({})\n  {e}",
+                    node.name, node.original_file_path
+                )
+            })?
+        };
+        match crate::dbt_contract::mismatches(node, &actual) {
+            None => Ok(()),
+            Some(table) => Err(format!(
+                "Compilation Error in model {} ({})\n  {}",
+                node.name,
+                node.original_file_path,
+                table.replace('\n', "\n  ")
+            )),
+        }
+    }
+
     /// A snapshot: compiled, checked, then run by `dbt_snapshot` in one transaction.
     fn run_snapshot(&self, node: &Node, conn: &Arc<Conn>) -> Result<String, Fail> {
         let sql = self.compile(node, conn, false)?;
@@ -793,6 +861,49 @@ impl Runner<'_> {
         Ok(format!("INSERT {}", table.rows.len()))
     }
 
+    /// `store_failures`: the test's failing rows kept in `<schema>_dbt_test__audit.<test name>`
+    /// (a table, or a view with `store_failures_as: view`), replaced on each run; the test then
+    /// counts the stored rows.
+    fn store_failures(
+        &self,
+        node: &Node,
+        conn: &Arc<Conn>,
+        config: &Config,
+        sql: &str,
+    ) -> Result<String, Fail> {
+        let base = self.relation(&node.unique_id).ok_or("no relation")?;
+        let rel = Relation {
+            schema: match config.schema() {
+                Some(_) => base.schema.clone(),
+                None => format!("{}_dbt_test__audit", base.schema),
+            },
+            ..base
+        };
+        self.ensure_schema(conn, &rel)?;
+        let target = rel.render(conn.as_ref());
+        let exists = Conn::kind_of(conn.lock().as_mut(), &rel).map_err(|e| e.to_string())?;
+        let mut statements = Vec::new();
+        match exists {
+            Some(Kind::Table) => statements.push(format!("drop table if exists {target}")),
+            Some(Kind::View) => statements.push(format!("drop view if exists {target}")),
+            None => {}
+        }
+        let kind = match config.get("store_failures_as").and_then(Value::as_str) {
+            Some("view") => "view",
+            _ => "table",
+        };
+        statements.push(format!("create {kind} {target} as (\n{sql}\n)"));
+        self.transaction(conn, &statements).map_err(|e| {
+            format!(
+                "Database Error in test {} ({})\n  {e}",
+                node.name, node.original_file_path
+            )
+        })?;
+        let t = target.clone();
+        self.remember(&node.unique_id, |d| d.relation = Some(t));
+        Ok(format!("select * from {target}"))
+    }
+
     fn run_test(&self, node: &Node, conn: &Arc<Conn>) -> NodeResult {
         let failed = |message: String| NodeResult {
             status: Status::Error,
@@ -808,6 +919,16 @@ impl Runner<'_> {
             .node(&node.unique_id)
             .map(|n| n.config)
             .unwrap_or_default();
+        let store = self.store_failures
+            || config.get("store_failures").and_then(Value::as_bool) == Some(true);
+        let sql = if store {
+            match self.store_failures(node, conn, &config, &sql) {
+                Ok(select) => select,
+                Err(e) => return failed(e),
+            }
+        } else {
+            sql
+        };
         let wrapped = tests_sql::wrap_test_sql(&sql, &config);
         self.write_file("run", node, &wrapped);
         let rows = match conn.lock().query(&wrapped) {
@@ -1147,6 +1268,7 @@ pub fn execute(verb: Verb, flags: &DbtFlags) -> Result<u8> {
         compiler: RwLock::new(compiler),
         conns,
         full_refresh: flags.full_refresh,
+        store_failures: flags.store_failures,
         target_dir: target_dir.clone(),
         project_dir: flags.project_dir.clone(),
         root_project: root_project.clone(),

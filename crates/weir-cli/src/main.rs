@@ -4,6 +4,7 @@
 mod args;
 mod commands;
 mod dbt;
+mod dbt_contract;
 mod dbt_docs;
 mod dbt_freshness;
 mod dbt_materialization;

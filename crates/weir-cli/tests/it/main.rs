@@ -13,6 +13,7 @@ mod dbt;
 mod dbt_cli;
 mod dbt_pg;
 mod dbt_run;
+mod dbt_snapshot;
 mod engine;
 mod namespace_files;
 mod pg;
