@@ -43,7 +43,20 @@ type RunKey = (Option<String>, String, Option<String>);
 
 enum AttemptError {
     Failed(String),
+    /// A failure that still produced outputs; they are stored if no attempt follows.
+    FailedWithOutputs(String, Map<String, Value>),
     Killed,
+}
+
+impl AttemptError {
+    fn from_task(e: TaskError) -> AttemptError {
+        match e {
+            TaskError::FailedWithOutputs { message, outputs } => {
+                AttemptError::FailedWithOutputs(message, outputs)
+            }
+            e => AttemptError::Failed(describe(&e)),
+        }
+    }
 }
 
 /// How often a running execution records that its process is alive.
@@ -903,9 +916,20 @@ impl Exec {
                     );
                 }
                 Err(AttemptError::Killed) => return (State::Killed, attempt, None),
-                Err(AttemptError::Failed(msg)) => {
+                Err(failure) => {
+                    let (msg, outputs) = match failure {
+                        AttemptError::FailedWithOutputs(msg, outputs) => (msg, Some(outputs)),
+                        AttemptError::Failed(msg) => (msg, None),
+                        AttemptError::Killed => unreachable!("matched above"),
+                    };
+                    let last = |outputs: Option<Map<String, Value>>, msg: String| {
+                        if let Some(outputs) = outputs {
+                            self.store_outputs(task, run, scope, outputs);
+                        }
+                        (State::Failed, attempt, Some(msg))
+                    };
                     let Some(p) = policy else {
-                        return (State::Failed, attempt, Some(msg));
+                        return last(outputs, msg);
                     };
                     let delay = p.delay(attempt + 1, rand_unit());
                     let attempts_left = p.max_attempts.is_none_or(|m| attempt < m);
@@ -913,7 +937,7 @@ impl Exec {
                         .max_duration
                         .is_none_or(|m| started.elapsed().saturating_add(delay) < m);
                     if !(attempts_left && time_left) {
-                        return (State::Failed, attempt, Some(msg));
+                        return last(outputs, msg);
                     }
                     logger.warn(&format!(
                         "attempt {attempt} failed: {msg}; retrying in {}",
@@ -945,14 +969,14 @@ impl Exec {
             let fut = panics_as_failures(runner(ctx));
             match task.timeout {
                 Some(limit) => match tokio::time::timeout(limit, fut).await {
-                    Ok(r) => r.map_err(|e| AttemptError::Failed(describe(&e))),
+                    Ok(r) => r.map_err(AttemptError::from_task),
                     Err(_) => Err(AttemptError::Failed(format!(
                         "timed out after {} (timeout {})",
                         weir_core::format_duration(limit),
                         iso(limit)
                     ))),
                 },
-                None => fut.await.map_err(|e| AttemptError::Failed(describe(&e))),
+                None => fut.await.map_err(AttemptError::from_task),
             }
         };
         tokio::select! {

@@ -501,15 +501,27 @@ async fn finish(
                 .filter(|n| status_of(n) == "skipped")
                 .map(|n| format!("`{}`", id_of(n)))
                 .collect();
-            if bad.is_empty() {
-                return Err(TaskError::Failed(format!("dbt {msg}")));
+            let text = if bad.is_empty() {
+                format!("dbt {msg}")
+            } else {
+                let mut text = format!("dbt failed on {}", bad.join(", "));
+                if !skipped.is_empty() {
+                    text.push_str(&format!("; skipped: {}", skipped.join(", ")));
+                }
+                text.push_str(&format!(" ({msg})"));
+                text
+            };
+            // The failed run keeps its outputs, as in Kestra: which nodes passed, failed and
+            // were skipped, and the artifacts to look at.
+            let mut outputs = Outputs::new();
+            outputs.insert("outputFiles".into(), Value::Object(files));
+            if parse {
+                outputs.insert("runResults".into(), Value::Array(nodes));
             }
-            let mut text = format!("dbt failed on {}", bad.join(", "));
-            if !skipped.is_empty() {
-                text.push_str(&format!("; skipped: {}", skipped.join(", ")));
-            }
-            text.push_str(&format!(" ({msg})"));
-            Err(TaskError::Failed(text))
+            Err(TaskError::FailedWithOutputs {
+                message: text,
+                outputs,
+            })
         }
         Err(e) => Err(e),
     }

@@ -28,6 +28,10 @@ pub enum TaskError {
     /// The task ran and failed; the message says why.
     #[error("{0}")]
     Failed(String),
+    /// The task ran and failed, and has outputs to show anyway (a dbt build's node results,
+    /// a script's exit code), as Kestra keeps a failed task run's outputs.
+    #[error("{message}")]
+    FailedWithOutputs { message: String, outputs: Outputs },
     /// The rendered properties do not fit the task.
     #[error("invalid properties: {0}")]
     Props(String),

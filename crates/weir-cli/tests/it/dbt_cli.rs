@@ -171,6 +171,28 @@ fn a_failing_model_fails_the_task_naming_it_and_its_skipped_downstream() {
         "{error}"
     );
     assert!(error.contains("exited with code 1"), "{error}");
+    // The failed run keeps its outputs: every node's result, the failure and the skip among them.
+    let results = run["outputs"]["runResults"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no runResults in {run:#}"));
+    let status = |id: &str| {
+        results
+            .iter()
+            .find(|r| r["unique_id"] == id)
+            .map(|r| r["status"].clone())
+    };
+    assert_eq!(status("model.club.adults"), Some(json!("error")), "{run:#}");
+    assert_eq!(
+        status("model.club.adult_names"),
+        Some(json!("skipped")),
+        "{run:#}"
+    );
+    assert!(
+        run["outputs"]["outputFiles"]["run_results.json"]
+            .as_str()
+            .is_some_and(|u| u.starts_with("kestra:///")),
+        "{run:#}"
+    );
     // The seed before the failure was built.
     assert_eq!(
         query(&env, "select count(*) as n from people"),
