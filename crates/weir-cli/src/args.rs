@@ -293,6 +293,10 @@ pub enum FlowsCommand {
 pub enum DbtCommand {
     /// Install the packages of `packages.yml` offline: local, `file://` git, cached hub packages.
     Deps(DbtFlags),
+    /// Read the project and write `target/manifest.json`, without a connection.
+    Parse(DbtFlags),
+    /// Delete the project's `clean-targets` (by default `target/` and `dbt_packages/`).
+    Clean(DbtFlags),
     /// Load the CSV files of the seed paths into tables.
     Seed(DbtFlags),
     /// Build the selected models.

@@ -26,6 +26,8 @@ pub fn dbt(cmd: DbtCommand) -> Result<u8> {
     match cmd {
         DbtCommand::Ls(f) => ls(&f),
         DbtCommand::Deps(f) => deps(&f),
+        DbtCommand::Parse(f) => crate::dbt_run::execute(crate::dbt_run::Verb::Parse, &f),
+        DbtCommand::Clean(f) => clean(&f),
         DbtCommand::Debug(f) => debug(&f),
         DbtCommand::Seed(f) => crate::dbt_run::execute(crate::dbt_run::Verb::Seed, &f),
         DbtCommand::Run(f) => crate::dbt_run::execute(crate::dbt_run::Verb::Run, &f),
@@ -603,6 +605,31 @@ pub(crate) fn warehouse_target(target: &weir_dbt::project::Target) -> weir_wareh
         Adapter::Postgres(p) => pg(p, Engine::Postgres),
         Adapter::Redshift(p) => pg(p, Engine::Redshift),
     }
+}
+
+/// `dbt clean`: removes the project's `clean-targets`, each a folder inside the project.
+fn clean(flags: &DbtFlags) -> Result<u8> {
+    let loaded = load(&flags.project_dir)?;
+    for name in &loaded.project.config.clean_targets {
+        let path = flags.project_dir.join(name);
+        let inside = std::path::Path::new(name)
+            .components()
+            .all(|c| matches!(c, std::path::Component::Normal(_)));
+        if !inside {
+            return Err(user_error(format!(
+                "clean-target `{name}` is not a folder inside the project; nothing was deleted"
+            )));
+        }
+        if path.exists() {
+            std::fs::remove_dir_all(&path)
+                .with_context(|| format!("could not delete `{}`", path.display()))?;
+            crate::dbt_run::say(&format!("Cleaned {name}/"));
+        } else {
+            crate::dbt_run::say(&format!("Checked {name}/, nothing to clean"));
+        }
+    }
+    crate::dbt_run::say("Finished cleaning all paths.");
+    Ok(0)
 }
 
 fn debug(flags: &DbtFlags) -> Result<u8> {

@@ -39,6 +39,8 @@ pub enum Verb {
     Snapshot,
     /// `docs generate`: compile as `compile` does (nothing with `--no-compile`), quietly.
     Docs,
+    /// `parse`: the manifest only; no node runs and no connection is opened.
+    Parse,
 }
 
 impl Verb {
@@ -51,6 +53,7 @@ impl Verb {
             Verb::Build => "build",
             Verb::Snapshot => "snapshot",
             Verb::Docs => "generate",
+            Verb::Parse => "parse",
         }
     }
 
@@ -63,6 +66,7 @@ impl Verb {
             Verb::Test => vec![T::Test],
             Verb::Build => vec![T::Model, T::Seed, T::Snapshot, T::Test],
             Verb::Snapshot => vec![T::Snapshot],
+            Verb::Parse => vec![],
         }
     }
 }
@@ -1107,7 +1111,7 @@ fn now() -> String {
     chrono::Local::now().format("%H:%M:%S").to_string()
 }
 
-pub(crate) fn say(line: &str) {
+pub(crate) pub(crate) fn say(line: &str) {
     println!("{}  {line}", now());
 }
 
@@ -1208,13 +1212,14 @@ pub fn execute(verb: Verb, flags: &DbtFlags) -> Result<u8> {
         .nodes
         .iter()
         .filter(|id| {
-            graph.node(id).is_some_and(|n| {
-                (verb == Verb::Docs && !flags.no_compile)
-                    || verb == Verb::Compile
-                    || (verb != Verb::Docs
-                        && !(n.resource_type == ResourceType::Model
-                            && n.materialized() == "ephemeral"))
-            })
+            verb != Verb::Parse
+                && graph.node(id).is_some_and(|n| {
+                    (verb == Verb::Docs && !flags.no_compile)
+                        || verb == Verb::Compile
+                        || (verb != Verb::Docs
+                            && !(n.resource_type == ResourceType::Model
+                                && n.materialized() == "ephemeral"))
+                })
         })
         .cloned()
         .collect();
@@ -1227,7 +1232,12 @@ pub fn execute(verb: Verb, flags: &DbtFlags) -> Result<u8> {
         *p = flags.project_dir.join(&*p);
     }
     let mut conns = Vec::new();
-    for _ in 0..threads.min(to_run.len().max(1)) {
+    let wanted = if verb == Verb::Parse {
+        0
+    } else {
+        threads.min(to_run.len().max(1))
+    };
+    for _ in 0..wanted {
         let mut wh = weir_warehouse::connect(&wt)
             .map_err(|e| user_error(format!("could not connect to {wt}: {e}")))?;
         duckdb_settings(&target, wh.as_mut())?;
@@ -1310,7 +1320,7 @@ pub fn execute(verb: Verb, flags: &DbtFlags) -> Result<u8> {
     ));
     say(&format!("Found {}", found.join(", ")));
     if to_run.is_empty() {
-        if verb == Verb::Docs {
+        if matches!(verb, Verb::Docs | Verb::Parse) {
             write_manifest(&runner, &graph, &target_dir, &target)?;
             return Ok(0);
         }

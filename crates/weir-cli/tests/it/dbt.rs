@@ -469,3 +469,50 @@ fn vars_that_are_not_a_map_are_refused() {
     assert_eq!(o.code, 2, "{o:#?}");
     assert!(o.stderr.contains("`--vars` should be a map"), "{o:#?}");
 }
+
+/// `dbt parse` writes the manifest without a connection (the profile names a PostgreSQL
+/// server nobody runs), and `dbt clean` deletes the clean-targets and nothing else.
+#[test]
+fn parse_needs_no_connection_and_clean_deletes_the_clean_targets() {
+    let env = project();
+    env.write(
+        "taxi/profiles.yml",
+        "taxi:\n  target: dev\n  outputs:\n    dev:\n      type: postgres\n      host: 127.0.0.1\n      port: 1\n      user: u\n      password: p\n      dbname: d\n      schema: s\n",
+    );
+    let o = env.weir(&[
+        "dbt",
+        "parse",
+        "--project-dir",
+        "taxi",
+        "--profiles-dir",
+        "taxi",
+    ]);
+    assert_eq!(o.code, 0, "{o:#?}");
+    let manifest: Value = serde_json::from_str(
+        &std::fs::read_to_string(env.path().join("taxi/target/manifest.json")).expect("manifest"),
+    )
+    .expect("json");
+    let nodes = manifest["nodes"].as_object().expect("nodes");
+    assert!(nodes.contains_key("model.taxi.fact_trips"), "{nodes:?}");
+    assert!(nodes.contains_key("seed.taxi.zones"), "{nodes:?}");
+    assert_eq!(
+        manifest["sources"]
+            .as_object()
+            .map(|s| s.len())
+            .unwrap_or(0),
+        2
+    );
+    std::fs::create_dir_all(env.path().join("taxi/dbt_packages/p")).expect("mkdir");
+    let o = env.weir(&[
+        "dbt",
+        "clean",
+        "--project-dir",
+        "taxi",
+        "--profiles-dir",
+        "taxi",
+    ]);
+    assert_eq!(o.code, 0, "{o:#?}");
+    assert!(!env.path().join("taxi/target").exists());
+    assert!(!env.path().join("taxi/dbt_packages").exists());
+    assert!(env.path().join("taxi/models/core/fact_trips.sql").is_file());
+}

@@ -19,6 +19,8 @@ pub struct DbtProject {
     pub analysis_paths: Vec<String>,
     pub target_path: String,
     pub packages_install_path: String,
+    /// `clean-targets`: what `dbt clean` deletes (default the target and packages folders).
+    pub clean_targets: Vec<String>,
     pub vars: Vars,
     pub models: ConfigTree,
     pub seeds: ConfigTree,
@@ -154,6 +156,11 @@ impl DbtProject {
         let packages_install_path =
             yaml::opt_string(file, &root, "packages-install-path", &mut errors)
                 .unwrap_or_else(|| "dbt_packages".to_string());
+        let clean_targets = if root.get("clean-targets").is_some() {
+            paths("clean-targets", &[], &mut errors)
+        } else {
+            vec![target_path.clone(), packages_install_path.clone()]
+        };
         let tree =
             |key: &str, errors: &mut Vec<_>| ConfigTree(yaml::json_map(file, &root, key, errors));
         let vars = Vars(yaml::json_map(file, &root, "vars", &mut errors));
@@ -173,6 +180,7 @@ impl DbtProject {
             analysis_paths,
             target_path,
             packages_install_path,
+            clean_targets,
             vars,
             models: tree("models", &mut errors),
             seeds: tree("seeds", &mut errors),
