@@ -16,6 +16,7 @@ use std::str::FromStr;
 use glob::{MatchOptions, Pattern};
 use serde_json::{Map, Value};
 
+pub mod selectors;
 #[cfg(test)]
 mod tests;
 
