@@ -1111,7 +1111,7 @@ fn now() -> String {
     chrono::Local::now().format("%H:%M:%S").to_string()
 }
 
-pub(crate) pub(crate) fn say(line: &str) {
+pub(crate) fn say(line: &str) {
     println!("{}  {line}", now());
 }
 

@@ -418,10 +418,12 @@ fn generic_test(
             (short, full)
         }
     };
-    let hash = testname::unique_id_hash(&compiled_name, &name, namespace.as_deref(), &args);
+    // As dbt-core's `create_test_node`: the node's name, unique id and hash use the full name;
+    // only the file path (and the alias, set above) use the shortened one.
+    let hash = testname::unique_id_hash(&fqn_name, &name, namespace.as_deref(), &args);
     let project = &cx.project.name;
-    let mut node = Node::new(ResourceType::Test, project, &compiled_name, cx.file);
-    node.unique_id = format!("test.{project}.{compiled_name}.{hash}");
+    let mut node = Node::new(ResourceType::Test, project, &fqn_name, cx.file);
+    node.unique_id = format!("test.{project}.{fqn_name}.{hash}");
     node.path = format!("{compiled_name}.sql");
     node.fqn = fqn(project, cx.rel, &fqn_name);
     node.line = test.pos.line;

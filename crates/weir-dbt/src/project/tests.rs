@@ -468,14 +468,24 @@ fn long_test_names_are_shortened_with_a_hash_and_aliased() {
         .values()
         .find(|n| n.resource_type == ResourceType::Test)
         .unwrap();
+    // dbt-core keeps the full name as the node's name and in its unique id (checked against
+    // dbt-core 1.11's manifest); the file path and the alias take the shortened name.
+    let full = "accepted_values_fact_trips_by_pickup_zone_payment_type_description__credit_card__cash__no_charge__dispute__unknown";
+    assert_eq!(test.name, full);
     assert!(
-        test.name.starts_with("accepted_values_fact_trips_by_"),
+        test.unique_id
+            .starts_with(&format!("test.{}.{full}.", test.package_name)),
         "{}",
-        test.name
+        test.unique_id
     );
-    assert_eq!(test.name.len(), 30 + 1 + 32);
-    assert_eq!(test.config.alias(), Some(test.name.as_str()));
-    assert!(test.fqn[1].starts_with("accepted_values_fact_trips_by_pickup_zone_payment_type"));
+    let alias = test.config.alias().expect("an alias");
+    assert!(
+        alias.starts_with("accepted_values_fact_trips_by_"),
+        "{alias}"
+    );
+    assert_eq!(alias.len(), 30 + 1 + 32);
+    assert_eq!(test.path, format!("{alias}.sql"));
+    assert_eq!(test.fqn[1], full);
 }
 
 #[test]
@@ -1105,12 +1115,13 @@ models:
         .nodes()
         .values()
         .filter(|n| n.resource_type == ResourceType::Test)
-        .map(|n| n.name.as_str())
+        // The compiled file's name: the test's name, or when that reaches 64 characters its
+        // first 30 and the md5 of the whole (checked in Python).
+        .map(|n| n.path.trim_end_matches(".sql"))
         .collect();
     assert_eq!(
         tests,
         [
-            // Names of 64 characters or more are cut to 30 and md5 of the full name (checked in Python).
             "accepted_values_stg_green_trip_169c1e4d9d858a90d083168e8e777454",
             "assert_total_amount_positive",
             "not_null_fact_trips_tripid",
