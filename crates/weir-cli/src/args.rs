@@ -92,6 +92,9 @@ pub struct DemoArgs {
     /// Where the demo's server listens (with `--server`).
     #[arg(long, default_value = "127.0.0.1:8080", requires = "server")]
     pub bind: std::net::SocketAddr,
+    /// Skip the dbt transform (the example project built by DbtCLI) after the loads.
+    #[arg(long)]
+    pub no_transform: bool,
 }
 
 #[derive(Args)]

@@ -2,7 +2,9 @@
 //!
 //! Generates Jan–Jun 2021 of green and yellow taxi trips, serves them from a local HTTP mirror at
 //! the public release paths, sets the KV entries the flows read, and runs one execution per taxi
-//! and month — download, bucket, idempotent load into DuckDB — printing what each loaded.
+//! and month — download, bucket, idempotent load into DuckDB — printing what each loaded. Then
+//! the second flow: the example dbt project, put into the namespace's files, built by DbtCLI
+//! on that warehouse, and the monthly revenue mart's top rows.
 
 #![expect(
     clippy::print_stderr,
@@ -21,6 +23,9 @@ use std::time::{Duration, Instant};
 use weir_engine::{Engine, EngineConfig, RunRequest};
 use weir_store::KvEntry;
 use weir_taxi::{MonthSpec, Taxi};
+
+#[path = "demo_transform.rs"]
+mod transform;
 
 /// The flows ship inside the binary, so `weir demo` works from any folder.
 pub const LOAD_FLOW: &str = include_str!("../../../examples/nyc-taxi/flows/taxi_load.yaml");
@@ -180,6 +185,45 @@ pub fn demo(home: &Path, args: DemoArgs) -> Result<u8> {
         .store
         .save_flow(&flow.namespace, &flow.id, &flow.source, true)?;
     let flow = Arc::new(flow);
+
+    // The transform: why it is skipped, or its flow (deployed) and the KV entries it reads.
+    let transform = if args.no_transform {
+        Err(None)
+    } else if args.article {
+        Err(Some(
+            "the dbt project reads the tables `weir.warehouse.Load` writes; run without `--article`"
+                .to_string(),
+        ))
+    } else if !(taxis.contains(&Taxi::Green) && taxis.contains(&Taxi::Yellow)) {
+        Err(Some(
+            "the dbt project reads both green and yellow trips; load both (the default `--taxi`)"
+                .to_string(),
+        ))
+    } else {
+        match transform::profile_kv(&url)? {
+            Err(why) => Err(Some(why)),
+            Ok(kv) => {
+                let source = transform::TRANSFORM_FLOW.replacen(
+                    FLOWS_NAMESPACE,
+                    &format!("namespace: {NAMESPACE}\n"),
+                    1,
+                );
+                let t = weir_flow::parse_flow("transform flow", &source, &catalog).map_err(|d| {
+                    anyhow::anyhow!(
+                        "the demo's transform flow is invalid: {}; this is a bug in weir, please report it",
+                        d[0]
+                    )
+                })?;
+                let rec = h.store.save_flow(&t.namespace, &t.id, &t.source, true)?;
+                transform::put_project(&h.storage, NAMESPACE)?;
+                Ok((Arc::new(t), rec.revision, kv))
+            }
+        }
+    };
+    if let Err(Some(why)) = &transform {
+        eprintln!("{} no dbt transform: {why}", paint("33", "note:"));
+    }
+
     let engine = Engine::new(EngineConfig {
         store: h.store.clone(),
         storage: h.storage.clone(),
@@ -190,7 +234,7 @@ pub fn demo(home: &Path, args: DemoArgs) -> Result<u8> {
         cancel: cancel_rx,
     });
 
-    let rows = runtime.block_on(async {
+    let (rows, built) = runtime.block_on(async {
         // The demo's server stops on its own signals, gracefully.
         let mut cancel_tx = Some(cancel_tx);
         if !args.server
@@ -225,7 +269,20 @@ pub fn demo(home: &Path, args: DemoArgs) -> Result<u8> {
             home_abs.join("buckets").display(),
             weir_warehouse::url::mask_url(&url)
         );
+        if let Ok((_, _, kv)) = &transform {
+            for (k, v) in kv {
+                set_kv(store, k, v)?;
+            }
+        }
         if args.server {
+            if let Ok((t, _, _)) = &transform {
+                eprintln!(
+                    "{} the transform flow `{}.{}` is deployed, its dbt project in the namespace's files: run it once the months are loaded",
+                    paint("33", "note:"),
+                    t.namespace,
+                    t.id
+                );
+            }
             let done = crate::server::demo_server(
                 &h,
                 engine.clone(),
@@ -239,7 +296,7 @@ pub fn demo(home: &Path, args: DemoArgs) -> Result<u8> {
             )
             .await;
             mirror.stop().await;
-            return done.map(|()| Vec::new());
+            return done.map(|()| (Vec::new(), false));
         }
         // 4. One execution per taxi and month.
         let mut rows = Vec::new();
@@ -300,7 +357,17 @@ pub fn demo(home: &Path, args: DemoArgs) -> Result<u8> {
             }
         }
         mirror.stop().await;
-        anyhow::Ok(rows)
+        // 5. The dbt project over what the months loaded.
+        let built = match &transform {
+            Ok((t, revision, _)) => {
+                // dbt runs in a process of its own: this one must let go of the DuckDB file.
+                weir_warehouse::close_all();
+                run_transform(&engine, store, t.clone(), *revision).await?;
+                true
+            }
+            Err(_) => false,
+        };
+        anyhow::Ok((rows, built))
     })?;
     runtime.shutdown_timeout(Duration::from_millis(100));
     if args.server {
@@ -308,8 +375,68 @@ pub fn demo(home: &Path, args: DemoArgs) -> Result<u8> {
     }
 
     emit(&format!("\n{}", month_table(&rows)));
-    print_totals(&url, &taxis)?;
+    print_table_totals(&url, &taxis)?;
+    if built {
+        emit(&format!("\n{}", transform::mart_table(&url)?));
+    }
+    print_next(&url);
     Ok(0)
+}
+
+/// Runs the transform flow once, with a spinner and a result line like the months'; a failed
+/// build is the demo's failure.
+async fn run_transform(
+    engine: &Engine,
+    store: &dyn weir_store::Store,
+    flow: Arc<weir_flow::Flow>,
+    revision: i64,
+) -> Result<()> {
+    let label = "transform: dbt build";
+    let spin = ProgressBar::new_spinner();
+    spin.set_style(
+        ProgressStyle::with_template("{spinner:.cyan} {msg} {elapsed}")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    spin.set_message(label);
+    spin.enable_steady_tick(Duration::from_millis(100));
+    let started = Instant::now();
+    let outcome = engine
+        .execute(RunRequest {
+            flow,
+            revision,
+            inputs: serde_json::Map::new(),
+            labels: vec![("demo".into(), "true".into())],
+            trigger: serde_json::Value::Null,
+            parent_id: None,
+        })
+        .await?;
+    spin.finish_and_clear();
+    let secs = started.elapsed().as_secs_f64();
+    let ex = &outcome.execution;
+    log_stop_signal(store, ex);
+    let outputs = store
+        .task_runs(&ex.id)?
+        .into_iter()
+        .find(|r| r.task_id == "dbt_build")
+        .map(|r| r.outputs)
+        .unwrap_or_default();
+    let counts = transform::counts(&outputs).map_or(String::new(), |c| format!("{c}  "));
+    eprintln!("  {:<9} {label}  {counts}{secs:.1}s", state_color(ex.state));
+    if ex.state.is_failure() {
+        let why = outcome.failure.clone().unwrap_or_default();
+        return Err(anyhow::Error::new(crate::output::UserError {
+            message: format!(
+                "the transform execution {} ended {}: {why}",
+                ex.id, ex.state
+            ),
+            hint: Some(format!(
+                "see its logs with `weir executions logs {}`",
+                ex.id
+            )),
+            code: 1,
+        }));
+    }
+    Ok(())
 }
 
 /// The demo's table of months: what each execution loaded.
@@ -331,6 +458,13 @@ pub(crate) fn month_table(rows: &[Vec<String>]) -> String {
 
 /// What the warehouse holds now, and how to query it.
 pub(crate) fn print_totals(url: &str, taxis: &[Taxi]) -> Result<()> {
+    print_table_totals(url, taxis)?;
+    print_next(url);
+    Ok(())
+}
+
+/// The loaded tables' row counts.
+fn print_table_totals(url: &str, taxis: &[Taxi]) -> Result<()> {
     let target = weir_warehouse::url::parse(url, None, None)?;
     let mut w = weir_warehouse::connect(&target)?;
     if w.engine() == weir_warehouse::Engine::DuckDb {
@@ -357,14 +491,20 @@ pub(crate) fn print_totals(url: &str, taxis: &[Taxi]) -> Result<()> {
     let mut text = String::from("\n");
     text.push_str(&table(&["TABLE", "ROWS", "DISTINCT ROW KEYS"], &totals));
     emit(&text);
-    if let weir_warehouse::Target::DuckDb { path: Some(p) } = &target {
+    Ok(())
+}
+
+/// How to query the warehouse next.
+fn print_next(url: &str) {
+    if let Ok(weir_warehouse::Target::DuckDb { path: Some(p) }) =
+        weir_warehouse::url::parse(url, None, None)
+    {
         eprintln!(
             "\n{} query the warehouse with `weir query {url} \"SELECT count(*) FROM public.yellow_tripdata\"`\n  (or any DuckDB client: the file is {})",
             paint("1;36", "next:"),
             p.display()
         );
     }
-    Ok(())
 }
 
 /// The load task's figures of an execution, as the demo's table shows them.
@@ -386,7 +526,7 @@ mod tests {
     /// flow that no longer has it would silently run in `zoomcamp` again.
     #[test]
     fn shipped_flows_name_the_namespace_the_demo_rewrites() {
-        for flow in [LOAD_FLOW, ARTICLE_FLOW] {
+        for flow in [LOAD_FLOW, ARTICLE_FLOW, transform::TRANSFORM_FLOW] {
             assert_eq!(flow.matches(FLOWS_NAMESPACE).count(), 1);
         }
     }

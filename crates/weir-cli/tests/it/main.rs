@@ -14,6 +14,7 @@ mod dbt_cli;
 mod dbt_pg;
 mod dbt_run;
 mod dbt_snapshot;
+mod demo_transform;
 mod engine;
 mod namespace_files;
 mod pg;
