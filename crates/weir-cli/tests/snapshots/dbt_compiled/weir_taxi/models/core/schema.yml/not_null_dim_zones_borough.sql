@@ -1,0 +1,3 @@
+select borough
+from "warehouse"."analytics_core"."dim_zones"
+where borough is null

@@ -1,0 +1,7 @@
+select
+    trip_id as unique_field,
+    count(*) as n_records
+from "warehouse"."analytics_core"."fact_trips"
+where trip_id is not null
+group by trip_id
+having count(*) > 1

@@ -1,0 +1,10 @@
+with all_values as (
+    select
+        service_type as value_field,
+        count(*) as n_records
+    from "warehouse"."analytics_staging"."stg_yellow_tripdata"
+    group by service_type
+)
+select *
+from all_values
+where value_field not in ('Yellow')

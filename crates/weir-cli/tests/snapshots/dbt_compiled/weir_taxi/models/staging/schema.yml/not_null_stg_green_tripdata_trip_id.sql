@@ -1,0 +1,3 @@
+select trip_id
+from "warehouse"."analytics_staging"."stg_green_tripdata"
+where trip_id is null

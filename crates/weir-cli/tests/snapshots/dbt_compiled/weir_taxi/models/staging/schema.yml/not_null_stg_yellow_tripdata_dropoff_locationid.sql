@@ -1,0 +1,3 @@
+select dropoff_locationid
+from "warehouse"."analytics_staging"."stg_yellow_tripdata"
+where dropoff_locationid is null

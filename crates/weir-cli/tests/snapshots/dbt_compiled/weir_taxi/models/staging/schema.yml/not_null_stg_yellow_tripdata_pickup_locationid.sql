@@ -1,0 +1,3 @@
+select pickup_locationid
+from "warehouse"."analytics_staging"."stg_yellow_tripdata"
+where pickup_locationid is null
