@@ -312,7 +312,8 @@ pub fn execute(
                 pick = Some(i);
                 break;
             }
-            if all_started {
+            // Skipping the last waiting nodes above starts them all too.
+            if all_started || guard.started.iter().all(|s| *s) {
                 wake.notify_all();
                 return;
             }
