@@ -323,6 +323,20 @@ pub enum DbtCommand {
     Docs(DbtDocsCommand),
     /// Show the project and profile found, and test the connection.
     Debug(DbtFlags),
+    /// Run a macro of the project or a package, printing what it logs.
+    RunOperation(DbtRunOperation),
+}
+
+/// `weir dbt run-operation MACRO --args '{key: value}'`.
+#[derive(Args, Clone, Debug)]
+pub struct DbtRunOperation {
+    /// The macro: `name` or `package.name`.
+    pub macro_name: String,
+    /// The macro's keyword arguments, as a YAML or JSON map.
+    #[arg(long, value_name = "YAML")]
+    pub args: Option<String>,
+    #[command(flatten)]
+    pub flags: DbtFlags,
 }
 
 #[derive(Subcommand)]

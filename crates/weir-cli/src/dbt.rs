@@ -37,6 +37,7 @@ pub fn dbt(cmd: DbtCommand) -> Result<u8> {
         DbtCommand::Snapshot(f) => crate::dbt_run::execute(crate::dbt_run::Verb::Snapshot, &f),
         DbtCommand::Source(DbtSourceCommand::Freshness(f)) => crate::dbt_freshness::freshness(&f),
         DbtCommand::Docs(DbtDocsCommand::Generate(f)) => crate::dbt_docs::generate(&f),
+        DbtCommand::RunOperation(op) => crate::dbt_operation::run_operation(&op),
     }
 }
 

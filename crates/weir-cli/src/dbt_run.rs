@@ -204,6 +204,27 @@ impl Adapter for Conn {
     }
 }
 
+/// One connection to the target, as the compile stage's adapter (`run-operation`).
+pub(crate) fn adapter_for(
+    flags: &DbtFlags,
+    target: &weir_dbt::project::Target,
+) -> Result<Arc<dyn Adapter>> {
+    let mut wt = warehouse_target(target);
+    if let weir_warehouse::Target::DuckDb { path: Some(p) } = &mut wt
+        && p.is_relative()
+    {
+        *p = flags.project_dir.join(&*p);
+    }
+    let mut wh = weir_warehouse::connect(&wt)
+        .map_err(|e| user_error(format!("could not connect to {wt}: {e}")))?;
+    duckdb_settings(target, wh.as_mut())?;
+    Ok(Arc::new(Conn {
+        kind: target.adapter.type_name().to_string(),
+        engine: wt.engine(),
+        wh: Mutex::new(wh),
+    }))
+}
+
 // ---------------------------------------------------------------------------------------------
 // The runner: one node's work.
 

@@ -8,6 +8,7 @@ mod dbt_contract;
 mod dbt_docs;
 mod dbt_freshness;
 mod dbt_materialization;
+mod dbt_operation;
 mod dbt_run;
 mod dbt_snapshot;
 mod demo;

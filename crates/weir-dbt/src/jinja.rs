@@ -183,6 +183,9 @@ pub struct Compiled {
     pub logs: Vec<String>,
     /// The SQL of `{% call statement('main') %}`, when a materialization set it.
     pub main_statement: Option<String>,
+    /// What dbt would print on stdout: `log(msg, info=True)` (`true`: a log line, shown with
+    /// the time) and `print(msg)` (`false`: as it is), in order.
+    pub stdout: Vec<(bool, String)>,
 }
 
 /// A failed compile: the node and the located problem.
@@ -438,6 +441,84 @@ impl Compiler {
             ephemerals: Vec::new(),
             logs: state.logs,
             main_statement: state.main_statement,
+            stdout: state.stdout,
+        })
+    }
+
+    /// `dbt run-operation`: calls a macro (`name` or `package.name`) with keyword arguments,
+    /// as the root project. Returns its rendered text (or `return` value) as `sql` and what it
+    /// logged and printed.
+    pub fn run_operation(
+        &self,
+        macro_name: &str,
+        args: &Map<String, Json>,
+        adapter: Arc<dyn Adapter>,
+    ) -> Result<Compiled, CompileError> {
+        let project = &self.inner.project_name;
+        let (package, name) = match macro_name.split_once('.') {
+            Some((p, n)) => (Some(p), n),
+            None => (None, macro_name),
+        };
+        let located = |message: String| CompileError {
+            node: format!("operation.{project}.{name}"),
+            diagnostic: Diagnostic::new(
+                Location {
+                    file: String::new(),
+                    line: 0,
+                    column: 0,
+                },
+                message,
+            ),
+        };
+        let valid = |s: &str| {
+            !s.is_empty()
+                && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                && !s.starts_with(|c: char| c.is_ascii_digit())
+        };
+        if !valid(name) || package.is_some_and(|p| !valid(p)) {
+            return Err(located(format!("`{macro_name}` is not a macro name")));
+        }
+        let found = match package {
+            Some(p) => self
+                .inner
+                .macros
+                .get(p)
+                .is_some_and(|m| m.contains_key(name)),
+            None => self.inner.macros.values().any(|m| m.contains_key(name)),
+        };
+        if !found {
+            return Err(located(format!(
+                "no macro named `{macro_name}` in the project or its packages"
+            )));
+        }
+        let mut node = Node::new(ResourceType::Model, project, name, "");
+        node.unique_id = format!("operation.{project}.{name}");
+        let mut shared = context::Shared::new(self.inner.clone(), adapter, node, false);
+        shared.extra.insert(
+            "__weir_operation_args".into(),
+            ser(Json::Object(args.clone())),
+        );
+        let shared = Arc::new(shared);
+        let code = format!(
+            "{{%- set __weir_result = {macro_name}(**__weir_operation_args) -%}}{{{{ __weir_result }}}}"
+        );
+        let rendered = self
+            .env
+            .template_from_named_str("<run-operation>", &mutable::rewrite_literals(&code))
+            .and_then(|t| t.render(context::root(&shared)));
+        let state = shared.take();
+        let text = rendered.map_err(|e| CompileError {
+            node: format!("operation.{project}.{name}"),
+            diagnostic: diagnostic_of(&e, "<run-operation>", 0),
+        })?;
+        Ok(Compiled {
+            sql: text,
+            config: Config(state.config),
+            depends_on: Vec::new(),
+            ephemerals: Vec::new(),
+            logs: state.logs,
+            main_statement: state.main_statement,
+            stdout: state.stdout,
         })
     }
 
@@ -515,6 +596,7 @@ impl Compiler {
             ephemerals: Vec::new(),
             logs: state.logs,
             main_statement: state.main_statement,
+            stdout: state.stdout,
         };
         for id in state.ephemerals {
             let name = self.inner.nodes.get(&id).map_or("", |n| n.name.as_str());
@@ -638,7 +720,10 @@ fn rewrite_blocks(text: &str) -> (String, Vec<(String, usize)>) {
                         .sum(),
                 )..];
                 out.push_str(&text[start..pos]);
-                out.push_str(&format!("macro {MACRO_PREFIX}{name}{rest}"));
+                out.push_str(&format!(
+                    "macro {MACRO_PREFIX}{name}{}",
+                    with_kwargs(rest, &text[end + 2..])
+                ));
                 names.push((name, text[..start].matches('\n').count() + 1));
                 depth += 1;
             }
@@ -660,6 +745,40 @@ fn rewrite_blocks(text: &str) -> (String, Vec<(String, usize)>) {
     }
     out.push_str(&text[at..]);
     (out, names)
+}
+
+/// dbt's macros (as Jinja's) take any keyword argument when their body reads `kwargs`; minijinja
+/// has no such magic, so such a macro gets a last parameter `kwargs`, which `MacroRef` fills
+/// with the keyword arguments the macro does not declare. `signature` is the tag's text after
+/// the name (`(a, b=1) %}`), `after` the file after the tag.
+fn with_kwargs(signature: &str, after: &str) -> String {
+    let body_end = ["endmacro", "endtest"]
+        .iter()
+        .filter_map(|k| after.find(k))
+        .min()
+        .unwrap_or(after.len());
+    let body = &after[..body_end];
+    let uses = body.match_indices("kwargs").any(|(i, _)| {
+        let before = body[..i].chars().next_back();
+        let next = body[i + 6..].chars().next();
+        !before.is_some_and(|c| c.is_alphanumeric() || c == '_')
+            && !next.is_some_and(|c| c.is_alphanumeric() || c == '_')
+    });
+    let Some(close) = signature.rfind(')') else {
+        return signature.to_string();
+    };
+    if !uses || signature[..close].contains("kwargs") {
+        return signature.to_string();
+    }
+    let empty = signature[..close].trim_end().ends_with('(');
+    let sep = if empty { "" } else { ", " };
+    format!(
+        "{}{sep}{}={}{}",
+        &signature[..close],
+        context::KWARGS_PARAM,
+        "none",
+        &signature[close..]
+    )
 }
 
 /// A minijinja error as a diagnostic: the innermost error's template and line (a macro's file

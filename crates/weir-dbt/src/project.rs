@@ -441,7 +441,7 @@ impl Node {
             })
     }
 
-    fn new(resource_type: ResourceType, package: &str, name: &str, file: &str) -> Node {
+    pub(crate) fn new(resource_type: ResourceType, package: &str, name: &str, file: &str) -> Node {
         Node {
             unique_id: format!("{resource_type}.{package}.{name}"),
             name: name.to_string(),

@@ -11,6 +11,7 @@ mod corpus;
 mod crash;
 mod dbt;
 mod dbt_cli;
+mod dbt_packages;
 mod dbt_compiled;
 mod dbt_pg;
 mod dbt_run;

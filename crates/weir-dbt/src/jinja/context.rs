@@ -11,6 +11,9 @@ use serde_json::{Map, Value as Json};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+/// The parameter a macro reading `kwargs` gets (see `jinja::with_kwargs`).
+pub(crate) const KWARGS_PARAM: &str = "kwargs";
+
 /// The error text `return()` aborts a macro with; never shown when `return` is used in a macro.
 const RETURN_SENTINEL: &str = "`return()` was called outside of a macro";
 
@@ -25,6 +28,8 @@ pub(crate) struct RenderState {
     /// `statement` results by name, as `load_result` returns them.
     pub results: BTreeMap<String, Value>,
     pub main_statement: Option<String>,
+    /// `log(…, info=True)` (true) and `print(…)` (false) messages.
+    pub stdout: Vec<(bool, String)>,
     /// One slot per macro call in progress; `return(x)` fills the innermost.
     pub returns: Vec<Option<Value>>,
 }
@@ -105,6 +110,7 @@ enum Builtin {
     EnvVar,
     IsIncremental,
     Log,
+    Print,
     RunQuery,
     Statement,
     LoadResult,
@@ -128,6 +134,7 @@ impl Object for Ctx {
             "env_var" => builtin(Builtin::EnvVar),
             "is_incremental" => builtin(Builtin::IsIncremental),
             "log" => builtin(Builtin::Log),
+            "print" => builtin(Builtin::Print),
             "run_query" => builtin(Builtin::RunQuery),
             "statement" => builtin(Builtin::Statement),
             "load_result" => builtin(Builtin::LoadResult),
@@ -406,6 +413,22 @@ impl Object for Namespace {
         let def = self.0.inner.macros.get(&self.1)?.get(name)?;
         Some(macro_ref(&self.0, name, def))
     }
+
+    /// `dbt_utils.star(…)`: the macro, or an error naming the package.
+    fn call_method(
+        self: &Arc<Self>,
+        state: &mut State<'_, '_>,
+        method: &str,
+        args: &[Value],
+    ) -> Result<Value, Error> {
+        if let Some(m) = self.get_value(&Value::from(method)) {
+            return m.call(state, args);
+        }
+        Err(invalid(format!(
+            "the package `{}` has no macro named `{method}`",
+            self.1
+        )))
+    }
 }
 
 /// A global macro: calling it renders its file in a fresh state with the same context and
@@ -424,7 +447,13 @@ impl Object for MacroRef {
         let mut captured = template.render_captured(root(&self.shared))?;
         self.shared.lock().returns.push(None);
         let macro_name = format!("{}{}", super::MACRO_PREFIX, self.name);
-        let result = captured.with_state_mut(|s| s.call_macro(&macro_name, &args));
+        let result = captured.with_state_mut(|s| {
+            let args = match s.lookup(&macro_name) {
+                Some(m) => pack_kwargs(&m, args)?,
+                None => args,
+            };
+            s.call_macro(&macro_name, &args)
+        });
         let returned = self.shared.lock().returns.pop().flatten();
         match (returned, result) {
             (Some(value), _) => Ok(value),
@@ -439,6 +468,50 @@ impl Object for MacroRef {
             _ => None,
         }
     }
+}
+
+/// For a macro with a `kwargs` parameter: the keyword arguments it does not declare, gathered
+/// into a dict passed as `kwargs` (always a dict, empty when there are none).
+fn pack_kwargs(m: &Value, mut args: Vec<Value>) -> Result<Vec<Value>, Error> {
+    let declared: Vec<String> = match m.get_attr("arguments") {
+        Ok(list) if !list.is_undefined() => list
+            .try_iter()
+            .map(|it| it.map(|v| v.to_string()).collect())
+            .unwrap_or_default(),
+        _ => return Ok(args),
+    };
+    if !declared.iter().any(|a| a == KWARGS_PARAM) {
+        return Ok(args);
+    }
+    let kwargs = match args.last() {
+        Some(last) if last.is_kwargs() => {
+            from_args::<(Rest<Value>, Kwargs)>(std::slice::from_ref(last))
+                .ok()
+                .map(|(_, k)| k)
+        }
+        _ => None,
+    };
+    let mut known: Vec<(String, Value)> = Vec::new();
+    let mut extra: Vec<(Value, Value)> = Vec::new();
+    if let Some(kwargs) = &kwargs {
+        for key in kwargs.args() {
+            let value: Value = kwargs.peek(key)?;
+            if declared.iter().any(|a| a == key) && key != KWARGS_PARAM {
+                known.push((key.to_string(), value));
+            } else if key == KWARGS_PARAM {
+                for k in value.try_iter()? {
+                    let v = value.get_item(&k)?;
+                    extra.push((k, v));
+                }
+            } else {
+                extra.push((Value::from(key), value));
+            }
+        }
+        args.pop();
+    }
+    known.push((KWARGS_PARAM.to_string(), super::mutable::Dict::value(extra)));
+    args.push(Value::from(known.into_iter().collect::<Kwargs>()));
+    Ok(args)
 }
 
 /// A `caller` passed to a macro belongs to the calling render, so it is rendered there (with
@@ -604,8 +677,16 @@ impl Object for Func {
             }
             Builtin::Log => {
                 let msg = arg(0, "msg").map(|v| v.to_string()).unwrap_or_default();
-                let _ = kwargs.get::<Option<Value>>("info");
+                let info = arg(1, "info").is_some_and(|v| v.is_true());
+                if info {
+                    shared.lock().stdout.push((true, msg.clone()));
+                }
                 shared.log(msg);
+                Ok(Value::from(""))
+            }
+            Builtin::Print => {
+                let msg = arg(0, "msg").map(|v| v.to_string()).unwrap_or_default();
+                shared.lock().stdout.push((false, msg));
                 Ok(Value::from(""))
             }
             Builtin::RunQuery => {

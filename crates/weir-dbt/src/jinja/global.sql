@@ -167,3 +167,7 @@ cast({{ field }} as {{ dbt.type_string() }})
 {% macro run_hooks(hooks, inside_transaction=True) -%}
 {%- for hook in hooks -%}{% call statement(auto_begin=inside_transaction) %}{{ hook }}{% endcall %}{%- endfor -%}
 {%- endmacro %}
+
+{% macro should_store_failures() -%}
+{{ return(config.get('store_failures') or flags.STORE_FAILURES) }}
+{%- endmacro %}

@@ -606,3 +606,218 @@ fn duplicate_macros_are_reported() {
         "macros/b.sql:2:1: the macro `m` is defined twice: in `macros/a.sql` and `macros/b.sql`"
     );
 }
+
+/// A compiler with the project's macros and one package's, by package name.
+fn compiler_with_package(
+    list: &[(&str, &str)],
+    package: &str,
+    macros: &[(&str, &str)],
+) -> Compiler {
+    let files: ProjectFiles = list.iter().copied().collect();
+    let project = match Project::load(&files) {
+        Ok(p) => p,
+        Err(e) => panic!("load failed:\n{e}"),
+    };
+    let packages: Vec<MacroFile> = macros
+        .iter()
+        .map(|(file, text)| MacroFile {
+            package: package.to_string(),
+            file: format!("dbt_packages/{package}/{file}"),
+            text: text.to_string(),
+        })
+        .collect();
+    let settings = Settings {
+        target: target("duckdb"),
+        vars: Map::new(),
+        env: Arc::new(|_: &str| None),
+    };
+    match Compiler::with_packages(&project, &files, &packages, settings) {
+        Ok(c) => c,
+        Err(e) => panic!("compiler failed:\n{e}"),
+    }
+}
+
+#[test]
+fn lists_and_dicts_change_in_place() {
+    check(
+        &[(
+            "models/m.sql",
+            "{%- set xs = [] -%}{%- set d = {'a': 1} -%}\
+             {%- for i in range(3) -%}{%- do xs.append(i) -%}{%- endfor -%}\
+             {%- do xs.extend([7, 8]) -%}{%- set last = xs.pop() -%}{%- do xs.insert(0, 9) -%}\
+             {%- do d.update({'b': 2}) -%}{%- do d.update(c=3) -%}{%- set a = d.pop('a') -%}\
+             {%- set e = d.setdefault('e', []) -%}{%- do e.append('x') -%}\
+             {{ xs | join(',') }} {{ last }} {{ xs | length }} {{ xs[-1] }} {{ 7 in xs }} \
+             {{ d.keys() | join(',') }} {{ a }} {{ d['e'] }} {{ d is mapping }} {{ d | tojson }} \
+             {%- for k, v in d.items() %} {{ k }}={{ v }}{% endfor %}",
+        )],
+        "model.taxi.m",
+        // Rendered as dbt (Python) renders them.
+        "9,0,1,2,7 8 5 7 True b,c,e 1 ['x'] True {\"b\": 2, \"c\": 3, \"e\": [\"x\"]} b=2 c=3 e=['x']",
+    );
+}
+
+#[test]
+fn a_list_a_macro_returns_stays_mutable_for_its_caller() {
+    check(
+        &[
+            (
+                "macros/m.sql",
+                "{% macro cols() %}{% set out = [] %}{% do out.append('a') %}{{ return(out) }}{% endmacro %}",
+            ),
+            (
+                "models/m.sql",
+                "{%- set c = cols() -%}{%- do c.append('b') -%}{{ c | join(',') }}",
+            ),
+        ],
+        "model.taxi.m",
+        "a,b",
+    );
+}
+
+#[test]
+fn macros_reading_kwargs_take_undeclared_keyword_arguments() {
+    check(
+        &[
+            (
+                "macros/m.sql",
+                "{% macro outer(a) %}{{ return(inner(a, **kwargs)) }}{% endmacro %}\n\
+                 {% macro inner(a) %}{{ a }}:{{ kwargs.get('b', 'none') }}:{{ kwargs.get('c', 'none') }}{% endmacro %}\n\
+                 {% macro plain(a) %}{{ a }}{% endmacro %}",
+            ),
+            (
+                "models/m.sql",
+                "{{ outer(1, b=2) }} {{ outer(a=3) }} {{ plain(4) }}",
+            ),
+        ],
+        "model.taxi.m",
+        "1:2:none 3:none:none 4",
+    );
+}
+
+#[test]
+fn package_macros_dispatch_in_their_namespace_and_the_project_overrides() {
+    let list = [
+        ("dbt_project.yml", PROJECT),
+        (
+            "macros/over.sql",
+            "{% macro duckdb__greet(n) %}project {{ n }}{% endmacro %}",
+        ),
+        (
+            "models/m.sql",
+            "{{ pkg.greet('x') }} / {{ pkg.shout() }} / {{ pkg.rel(ref('n')) }}",
+        ),
+        ("models/n.sql", "select 1"),
+    ];
+    let c = compiler_with_package(
+        &list,
+        "pkg",
+        &[(
+            "macros/p.sql",
+            "{% macro greet(n) %}{{ return(adapter.dispatch('greet', 'pkg')(n)) }}{% endmacro %}\n\
+             {% macro default__greet(n) %}package {{ n }}{% endmacro %}\n\
+             {% macro shout() %}{{ return(adapter.dispatch('shout', 'pkg')()) }}{% endmacro %}\n\
+             {% macro default__shout() %}default{% endmacro %}\n\
+             {% macro duckdb__shout() %}duckdb{% endmacro %}\n\
+             {% macro rel(r) %}{{ r is mapping }} {{ r.get('metadata', {}).get('type', '') }} {{ r.name }}{% endmacro %}",
+        )],
+    );
+    let out = c
+        .compile("model.taxi.m", Arc::new(Fake::new("duckdb")), false)
+        .expect("compiles");
+    assert_eq!(out.sql, "project x / duckdb / True Relation n");
+    let err = c
+        .compile("model.taxi.m", Arc::new(Fake::new("duckdb")), false)
+        .map(|_| ())
+        .and_then(|_| {
+            compiler_with_package(
+                &[
+                    ("dbt_project.yml", PROJECT),
+                    ("models/m.sql", "{{ pkg.nope() }}"),
+                ],
+                "pkg",
+                &[("macros/p.sql", "{% macro x() %}{% endmacro %}")],
+            )
+            .compile("model.taxi.m", Arc::new(Fake::new("duckdb")), false)
+            .map(|_| ())
+        })
+        .expect_err("unknown package macro");
+    assert!(
+        err.to_string()
+            .contains("the package `pkg` has no macro named `nope`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn materializations_are_found_by_adapter_then_default_and_run_their_statements() {
+    let list = [
+        ("dbt_project.yml", PROJECT),
+        (
+            "macros/mat.sql",
+            "{% materialization copy, adapter='duckdb' %}\n\
+             {% call statement('main') %}create table {{ this }} as {{ sql }}{% endcall %}\n\
+             {{ return({'relations': [this]}) }}\n\
+             {% endmaterialization %}\n\
+             {%- materialization other, default -%}x{%- endmaterialization -%}",
+        ),
+        ("models/m.sql", "select 1 as x"),
+    ];
+    let c = compiler_with_package(&list, "pkg", &[]);
+    assert_eq!(
+        c.materialization("copy", "duckdb").as_deref(),
+        Some("materialization_copy_duckdb")
+    );
+    assert_eq!(c.materialization("copy", "postgres"), None);
+    assert_eq!(
+        c.materialization("other", "postgres").as_deref(),
+        Some("materialization_other_default")
+    );
+    assert_eq!(c.materialization("table", "duckdb"), None);
+    let fake = Arc::new(Fake::new("duckdb").with("create table", &["Count"], vec![]));
+    let done = c
+        .run_materialization(
+            "model.taxi.m",
+            "materialization_copy_duckdb",
+            fake.clone(),
+            "select 1 as x",
+        )
+        .expect("runs");
+    assert_eq!(
+        done.main_statement.as_deref(),
+        Some("create table \"warehouse\".\"analytics\".\"m\" as select 1 as x")
+    );
+    assert_eq!(fake.ran.lock().unwrap().len(), 1);
+}
+
+#[test]
+fn run_operation_calls_a_macro_with_keyword_arguments() {
+    let list = [
+        ("dbt_project.yml", PROJECT),
+        (
+            "macros/ops.sql",
+            "{% macro hello(who, times=1) %}{% do log('hi ' ~ who, info=True) %}{% do log('quiet') %}\
+             {% do print(who * times) %}{{ return(times + 1) }}{% endmacro %}",
+        ),
+    ];
+    let c = compiler_with_package(&list, "pkg", &[]);
+    let mut args = Map::new();
+    args.insert("who".into(), json!("ab"));
+    args.insert("times".into(), json!(2));
+    let done = c
+        .run_operation("hello", &args, Arc::new(Fake::new("duckdb")))
+        .expect("runs");
+    assert_eq!(done.sql, "3");
+    assert_eq!(
+        done.stdout,
+        vec![(true, "hi ab".to_string()), (false, "abab".to_string())]
+    );
+    let err = c
+        .run_operation("nope", &Map::new(), Arc::new(Fake::new("duckdb")))
+        .expect_err("no such macro");
+    assert!(err.to_string().contains("no macro named `nope`"), "{err}");
+    let err = c
+        .run_operation("a b", &Map::new(), Arc::new(Fake::new("duckdb")))
+        .expect_err("not a name");
+    assert!(err.to_string().contains("is not a macro name"), "{err}");
+}
