@@ -183,6 +183,11 @@ fn relative_dir(name: &str, dir: &str) -> Result<String, TaskError> {
 }
 
 async fn run(ctx: &TaskContext, p: DbtProps) -> Result<TaskResult, TaskError> {
+    // The `dbt` commands are another process: DuckDB files this process has open but is not
+    // using are closed first, or that process would wait for them forever (a flow that loads
+    // a DuckDB file and then transforms it). Files in use by other tasks stay open; dbt then
+    // waits for them, saying so in its output.
+    weir_warehouse::close_idle();
     if p.docker_options.is_some() {
         ctx.log
             .info("`dockerOptions` is ignored: dbt runs inside weir, without a container");

@@ -17,7 +17,7 @@ pub mod url;
 
 use std::path::Path;
 
-pub use duck::{close_all, on_lock_wait};
+pub use duck::{close_all, close_idle, on_lock_wait};
 pub use load::{LoadReport, LoadSpec};
 pub use url::{Engine, Target};
 

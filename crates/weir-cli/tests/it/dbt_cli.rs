@@ -363,3 +363,40 @@ fn a_project_synced_from_git_builds_from_namespace_files() {
         ]
     );
 }
+
+/// The article's shape in one flow: a task writes the DuckDB file, then DbtCLI (another
+/// process) transforms it. The file this process opened is closed before dbt starts, or dbt
+/// would wait for it forever.
+#[test]
+fn dbt_cli_reads_a_duckdb_file_an_earlier_task_of_the_flow_wrote() {
+    let env = Env::new();
+    let db = env.path().join("club.duckdb").display().to_string();
+    let load = json!({
+        "id": "load",
+        "type": "io.kestra.plugin.jdbc.duckdb.Query",
+        "url": format!("jdbc:duckdb:{db}"),
+        "sql": "create table raw_people as select * from (values (7, 'eve', 40)) t(id, name, age)",
+    });
+    let raw = |s: &str| format!("{{% raw %}}{s}{{% endraw %}}");
+    let dbt = json!({
+        "id": "dbt",
+        "type": "io.kestra.plugin.dbt.cli.DbtCLI",
+        "timeout": "PT60S",
+        "inputFiles": {
+            "dbt_project.yml": "name: club\nprofile: club\n",
+            "models/sources.yml": "version: 2\nsources:\n  - name: raw\n    schema: main\n    tables:\n      - name: raw_people\n",
+            "models/people.sql": raw("{{ config(materialized='table') }}\nselect id, name from {{ source('raw', 'raw_people') }}"),
+        },
+        "profiles": profiles(&db),
+        "commands": ["dbt build"],
+    });
+    let yaml = format!("id: load_then_dbt\nnamespace: test.dbt\ntasks:\n  - {load}\n  - {dbt}\n");
+    let o = env.run_flow("f.yml", &yaml, &[]);
+    assert_eq!(o.code, 0, "{o:#?}");
+    let ex = env.show(&o.id());
+    assert_eq!(run_of(&ex, "dbt")["state"], "SUCCESS", "{ex:#}");
+    assert_eq!(
+        query(&env, "select id, name from main.people"),
+        vec![json!({"id": 7, "name": "eve"})]
+    );
+}

@@ -13,6 +13,9 @@ use std::sync::{LazyLock, Mutex, PoisonError};
 
 pub struct DuckWarehouse {
     conn: duckdb::Connection,
+    /// Held while this connection lives, so that `close_idle` can tell which instances have
+    /// no connection out.
+    _user: Option<std::sync::Arc<()>>,
 }
 
 pub(crate) fn err(action: &str) -> impl FnOnce(duckdb::Error) -> WarehouseError + '_ {
@@ -30,8 +33,25 @@ pub fn lit(s: &str) -> String {
 /// The DuckDB databases this process has open, by file: every connection to a file is a
 /// connection to one instance, which keeps its cache warm between tasks and is the only one
 /// writing the file (two instances of one file in one process would corrupt it).
-static DATABASES: LazyLock<Mutex<HashMap<PathBuf, duckdb::Connection>>> =
-    LazyLock::new(Default::default);
+static DATABASES: LazyLock<Mutex<HashMap<PathBuf, Instance>>> = LazyLock::new(Default::default);
+
+/// One open database: its first connection (which keeps the instance alive) and a token each
+/// connection handed out holds a clone of.
+struct Instance {
+    root: duckdb::Connection,
+    users: std::sync::Arc<()>,
+}
+
+/// Closes the DuckDB databases no connection of this process is using, checkpointing each into
+/// its file and releasing its lock, so that another process (a `dbt` command a flow's task
+/// starts, another `weir` command) can open the file. Databases in use stay open; this process
+/// opens the others again when next asked.
+pub fn close_idle() {
+    DATABASES
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .retain(|_, db| std::sync::Arc::strong_count(&db.users) > 1);
+}
 
 /// Closes every DuckDB database this process opened, checkpointing each into its file. The
 /// command line calls it before exiting; a database left open is still safe (its write-ahead
@@ -136,21 +156,27 @@ impl DuckWarehouse {
                 }
                 let key = std::path::absolute(p).unwrap_or_else(|_| p.clone());
                 let mut open = DATABASES.lock().unwrap_or_else(PoisonError::into_inner);
-                let base = match open.entry(key) {
+                let db = match open.entry(key) {
                     std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-                    std::collections::hash_map::Entry::Vacant(e) => {
-                        e.insert(open_waiting(p).map_err(|e| failed(e.to_string()))?)
-                    }
+                    std::collections::hash_map::Entry::Vacant(e) => e.insert(Instance {
+                        root: open_waiting(p).map_err(|e| failed(e.to_string()))?,
+                        users: std::sync::Arc::new(()),
+                    }),
                 };
-                base.try_clone().map_err(|e| failed(e.to_string()))?
+                let conn = db.root.try_clone().map_err(|e| failed(e.to_string()))?;
+                (conn, Some(db.users.clone()))
             }
-            None => open_instance(None).map_err(|e| failed(e.to_string()))?,
+            None => (
+                open_instance(None).map_err(|e| failed(e.to_string()))?,
+                None,
+            ),
         };
+        let (conn, user) = conn;
         // Redshift and PostgreSQL flows name tables `public.x`; DuckDB's default schema is
         // `main`. Both exist, and unqualified names find tables in either.
         conn.execute_batch("SET search_path = 'main,public'")
             .map_err(|e| failed(e.to_string()))?;
-        Ok(DuckWarehouse { conn })
+        Ok(DuckWarehouse { conn, _user: user })
     }
 }
 
@@ -423,5 +449,40 @@ mod lock_tests {
             "process 4242 (/usr/bin/weir) holds it"
         );
         assert!(!super::is_lock_conflict("IO Error: disk full"));
+    }
+}
+
+#[cfg(test)]
+mod idle_tests {
+    use super::*;
+
+    fn is_open(path: &Path) -> bool {
+        let key = std::path::absolute(path).expect("absolute");
+        DATABASES
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains_key(&key)
+    }
+
+    #[test]
+    fn close_idle_closes_only_databases_without_a_connection_out() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let busy = dir.path().join("busy.duckdb");
+        let idle = dir.path().join("idle.duckdb");
+        let mut in_use = DuckWarehouse::connect(&Some(busy.clone())).expect("busy");
+        drop(DuckWarehouse::connect(&Some(idle.clone())).expect("idle"));
+        close_idle();
+        assert!(is_open(&busy), "a database in use must stay open");
+        assert!(!is_open(&idle), "an idle database must be closed");
+        // The connection still works, and once it is gone the database closes too.
+        in_use
+            .execute("CREATE TABLE t AS SELECT 1 AS x")
+            .expect("still usable");
+        drop(in_use);
+        close_idle();
+        assert!(!is_open(&busy));
+        // Opened again on demand, with what was written.
+        let mut again = DuckWarehouse::connect(&Some(busy)).expect("reopen");
+        assert_eq!(again.query("SELECT x FROM t").expect("query").rows[0][0], 1);
     }
 }
