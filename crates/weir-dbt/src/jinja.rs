@@ -222,6 +222,8 @@ pub(crate) struct Inner {
     pub project_vars: crate::project::Vars,
     pub cli_vars: Map<String, Json>,
     pub env: EnvFn,
+    /// `dispatch:` of `dbt_project.yml`: a macro namespace's package search order.
+    pub dispatch: BTreeMap<String, Vec<String>>,
 }
 
 /// A macro file of an installed package.
@@ -329,6 +331,10 @@ impl Compiler {
             project_vars: project.config.vars.clone(),
             cli_vars: settings.vars,
             env: settings.env,
+            dispatch: files
+                .get("dbt_project.yml")
+                .map(dispatch_config)
+                .unwrap_or_default(),
         };
         Ok(Compiler {
             env,
@@ -745,6 +751,31 @@ fn rewrite_blocks(text: &str) -> (String, Vec<(String, usize)>) {
     }
     out.push_str(&text[at..]);
     (out, names)
+}
+
+/// `dispatch: [{macro_namespace: dbt_utils, search_order: [my_project, dbt_utils]}]` of
+/// `dbt_project.yml`, by namespace. The project file was validated already; entries that are
+/// not of this shape are left out.
+fn dispatch_config(text: &str) -> BTreeMap<String, Vec<String>> {
+    let Ok(root) = weir_flow::yaml::parse(text) else {
+        return BTreeMap::new();
+    };
+    let mut out = BTreeMap::new();
+    if let Some(Json::Array(entries)) = root.to_json().get("dispatch") {
+        for entry in entries {
+            let ns = entry.get("macro_namespace").and_then(Json::as_str);
+            let order = entry.get("search_order").and_then(Json::as_array);
+            if let (Some(ns), Some(order)) = (ns, order) {
+                let order = order
+                    .iter()
+                    .filter_map(Json::as_str)
+                    .map(str::to_string)
+                    .collect();
+                out.insert(ns.to_string(), order);
+            }
+        }
+    }
+    out
 }
 
 /// dbt's macros (as Jinja's) take any keyword argument when their body reads `kwargs`; minijinja

@@ -902,8 +902,10 @@ impl Object for AdapterObj {
 }
 
 /// `adapter.dispatch(name, namespace)`: the first of `<adapter>__name` (for redshift also
-/// `postgres__name`) and `default__name`, searching package by package — the root project,
-/// then the namespace's package (all packages without one), then dbt's global macros.
+/// `postgres__name`) and `default__name`, searching package by package — the namespace's
+/// `search_order` from `dispatch:` in `dbt_project.yml` when there is one, else the root
+/// project, then the namespace's package (all packages without one) — then dbt's global
+/// macros.
 fn dispatch(shared: &Arc<Shared>, name: &str, namespace: Option<&str>) -> Result<Value, Error> {
     let inner = &shared.inner;
     let kind = shared.adapter.kind();
@@ -912,10 +914,17 @@ fn dispatch(shared: &Arc<Shared>, name: &str, namespace: Option<&str>) -> Result
         prefixes.push("postgres");
     }
     prefixes.push("default");
-    let mut packages: Vec<&str> = vec![inner.project_name.as_str()];
-    match namespace {
-        Some(ns) => packages.push(ns),
-        None => packages.extend(inner.macros.keys().map(String::as_str)),
+    let mut packages: Vec<&str> = Vec::new();
+    match namespace.and_then(|ns| inner.dispatch.get(ns)) {
+        // The project's `dispatch:` config decides the search order.
+        Some(order) => packages.extend(order.iter().map(String::as_str)),
+        None => {
+            packages.push(inner.project_name.as_str());
+            match namespace {
+                Some(ns) => packages.push(ns),
+                None => packages.extend(inner.macros.keys().map(String::as_str)),
+            }
+        }
     }
     packages.push(GLOBAL_PACKAGE);
     let mut tried = Vec::new();

@@ -821,3 +821,33 @@ fn run_operation_calls_a_macro_with_keyword_arguments() {
         .expect_err("not a name");
     assert!(err.to_string().contains("is not a macro name"), "{err}");
 }
+
+#[test]
+fn dispatch_config_sets_a_namespace_search_order() {
+    // dbt's docs: `dispatch: [{macro_namespace: dbt_utils, search_order: [my_project, dbt_utils]}]`
+    // makes the listed packages the only ones searched, in that order.
+    let pkg_macros = [(
+        "macros/p.sql",
+        "{% macro greet() %}{{ return(adapter.dispatch('greet', 'pkg')()) }}{% endmacro %}\n\
+         {% macro default__greet() %}package{% endmacro %}",
+    )];
+    let over = "{% macro default__greet() %}project{% endmacro %}";
+    let model = "{{ pkg.greet() }}";
+    let with = |config: &str| {
+        let project = format!("{PROJECT}{config}");
+        let list = [
+            ("dbt_project.yml", project.as_str()),
+            ("macros/over.sql", over),
+            ("models/m.sql", model),
+        ];
+        compiler_with_package(&list, "pkg", &pkg_macros)
+            .compile("model.taxi.m", Arc::new(Fake::new("duckdb")), false)
+            .expect("compiles")
+            .sql
+    };
+    assert_eq!(with(""), "project");
+    assert_eq!(
+        with("dispatch:\n  - macro_namespace: pkg\n    search_order: [pkg, taxi]\n"),
+        "package"
+    );
+}
