@@ -235,8 +235,76 @@ impl Object for ColumnObj {
         Some(match key.as_str()? {
             "name" | "column" => Value::from(self.0.name.clone()),
             "data_type" | "dtype" => Value::from(self.0.data_type.clone()),
-            "quoted" => Value::from(format!("\"{}\"", self.0.name)),
+            "quoted" => Value::from(format!("\"{}\"", self.0.name.replace('"', "\"\""))),
+            "fields" => Value::from(Vec::<Value>::new()),
             _ => return None,
+        })
+    }
+
+    /// dbt's `Column` methods packages call (`union_relations` compares string sizes).
+    fn call_method(
+        self: &Arc<Self>,
+        _: &mut State<'_, '_>,
+        method: &str,
+        args: &[Value],
+    ) -> Result<Value, Error> {
+        let (): () = from_args(args)?;
+        let t = self.0.data_type.to_lowercase();
+        let base = t.split('(').next().unwrap_or("").trim().to_string();
+        let is = |names: &[&str]| names.contains(&base.as_str());
+        let string = is(&[
+            "text",
+            "varchar",
+            "character varying",
+            "string",
+            "char",
+            "character",
+            "bpchar",
+        ]);
+        Ok(match method {
+            "is_string" => Value::from(string),
+            "is_integer" => Value::from(is(&[
+                "integer", "int", "bigint", "smallint", "tinyint", "hugeint", "int4", "int8",
+                "int2",
+            ])),
+            "is_float" => Value::from(is(&[
+                "double",
+                "float",
+                "real",
+                "double precision",
+                "float4",
+                "float8",
+            ])),
+            "is_numeric" => Value::from(is(&["numeric", "decimal"])),
+            "is_number" => Value::from(is(&[
+                "integer",
+                "int",
+                "bigint",
+                "smallint",
+                "tinyint",
+                "hugeint",
+                "double",
+                "float",
+                "real",
+                "numeric",
+                "decimal",
+                "double precision",
+            ])),
+            // A string column without a declared size holds any length.
+            "string_size" if string => {
+                let size = t
+                    .split_once('(')
+                    .and_then(|(_, r)| r.trim_end_matches(')').trim().parse::<i64>().ok());
+                Value::from(size.unwrap_or(i64::from(u16::MAX)))
+            }
+            "string_size" => {
+                return Err(Error::new(
+                    ErrorKind::InvalidOperation,
+                    format!("string_size: `{}` is not a string column", self.0.name),
+                ));
+            }
+            "string_type" => Value::from(self.0.data_type.clone()),
+            _ => return Err(Error::from(ErrorKind::UnknownMethod)),
         })
     }
 }

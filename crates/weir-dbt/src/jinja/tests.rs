@@ -851,3 +851,20 @@ fn dispatch_config_sets_a_namespace_search_order() {
         "package"
     );
 }
+
+#[test]
+fn columns_answer_the_type_questions_union_relations_asks() {
+    check(
+        &[
+            ("models/n.sql", "select 1"),
+            (
+                "models/m.sql",
+                "{% for c in adapter.get_columns_in_relation(ref('n')) -%}\
+                 {{ c.name }}:{{ c.is_string() }}:{{ c.is_number() }}:{{ c.quoted }}\
+                 {%- if c.is_string() %}:{{ c.string_size() }}{% endif %} {% endfor %}",
+            ),
+        ],
+        "model.taxi.m",
+        "id:False:True:\"id\" n_name:True:False:\"n_name\":65535",
+    );
+}
