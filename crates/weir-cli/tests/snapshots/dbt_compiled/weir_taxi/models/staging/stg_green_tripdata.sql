@@ -7,7 +7,7 @@ with source as (
 renamed as (
     select
         -- identifiers
-        md5(
+        md5_number(
     coalesce(cast('green' as varchar), '_weir_null_') || '-' || 
     coalesce(cast(unique_row_id as varchar), '_weir_null_')
   ) as trip_id,
