@@ -61,8 +61,7 @@ pub enum Command {
         csv: bool,
     },
     /// dbt's commands on a dbt project, in-process (`weir dbt ls`, `weir dbt deps`, …).
-    #[command(subcommand)]
-    Dbt(DbtCommand),
+    Dbt(Box<DbtArgs>),
 }
 
 #[derive(Args)]
@@ -291,6 +290,90 @@ pub enum FlowsCommand {
     Schema,
 }
 
+/// `weir dbt [GLOBAL FLAGS] <verb> [FLAGS]`.
+#[derive(Args)]
+pub struct DbtArgs {
+    #[command(flatten)]
+    pub global: DbtGlobalFlags,
+    #[command(subcommand)]
+    pub command: DbtCommand,
+}
+
+/// dbt's global flags: accepted before the verb (`dbt --log-format json build`) and after it
+/// (`dbt build --log-format json`), as dbt accepts them.
+#[derive(Args, Clone, Debug, Default)]
+pub struct DbtGlobalFlags {
+    /// How the console lines look: `text` (default), `json` (one dbt structured-log object
+    /// per line), `debug` (with levels and threads), `default` (= text).
+    #[arg(long, global = true, value_name = "FORMAT", value_parser = ["text", "json", "debug", "default"])]
+    pub log_format: Option<String>,
+    /// The format of `dbt.log`: `debug` (default), `json`, `text`, `default`.
+    #[arg(long, global = true, value_name = "FORMAT", value_parser = ["text", "json", "debug", "default"])]
+    pub log_format_file: Option<String>,
+    /// The folder of `dbt.log` (default: `logs` in the project folder).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub log_path: Option<PathBuf>,
+    /// The least severe lines printed: `debug`, `info` (default), `warn`, `error`, `none`.
+    #[arg(long, global = true, value_name = "LEVEL", value_parser = ["debug", "info", "warn", "error", "none"])]
+    pub log_level: Option<String>,
+    /// The least severe lines written to `dbt.log` (default `debug`).
+    #[arg(long, global = true, value_name = "LEVEL", value_parser = ["debug", "info", "warn", "error", "none"])]
+    pub log_level_file: Option<String>,
+    /// Print debug lines too.
+    #[arg(long, short = 'd', global = true)]
+    pub debug: bool,
+    /// Colour the status words of progress lines.
+    #[arg(long, global = true, overrides_with = "no_use_colors")]
+    pub use_colors: bool,
+    /// No colours (weir's default when stdout is not a terminal).
+    #[arg(long, global = true)]
+    pub no_use_colors: bool,
+    /// Accepted as dbt accepts it; `dbt.log` has no colours.
+    #[arg(long, global = true, hide = true)]
+    pub use_colors_file: bool,
+    /// Accepted as dbt accepts it; `dbt.log` has no colours.
+    #[arg(long, global = true, hide = true)]
+    pub no_use_colors_file: bool,
+    /// Print only errors (and what `print()` prints).
+    #[arg(long, short = 'q', global = true)]
+    pub quiet: bool,
+    /// Turn warnings into errors: a `warn` test fails, a selection of nothing fails (exit 1).
+    #[arg(long, global = true)]
+    pub warn_error: bool,
+    /// Which warnings become errors, as YAML/JSON: `{include: all}` or `{include: [NAME, …],
+    /// exclude: [NAME, …]}` with dbt's event names (`LogTestResult`,
+    /// `NoNodesForSelectionCriteria`).
+    #[arg(long, global = true, value_name = "YAML")]
+    pub warn_error_options: Option<String>,
+    /// Accepted; weir parses the whole project each time (no partial parsing).
+    #[arg(long, global = true)]
+    pub partial_parse: bool,
+    /// Accepted; weir parses the whole project each time (no partial parsing).
+    #[arg(long, global = true)]
+    pub no_partial_parse: bool,
+    /// Accepted; weir never checks for new versions.
+    #[arg(long, global = true)]
+    pub version_check: bool,
+    /// Accepted; weir never checks for new versions.
+    #[arg(long, global = true)]
+    pub no_version_check: bool,
+    /// The width of progress lines (default 80).
+    #[arg(long, global = true, value_name = "N")]
+    pub printer_width: Option<usize>,
+    /// Accepted; weir sends no usage statistics.
+    #[arg(long, global = true)]
+    pub send_anonymous_usage_stats: bool,
+    /// Accepted; weir sends no usage statistics.
+    #[arg(long, global = true)]
+    pub no_send_anonymous_usage_stats: bool,
+    /// Accepted; weir has no cache of relations to log.
+    #[arg(long, global = true, hide = true)]
+    pub log_cache_events: bool,
+    /// Accepted; weir writes no `perf_info.json`.
+    #[arg(long, global = true, hide = true)]
+    pub record_timing_info: Option<PathBuf>,
+}
+
 /// `weir dbt <verb>`: dbt's verbs, each with dbt's flags.
 #[derive(Subcommand)]
 pub enum DbtCommand {
@@ -411,4 +494,16 @@ pub struct DbtFlags {
     /// `docs generate`: write a catalog without asking the warehouse.
     #[arg(long)]
     pub empty_catalog: bool,
+    /// A named selector of `selectors.yml`, instead of `--select`/`--exclude`.
+    #[arg(long, value_name = "NAME")]
+    pub selector: Option<String>,
+    /// Build models with no rows: refs and sources read as empty (dbt 1.8's `--empty`).
+    #[arg(long)]
+    pub empty: bool,
+    /// Resolve refs to unselected nodes from the `--state` manifest (not supported yet).
+    #[arg(long)]
+    pub defer: bool,
+    /// With `--defer`: prefer the state's relations (not supported yet).
+    #[arg(long)]
+    pub favor_state: bool,
 }

@@ -53,7 +53,7 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
             json,
             csv,
         } => query(&home, &url, &sql, json, csv),
-        Command::Dbt(cmd) => crate::dbt::dbt(cmd),
+        Command::Dbt(cmd) => crate::dbt::dbt(*cmd),
         Command::Tasks => {
             let rows: Vec<Vec<String>> = weir_tasks::registry::specs()
                 .map(|s| vec![s.name.to_string(), s.doc.to_string()])

@@ -8,7 +8,7 @@
     reason = "dbt commands report progress and warnings on stderr"
 )]
 
-use crate::args::{DbtCommand, DbtDocsCommand, DbtFlags, DbtSourceCommand};
+use crate::args::{DbtArgs, DbtCommand, DbtDocsCommand, DbtFlags, DbtSourceCommand};
 use crate::commands::{emit, plural};
 use crate::output::{self, paint, user_error, user_error_hint};
 use anyhow::{Context, Result};
@@ -22,8 +22,26 @@ use weir_dbt::graph_select;
 use weir_dbt::project::{Graph, Node, Project, ProjectFiles, ResourceType};
 use weir_dbt::select::{self, IndirectSelection, Selection, State};
 
-pub fn dbt(cmd: DbtCommand) -> Result<u8> {
-    match cmd {
+pub fn dbt(args: DbtArgs) -> Result<u8> {
+    let DbtArgs { global, command } = args;
+    let project_dir = match &command {
+        DbtCommand::Deps(f)
+        | DbtCommand::Parse(f)
+        | DbtCommand::Clean(f)
+        | DbtCommand::Seed(f)
+        | DbtCommand::Run(f)
+        | DbtCommand::Test(f)
+        | DbtCommand::Build(f)
+        | DbtCommand::Compile(f)
+        | DbtCommand::Ls(f)
+        | DbtCommand::Snapshot(f)
+        | DbtCommand::Source(DbtSourceCommand::Freshness(f))
+        | DbtCommand::Docs(DbtDocsCommand::Generate(f))
+        | DbtCommand::Debug(f) => f.project_dir.clone(),
+        DbtCommand::RunOperation(op) => op.flags.project_dir.clone(),
+    };
+    crate::dbt_log::init(&global, &project_dir)?;
+    match command {
         DbtCommand::Ls(f) => ls(&f),
         DbtCommand::Deps(f) => deps(&f),
         DbtCommand::Parse(f) => crate::dbt_run::execute(crate::dbt_run::Verb::Parse, &f),
@@ -42,7 +60,7 @@ pub fn dbt(cmd: DbtCommand) -> Result<u8> {
 }
 
 pub(crate) fn warn(message: &str) {
-    eprintln!("{} {message}", paint("33", "warning:"));
+    crate::dbt_log::warning("Note", message);
 }
 
 fn warn_located(d: &Diagnostic) {
@@ -253,6 +271,17 @@ pub(crate) fn check_flags(flags: &DbtFlags) -> Result<IndirectSelection> {
     if flags.threads == Some(0) {
         return Err(user_error("`--threads` should be at least 1"));
     }
+    for (given, name) in [
+        (flags.defer, "--defer"),
+        (flags.favor_state, "--favor-state"),
+    ] {
+        if given {
+            return Err(user_error_hint(
+                format!("`{name}` is not supported by weir yet"),
+                "build the upstream nodes too (leave out `--defer`), or select them with `--select state:modified+`",
+            ));
+        }
+    }
     match &flags.indirect_selection {
         None => Ok(IndirectSelection::Eager),
         Some(s) => s
@@ -335,20 +364,97 @@ pub(crate) fn select_nodes(
     types: &[select::ResourceType],
 ) -> Result<select::Selected> {
     let sg = graph_select::select_graph(graph, root_project);
-    let selection = Selection {
-        select: &flags.select,
-        exclude: &flags.exclude,
-        state,
-        indirect,
-        resource_types: Some(types),
+    let named = named_selector(flags)?;
+    let selected = if let Some(named) = &named {
+        let mut selected = select::evaluate_spec(&sg, &named.spec, state, indirect)
+            .map_err(|e| user_error(e.to_string()))?;
+        selected.nodes.retain(|id| {
+            sg.node(id)
+                .is_some_and(|n| types.contains(&n.resource_type))
+        });
+        selected
+    } else {
+        let selection = Selection {
+            select: &flags.select,
+            exclude: &flags.exclude,
+            state,
+            indirect,
+            resource_types: Some(types),
+        };
+        select::evaluate(&sg, &selection).map_err(|e| user_error(e.to_string()))?
     };
-    let selected = select::evaluate(&sg, &selection).map_err(|e| user_error(e.to_string()))?;
     for word in &selected.unmatched {
-        warn(&format!(
-            "The selection criterion '{word}' does not match any enabled nodes"
-        ));
+        let msg = format!("The selection criterion '{word}' does not match any enabled nodes");
+        if crate::dbt_log::warn_is_error("NoNodesForSelectionCriteria") {
+            return Err(user_error_hint(
+                msg,
+                "`--warn-error` makes this warning an error",
+            ));
+        }
+        warn(&msg);
     }
     Ok(selected)
+}
+
+/// The YAML selector to use: `--selector NAME`, else the one of `selectors.yml` marked
+/// `default: true` when neither `--select` nor `--exclude` is given (as dbt decides).
+fn named_selector(flags: &DbtFlags) -> Result<Option<select::selectors::NamedSelector>> {
+    let path = flags.project_dir.join("selectors.yml");
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => Some(t),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => {
+            return Err(user_error(format!(
+                "could not read `{}`: {e}",
+                path.display()
+            )));
+        }
+    };
+    let selectors = match &text {
+        None => select::selectors::Selectors::default(),
+        Some(text) => select::selectors::Selectors::parse(text, "selectors.yml").map_err(|ds| {
+            for d in &ds {
+                output::print_diagnostic(d, Some(text));
+            }
+            user_error(format!(
+                "`{}` has {}",
+                path.display(),
+                plural(ds.len(), "mistake")
+            ))
+        })?,
+    };
+    if let Some(name) = &flags.selector {
+        if !flags.select.is_empty() || !flags.exclude.is_empty() {
+            warn(&format!(
+                "`--selector {name}` is used; `--select` and `--exclude` are ignored, as dbt ignores them"
+            ));
+        }
+        let named = selectors.get(name).map_err(|e| {
+            user_error_hint(
+                e.to_string(),
+                "selectors are defined in `selectors.yml` at the project's root",
+            )
+        })?;
+        return Ok(Some(named.clone()));
+    }
+    if flags.select.is_empty()
+        && flags.exclude.is_empty()
+        && let Some(default) = selectors.default_selector()
+    {
+        say_default_selector(&default.name);
+        return Ok(Some(default.clone()));
+    }
+    Ok(None)
+}
+
+fn say_default_selector(name: &str) {
+    crate::dbt_log::event(
+        "DefaultSelector",
+        // In `dbt.log` (and with `--debug`); `ls` output stays the list alone.
+        crate::dbt_log::Level::Debug,
+        &format!("Using default selector {name}"),
+        json!({"name": name}),
+    );
 }
 
 fn ls(flags: &DbtFlags) -> Result<u8> {
@@ -1280,7 +1386,13 @@ fn deps(flags: &DbtFlags) -> Result<u8> {
     })?;
     let specs = project_specs(&root)?;
     if specs.is_empty() {
-        warn("No packages were found in packages.yml");
+        // dbt's `DepsNoPackagesFound` is an info event: it does not make a run "warned".
+        crate::dbt_log::event(
+            "DepsNoPackagesFound",
+            crate::dbt_log::Level::Info,
+            "Warning: No packages were found in packages.yml",
+            json!({}),
+        );
         return Ok(0);
     }
     let hash = lock_hash(&specs);

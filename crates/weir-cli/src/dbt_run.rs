@@ -7,13 +7,9 @@
 //!
 //! One connection per worker thread; each node's statements run in one transaction.
 
-#![expect(
-    clippy::print_stdout,
-    reason = "dbt prints its run log on stdout, and tools read it there"
-)]
-
 use crate::args::DbtFlags;
 use crate::dbt::{check_flags, cli_vars, full_config, load, profiles_dir, warehouse_target, warn};
+use crate::dbt_log::Level;
 use crate::output::{self, user_error, user_error_hint};
 use anyhow::{Context, Result};
 use serde_json::{Map, Value, json};
@@ -243,6 +239,8 @@ struct Runner<'a> {
     full_refresh: bool,
     /// `--store-failures`.
     store_failures: bool,
+    /// `--empty`: refs and sources read as no rows.
+    empty: bool,
     target_dir: PathBuf,
     project_dir: PathBuf,
     root_project: String,
@@ -311,10 +309,46 @@ impl Runner<'_> {
                 .unwrap_or_else(|e| e.into_inner())
                 .apply_config(&node.unique_id, &compiled.config);
         }
-        self.write_file("compiled", node, &compiled.sql);
-        let sql = compiled.sql;
+        let sql = if self.empty && node.resource_type == ResourceType::Model {
+            self.emptied(node, conn, compiled.sql)
+        } else {
+            compiled.sql
+        };
+        self.write_file("compiled", node, &sql);
         self.remember(&node.unique_id, |d| d.compiled = Some(sql.clone()));
         Ok(sql)
+    }
+
+    /// `--empty`: every relation of a ref or a source in a model's SQL read as dbt 1.8 reads it,
+    /// `(select * from REL where false limit 0) _dbt_limit_subq_NAME`; `this` stays itself.
+    fn emptied(&self, node: &Node, conn: &Arc<Conn>, mut sql: String) -> String {
+        for other in self.graph.nodes().values() {
+            if other.unique_id == node.unique_id
+                || !matches!(
+                    other.resource_type,
+                    ResourceType::Model
+                        | ResourceType::Seed
+                        | ResourceType::Snapshot
+                        | ResourceType::Source
+                )
+            {
+                continue;
+            }
+            let Some(rel) = self.relation(&other.unique_id) else {
+                continue;
+            };
+            let rendered = rel.render(conn.as_ref());
+            if sql.contains(&rendered) {
+                sql = sql.replace(
+                    &rendered,
+                    &format!(
+                        "(select * from {rendered} where false limit 0) _dbt_limit_subq_{}",
+                        rel.identifier
+                    ),
+                );
+            }
+        }
+        sql
     }
 
     /// A generic test's failing-rows query: built-in tests from `tests_sql`, the project's
@@ -977,7 +1011,12 @@ impl Runner<'_> {
             Some(Value::String(s)) => s.parse().unwrap_or(0),
             _ => 0,
         };
-        let status = tests_sql::test_status(&config, truthy(row.get(1)), truthy(row.get(2)));
+        let mut status = tests_sql::test_status(&config, truthy(row.get(1)), truthy(row.get(2)));
+        // `--warn-error`: a test over its warn threshold fails, as in dbt.
+        if status == tests_sql::TestStatus::Warn && crate::dbt_log::warn_is_error("LogTestResult") {
+            status = tests_sql::TestStatus::Fail;
+        }
+        let warned_error = status == tests_sql::TestStatus::Fail && !truthy(row.get(2));
         let (status, message) = match status {
             tests_sql::TestStatus::Pass => (Status::Pass, String::new()),
             tests_sql::TestStatus::Warn => (
@@ -997,7 +1036,7 @@ impl Runner<'_> {
                     "Got {failures} result{}, configured to fail if {}",
                     if failures == 1 { "" } else { "s" },
                     config
-                        .get("error_if")
+                        .get(if warned_error { "warn_if" } else { "error_if" })
                         .and_then(Value::as_str)
                         .unwrap_or("!= 0")
                 ),
@@ -1128,12 +1167,18 @@ fn generic_test_call(node: &Node) -> Option<String> {
 // ---------------------------------------------------------------------------------------------
 // Output.
 
-fn now() -> String {
-    chrono::Local::now().format("%H:%M:%S").to_string()
+/// A line of the run log (dbt's `Formatting` event when empty), through `dbt_log`.
+pub(crate) fn say(line: &str) {
+    if line.is_empty() {
+        say_as("Formatting", line, json!({"msg": ""}));
+    } else {
+        say_as("Note", line, json!({"msg": line}));
+    }
 }
 
-pub(crate) fn say(line: &str) {
-    println!("{}  {line}", now());
+/// A line of the run log as dbt's event `name` with its `data`, at info level.
+pub(crate) fn say_as(name: &str, line: &str, data: Value) {
+    crate::dbt_log::event(name, crate::dbt_log::Level::Info, line, data);
 }
 
 /// dbt's progress line: `N of M message ....... [STATUS in 0.05s]`, padded to 80 columns.
@@ -1144,15 +1189,118 @@ pub(crate) fn progress(
     status: &str,
     time: Option<Duration>,
 ) {
+    let line = progress_line(index, total, message, status, time);
+    say_as(
+        "LogProgress",
+        &line,
+        json!({"index": index, "total": total, "description": message, "status": status}),
+    );
+}
+
+fn progress_line(
+    index: usize,
+    total: usize,
+    message: &str,
+    status: &str,
+    time: Option<Duration>,
+) -> String {
     let prefix = format!("{index} of {total} {message} ");
     let mut justified = prefix.clone();
-    while justified.chars().count() < 80 {
+    while justified.chars().count() < crate::dbt_log::width() {
         justified.push('.');
     }
     let time = time
         .map(|t| format!(" in {:.2}s", t.as_secs_f64()))
         .unwrap_or_default();
-    say(&format!("{justified} [{status}{time}]"));
+    let colour = match status.split(' ').next().unwrap_or("") {
+        "OK" | "PASS" | "SUCCESS" | "INSERT" | "CREATE" => "32",
+        "WARN" => "33",
+        "ERROR" | "FAIL" => "31",
+        _ => "",
+    };
+    let status = if colour.is_empty() {
+        status.to_string()
+    } else {
+        crate::dbt_log::colour(colour, status)
+    };
+    format!("{justified} [{status}{time}]")
+}
+
+/// dbt's `node_info` of a node's events.
+fn node_info(
+    node: &Node,
+    rel: Option<&Relation>,
+    status: &str,
+    started: &str,
+    finished: &str,
+) -> Value {
+    let (database, schema, alias) =
+        rel.map_or((String::new(), String::new(), node.name.clone()), |r| {
+            (
+                r.database.clone().unwrap_or_default(),
+                r.schema.clone(),
+                r.identifier.clone(),
+            )
+        });
+    let relation = if node.resource_type == ResourceType::Test || rel.is_none() {
+        String::new()
+    } else {
+        [&database, &schema, &alias]
+            .iter()
+            .filter(|p| !p.is_empty())
+            .map(|p| format!("\"{p}\""))
+            .collect::<Vec<_>>()
+            .join(".")
+    };
+    json!({
+        "materialized": if node.resource_type == ResourceType::Test {
+            "test".to_string()
+        } else {
+            node.materialized().to_string()
+        },
+        "meta": node.meta,
+        "node_checksum": graph_select::checksum(node),
+        "node_finished_at": finished,
+        "node_name": node.name,
+        "node_path": node.path,
+        "node_relation": {
+            "alias": alias,
+            "database": database,
+            "relation_name": relation,
+            "schema": schema,
+        },
+        "node_started_at": started,
+        "node_status": status,
+        "resource_type": node.resource_type.to_string(),
+        "unique_id": node.unique_id,
+    })
+}
+
+/// A node's start or result line as dbt's event (`LogStartLine`, `LogModelResult`,
+/// `LogTestResult`, …) with its `node_info`.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one line of dbt's log and its data"
+)]
+fn node_progress(
+    name: &str,
+    level: crate::dbt_log::Level,
+    index: usize,
+    total: usize,
+    message: &str,
+    status: &str,
+    time: Option<Duration>,
+    mut data: Value,
+) {
+    let line = progress_line(index, total, message, status, time);
+    if let Value::Object(m) = &mut data {
+        m.insert("index".into(), json!(index));
+        m.insert("total".into(), json!(total));
+        if let Some(t) = time {
+            m.insert("execution_time".into(), json!(t.as_secs_f64()));
+        }
+    }
+    crate::dbt_log::event(name, level, &line, data);
 }
 
 fn describe(node: &Node, relation: &str) -> (String, String) {
@@ -1300,6 +1448,7 @@ pub fn execute(verb: Verb, flags: &DbtFlags) -> Result<u8> {
         conns,
         full_refresh: flags.full_refresh,
         store_failures: flags.store_failures,
+        empty: flags.empty,
         target_dir: target_dir.clone(),
         project_dir: flags.project_dir.clone(),
         root_project: root_project.clone(),
@@ -1335,26 +1484,45 @@ pub fn execute(verb: Verb, flags: &DbtFlags) -> Result<u8> {
             "analyses",
         ));
     }
-    say(&format!(
-        "Running with weir={} (dbt-compatible)",
-        env!("CARGO_PKG_VERSION")
-    ));
-    say(&format!("Found {}", found.join(", ")));
+    say_as(
+        "MainReportVersion",
+        &format!(
+            "Running with weir={} (dbt-compatible)",
+            env!("CARGO_PKG_VERSION")
+        ),
+        json!({"log_version": 3, "version": format!("={}", env!("CARGO_PKG_VERSION"))}),
+    );
+    say_as(
+        "FoundStats",
+        &format!("Found {}", found.join(", ")),
+        json!({"stat_line": found.join(", ")}),
+    );
     if to_run.is_empty() {
         if matches!(verb, Verb::Docs | Verb::Parse) {
             write_manifest(&runner, &graph, &target_dir, &target)?;
             return Ok(0);
         }
-        warn("Nothing to do. Try checking your model configs and model specification args");
         write_manifest(&runner, &graph, &target_dir, &target)?;
+        let msg = "Nothing to do. Try checking your model configs and model specification args";
+        if crate::dbt_log::warn_is_error("NothingToDo") {
+            return Err(user_error_hint(
+                msg,
+                "`--warn-error` makes this warning an error",
+            ));
+        }
+        warn(msg);
         return Ok(0);
     }
     say("");
-    say(&format!(
-        "Concurrency: {} (target='{}')",
-        plural_of(threads, "thread", "threads"),
-        target.name
-    ));
+    say_as(
+        "ConcurrencyLine",
+        &format!(
+            "Concurrency: {} (target='{}')",
+            plural_of(threads, "thread", "threads"),
+            target.name
+        ),
+        json!({"num_threads": threads, "target_name": target.name, "node_count": to_run.len()}),
+    );
     say("");
 
     let plan = if verb == Verb::Build {
@@ -1381,6 +1549,9 @@ pub fn execute(verb: Verb, flags: &DbtFlags) -> Result<u8> {
             .map(|r| format!("{}.{}", r.schema, r.identifier))
             .unwrap_or_default();
         let (what, name) = describe(&node, &relation);
+        let rel = runner.relation(id);
+        let stamp =
+            |at: chrono::DateTime<chrono::Utc>| at.format("%Y-%m-%dT%H:%M:%S%.6f").to_string();
         match event {
             Event::Start { .. } => {
                 let text = if node.resource_type == ResourceType::Test {
@@ -1388,72 +1559,98 @@ pub fn execute(verb: Verb, flags: &DbtFlags) -> Result<u8> {
                 } else {
                     format!("START {what}")
                 };
-                progress(index, total, &text, "RUN", None)
+                let info = node_info(
+                    &node,
+                    rel.as_ref(),
+                    "started",
+                    &stamp(chrono::Utc::now()),
+                    "",
+                );
+                node_progress(
+                    "LogStartLine",
+                    Level::Info,
+                    index,
+                    total,
+                    &text,
+                    "RUN",
+                    None,
+                    json!({"description": text, "node_info": info}),
+                )
             }
             Event::Done { result, .. } => {
                 let t = Some(result.execution_time);
                 let failures = result.failures.unwrap_or(0);
-                match (result.status, node.resource_type) {
-                    (Status::Success, ResourceType::Snapshot) => progress(
-                        index,
-                        total,
-                        &format!("OK snapshotted {name}"),
-                        &result.message,
-                        t,
+                let (text, status) = match (result.status, node.resource_type) {
+                    (Status::Success, ResourceType::Snapshot) => {
+                        (format!("OK snapshotted {name}"), result.message.clone())
+                    }
+                    (Status::Success, ResourceType::Seed) => {
+                        (format!("OK loaded {what} {name}"), result.message.clone())
+                    }
+                    (Status::Success, _) => (format!("OK created {what}"), result.message.clone()),
+                    (Status::Pass, _) => (format!("PASS {name}"), "PASS".into()),
+                    (Status::Warn, _) => (
+                        format!("WARN {failures} {name}"),
+                        format!("WARN {failures}"),
                     ),
-                    (Status::Success, ResourceType::Seed) => progress(
-                        index,
-                        total,
-                        &format!("OK loaded {what} {name}"),
-                        &result.message,
-                        t,
-                    ),
-                    (Status::Success, _) => progress(
-                        index,
-                        total,
-                        &format!("OK created {what}"),
-                        &result.message,
-                        t,
-                    ),
-                    (Status::Pass, _) => progress(index, total, &format!("PASS {name}"), "PASS", t),
-                    (Status::Warn, _) => progress(
-                        index,
-                        total,
-                        &format!("WARN {failures} {name}"),
-                        &format!("WARN {failures}"),
-                        t,
-                    ),
-                    (Status::Fail, _) => progress(
-                        index,
-                        total,
-                        &format!("FAIL {failures} {name}"),
-                        &format!("FAIL {failures}"),
-                        t,
+                    (Status::Fail, _) => (
+                        format!("FAIL {failures} {name}"),
+                        format!("FAIL {failures}"),
                     ),
                     (Status::Error, ResourceType::Test) => {
-                        progress(index, total, &format!("ERROR {name}"), "ERROR", t)
+                        (format!("ERROR {name}"), "ERROR".into())
                     }
-                    (Status::Error, ResourceType::Seed) => progress(
-                        index,
-                        total,
-                        &format!("ERROR loading {what} {name}"),
-                        "ERROR",
-                        t,
-                    ),
-                    (Status::Error, _) => {
-                        progress(index, total, &format!("ERROR creating {what}"), "ERROR", t)
+                    (Status::Error, ResourceType::Seed) => {
+                        (format!("ERROR loading {what} {name}"), "ERROR".into())
                     }
+                    (Status::Error, _) => (format!("ERROR creating {what}"), "ERROR".into()),
                     (Status::Skipped, ResourceType::Test) => {
-                        progress(index, total, &format!("SKIP test {name}"), "SKIP", None)
+                        (format!("SKIP test {name}"), "SKIP".into())
                     }
-                    (Status::Skipped, _) => progress(
-                        index,
-                        total,
-                        &format!("SKIP relation {relation}"),
-                        "SKIP",
-                        None,
-                    ),
+                    (Status::Skipped, _) => (format!("SKIP relation {relation}"), "SKIP".into()),
+                };
+                let time = if result.status == Status::Skipped {
+                    None
+                } else {
+                    t
+                };
+                let level = match result.status {
+                    Status::Warn => Level::Warn,
+                    Status::Fail | Status::Error => Level::Error,
+                    _ => Level::Info,
+                };
+                let event_name = match (result.status, node.resource_type) {
+                    (Status::Skipped, _) => "LogSkipBecauseError",
+                    (_, ResourceType::Test) => "LogTestResult",
+                    (_, ResourceType::Seed) => "LogSeedResult",
+                    (_, ResourceType::Snapshot) => "LogSnapshotResult",
+                    _ => "LogModelResult",
+                };
+                let finished = chrono::Utc::now();
+                let started = finished
+                    - chrono::Duration::from_std(result.execution_time).unwrap_or_default();
+                let node_status = result.status.as_str();
+                let info = node_info(
+                    &node,
+                    rel.as_ref(),
+                    node_status,
+                    &stamp(started),
+                    &stamp(finished),
+                );
+                let mut data = json!({
+                    "description": text,
+                    "node_info": info,
+                    "status": if node.resource_type == ResourceType::Test {
+                        node_status.to_string()
+                    } else {
+                        status.clone()
+                    },
+                });
+                if node.resource_type == ResourceType::Test {
+                    data["name"] = json!(node.name);
+                    data["num_failures"] = json!(failures);
                 }
+                node_progress(event_name, level, index, total, &text, &status, time, data)
             }
         }
     };
@@ -1527,22 +1724,39 @@ pub fn execute(verb: Verb, flags: &DbtFlags) -> Result<u8> {
         .collect();
     let secs = elapsed.as_secs_f64();
     say("");
-    say(&format!(
-        "Finished running {} in {} hours {} minutes and {:.2} seconds ({secs:.2}s).",
-        kinds.join(", "),
+    let execution = format!(
+        " in {} hours {} minutes and {:.2} seconds",
         (secs / 3600.0) as u64,
         ((secs % 3600.0) / 60.0) as u64,
         secs % 60.0
-    ));
+    );
+    say_as(
+        "FinishedRunningStats",
+        &format!(
+            "Finished running {}{execution} ({secs:.2}s).",
+            kinds.join(", ")
+        ),
+        json!({"execution": execution, "execution_time": secs, "stat_line": kinds.join(", ")}),
+    );
     say("");
+    let summary = json!({
+        "keyboard_interrupt": false,
+        "num_errors": errors.len(),
+        "num_partial_success": 0,
+        "num_warnings": warns.len(),
+    });
     if errors.is_empty() && warns.is_empty() {
-        say("Completed successfully");
+        say_as("EndOfRunSummary", "Completed successfully", summary);
     } else {
-        say(&format!(
-            "Completed with {}, 0 partial successes, and {}:",
-            plural_of(errors.len(), "error", "errors"),
-            plural_of(warns.len(), "warning", "warnings")
-        ));
+        say_as(
+            "EndOfRunSummary",
+            &format!(
+                "Completed with {}, 0 partial successes, and {}:",
+                plural_of(errors.len(), "error", "errors"),
+                plural_of(warns.len(), "warning", "warnings")
+            ),
+            summary,
+        );
         for (id, r) in errors.iter().chain(warns.iter()) {
             say("");
             let node = graph.node(id);
@@ -1561,20 +1775,43 @@ pub fn execute(verb: Verb, flags: &DbtFlags) -> Result<u8> {
                 }
                 _ => r.message.clone(),
             };
+            let (event_name, level) = match r.status {
+                Status::Warn => ("RunResultWarning", Level::Warn),
+                Status::Fail => ("RunResultFailure", Level::Error),
+                _ => ("RunResultError", Level::Error),
+            };
+            let info = node.map(|n| node_info(n, None, r.status.as_str(), "", ""));
             for line in what.lines() {
-                say(line);
+                crate::dbt_log::event(
+                    event_name,
+                    level,
+                    line,
+                    json!({"msg": line, "node_info": info}),
+                );
             }
         }
     }
     say("");
-    say(&format!(
-        "Done. PASS={} WARN={} ERROR={} SKIP={} NO-OP=0 TOTAL={}",
-        n(Status::Success) + n(Status::Pass),
-        n(Status::Warn),
-        n(Status::Error) + n(Status::Fail),
-        n(Status::Skipped),
-        results.len()
-    ));
+    let stats = json!({
+        "error": n(Status::Error) + n(Status::Fail),
+        "noop": 0,
+        "pass": n(Status::Success) + n(Status::Pass),
+        "skip": n(Status::Skipped),
+        "total": results.len(),
+        "warn": n(Status::Warn),
+    });
+    say_as(
+        "StatsLine",
+        &format!(
+            "Done. PASS={} WARN={} ERROR={} SKIP={} NO-OP=0 TOTAL={}",
+            n(Status::Success) + n(Status::Pass),
+            n(Status::Warn),
+            n(Status::Error) + n(Status::Fail),
+            n(Status::Skipped),
+            results.len()
+        ),
+        json!({"stats": stats}),
+    );
     Ok(u8::from(!errors.is_empty()))
 }
 

@@ -7,6 +7,7 @@ mod dbt;
 mod dbt_contract;
 mod dbt_docs;
 mod dbt_freshness;
+mod dbt_log;
 mod dbt_materialization;
 mod dbt_operation;
 mod dbt_run;

@@ -7,13 +7,19 @@
 //! as `weir dbt`. After the commands, `target/run_results.json` and `target/manifest.json` are
 //! read from the project folder: each node's result becomes an output, the files are kept in
 //! internal storage, and the manifest optionally goes to the KV store.
+//!
+//! As Kestra does, each `dbt` command gets `--log-format json` (the `logFormat` property) and
+//! `--log-path logs`, and each of dbt's JSON log lines becomes a log line at its own level
+//! (`warn` lines make the task end in WARNING).
 
 use crate::{Outputs, TaskContext, TaskError, TaskResult, de, scripts};
 use chrono::Utc;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use std::path::{Path, PathBuf};
-use weir_store::KvEntry;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use weir_store::{KvEntry, Level, LogRecord, LogSink};
 
 /// Where the task keeps what must outlive the working directory, which the shell machinery
 /// removes when the commands succeed: the `dbt` link and the copied artifacts.
@@ -41,6 +47,8 @@ struct DbtProps {
     #[serde(default)]
     env: Map<String, Value>,
     input_files: Option<Value>,
+    /// `JSON` (default), `TEXT`, `DEBUG` or `NONE`: the `--log-format` given to dbt commands.
+    log_format: Option<String>,
 }
 
 /// The properties of the one-verb forms, translated into one `dbt <verb> …` line.
@@ -97,18 +105,16 @@ fn verb_notes(ctx: &TaskContext, v: &VerbProps) {
             "`dbtPath` `{path}` is ignored: weir runs dbt projects itself"
         ));
     }
-    if v.warn_error == Some(true) {
-        ctx.log
-            .warn("`warnError` is not supported yet: warnings stay warnings");
-    }
-    if v.debug == Some(true) {
-        ctx.log
-            .info("`debug` is accepted; weir dbt has no debug logging");
-    }
 }
 
 fn verb_line(verb: &str, v: &VerbProps) -> Result<String, TaskError> {
     let mut line = vec!["dbt".to_string()];
+    if v.warn_error == Some(true) {
+        line.push("--warn-error".into());
+    }
+    if v.debug == Some(true) {
+        line.push("--debug".into());
+    }
     line.extend(verb.split(' ').map(String::from));
     if v.fail_fast == Some(true) {
         line.push("--fail-fast".into());
@@ -123,9 +129,7 @@ fn verb_line(verb: &str, v: &VerbProps) -> Result<String, TaskError> {
         line.push(format!("--target {}", shell_quote(t)));
     }
     if let Some(s) = &v.selector {
-        return Err(TaskError::Props(format!(
-            "`selector` (`{s}`) is not supported yet: name the nodes with `select` instead"
-        )));
+        line.push(format!("--selector {}", shell_quote(s)));
     }
     if !v.select.is_empty() {
         line.push("--select".into());
@@ -341,19 +345,13 @@ async fn run_commands(
         Value::Array(before.into_iter().map(Value::String).collect()),
     );
 
-    // As Kestra does: a `dbt` command gets `--project-dir` when `projectDir` is set.
+    // As Kestra does: a `dbt` command gets `--project-dir` when `projectDir` is set, then
+    // `--log-format` (unless `logFormat: NONE`) and `--log-path logs`.
+    let log_format = log_format(p.log_format.as_deref())?;
     let commands: Vec<Value> = p
         .commands
         .iter()
-        .map(|c| {
-            let is_dbt = c.trim_start() == "dbt" || c.trim_start().starts_with("dbt ");
-            match project_dir {
-                Some(d) if is_dbt && !c.contains("--project-dir") => {
-                    Value::String(format!("{c} --project-dir {}", shell_quote(d)))
-                }
-                _ => Value::String(c.clone()),
-            }
-        })
+        .map(|c| Value::String(dbt_command(c, project_dir, log_format)))
         .collect();
     props.insert("commands".into(), Value::Array(commands));
     // These belong to DbtCLI; the shell task must not see them.
@@ -361,6 +359,9 @@ async fn run_commands(
         props.remove(key);
     }
 
+    // dbt's JSON lines become log lines at their own level.
+    let warned = Arc::new(AtomicBool::new(false));
+    let log = weir_tasks_logger(ctx, warned.clone());
     let shell = TaskContext {
         props,
         namespace: ctx.namespace.clone(),
@@ -372,12 +373,137 @@ async fn run_commands(
         storage: ctx.storage.clone(),
         kv: ctx.kv.clone(),
         http: ctx.http.clone(),
-        log: ctx.log.clone(),
+        log: log.clone(),
         working_dir: ctx.working_dir.clone(),
         masker: ctx.masker.clone(),
         home: ctx.home.clone(),
     };
-    scripts::commands(&shell).await
+    let result = scripts::commands(&shell).await;
+    log.flush();
+    drop(shell);
+    drop(log);
+    ctx.log.flush();
+    match result {
+        Ok(mut ok) => {
+            ok.warning |= warned.load(Ordering::Relaxed);
+            Ok(ok)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// The `logFormat` property: the `--log-format` value, or `None` for `NONE`.
+fn log_format(value: Option<&str>) -> Result<Option<&'static str>, TaskError> {
+    match value.map(str::to_ascii_uppercase).as_deref() {
+        None | Some("JSON") => Ok(Some("json")),
+        Some("TEXT") => Ok(Some("text")),
+        Some("DEBUG") => Ok(Some("debug")),
+        Some("NONE") => Ok(None),
+        Some(_) => Err(TaskError::Props(format!(
+            "`logFormat` `{}` is not one of JSON, TEXT, DEBUG, NONE",
+            value.unwrap_or_default()
+        ))),
+    }
+}
+
+/// A command line as Kestra runs it: a `dbt` command gets `--project-dir`, `--log-format`
+/// and `--log-path logs` unless it has them.
+fn dbt_command(c: &str, project_dir: Option<&str>, log_format: Option<&str>) -> String {
+    let is_dbt = c.trim_start() == "dbt" || c.trim_start().starts_with("dbt ");
+    if !is_dbt {
+        return c.to_string();
+    }
+    let mut line = c.to_string();
+    if let Some(d) = project_dir
+        && !c.contains("--project-dir")
+    {
+        line.push_str(&format!(" --project-dir {}", shell_quote(d)));
+    }
+    if let Some(f) = log_format
+        && !c.contains("--log-format")
+    {
+        line.push_str(&format!(" --log-format {f}"));
+    }
+    if !c.contains("--log-path") {
+        line.push_str(" --log-path logs");
+    }
+    line
+}
+
+/// A logger for the commands whose lines pass through `DbtLines` on their way to the task's.
+fn weir_tasks_logger(ctx: &TaskContext, warned: Arc<AtomicBool>) -> crate::Logger {
+    crate::Logger::new(
+        Arc::new(DbtLines {
+            target: ctx.log.clone(),
+            warned,
+        }),
+        ctx.masker.clone(),
+        &ctx.execution_id,
+        Some((&ctx.task_run_id, &ctx.task_id, ctx.attempt)),
+        Level::Trace,
+    )
+}
+
+/// Turns dbt's structured log lines (`{"info": {"level", "msg", …}, "data": {…}}`, or the
+/// older flat `{"level", "msg", …}`) into log lines at their level, as Kestra's DbtCLI does;
+/// other lines pass unchanged.
+struct DbtLines {
+    target: crate::Logger,
+    warned: Arc<AtomicBool>,
+}
+
+impl LogSink for DbtLines {
+    fn append_logs(&self, logs: &[LogRecord]) -> weir_store::Result<()> {
+        for r in logs {
+            match dbt_line(&r.message) {
+                Some((_, msg)) if msg.trim().is_empty() => {}
+                Some((level, msg)) => {
+                    if level == Level::Warn {
+                        self.warned.store(true, Ordering::Relaxed);
+                    }
+                    self.target.log(level, &msg);
+                }
+                None => self.target.log(r.level, &r.message),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The level and message of one of dbt's JSON log lines.
+fn dbt_line(line: &str) -> Option<(Level, String)> {
+    let trimmed = line.trim();
+    if !trimmed.starts_with('{') {
+        return None;
+    }
+    let v: Value = serde_json::from_str(trimmed).ok()?;
+    let info = v.get("info").filter(|i| i.is_object()).unwrap_or(&v);
+    let level = info.get("level")?.as_str()?;
+    let msg = info.get("msg").and_then(Value::as_str).unwrap_or("");
+    let level = match level {
+        "debug" => Level::Debug,
+        "info" => Level::Info,
+        "warn" | "warning" => Level::Warn,
+        _ => Level::Error,
+    };
+    Some((level, strip_ansi(msg)))
+}
+
+fn strip_ansi(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c == '\x1b' {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// One node's result, as the task's outputs show it.
@@ -550,7 +676,47 @@ mod tests {
             line("source freshness", json!({"failFast": true})).unwrap(),
             "dbt source freshness --fail-fast"
         );
-        assert!(line("run", json!({"selector": "nightly"})).is_err());
+        assert_eq!(
+            line(
+                "run",
+                json!({"selector": "nightly", "warnError": true, "debug": true})
+            )
+            .unwrap(),
+            "dbt --warn-error --debug run --selector nightly"
+        );
+    }
+
+    #[test]
+    fn dbt_commands_get_kestra_flags() {
+        assert_eq!(
+            dbt_command("dbt build --select a", Some("proj"), Some("json")),
+            "dbt build --select a --project-dir proj --log-format json --log-path logs"
+        );
+        assert_eq!(
+            dbt_command("dbt run --log-format text --log-path l", None, Some("json")),
+            "dbt run --log-format text --log-path l"
+        );
+        assert_eq!(
+            dbt_command("dbt deps", None, None),
+            "dbt deps --log-path logs"
+        );
+        assert_eq!(dbt_command("echo dbt", None, Some("json")), "echo dbt");
+        assert_eq!(log_format(Some("none")).unwrap(), None);
+        assert!(log_format(Some("xml")).is_err());
+    }
+
+    #[test]
+    fn dbt_json_lines_keep_their_level() {
+        // The shape of dbt's `--log-format json` lines (dbt docs, "Logs": log formatting).
+        let warn = r#"{"data": {}, "info": {"level": "warn", "msg": "2 of 2 WARN 1 unique_a_id [\u001b[33mWARN 1\u001b[0m]", "name": "LogTestResult"}}"#;
+        assert_eq!(
+            dbt_line(warn),
+            Some((Level::Warn, "2 of 2 WARN 1 unique_a_id [WARN 1]".into()))
+        );
+        let flat = r#"{"level": "error", "msg": "boom", "type": "log_line"}"#;
+        assert_eq!(dbt_line(flat), Some((Level::Error, "boom".into())));
+        assert_eq!(dbt_line("12:00:00  Done."), None);
+        assert_eq!(dbt_line("{not json"), None);
     }
 
     #[test]
