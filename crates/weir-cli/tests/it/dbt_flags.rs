@@ -51,7 +51,7 @@ fn json_lines(out: &str) -> Vec<Value> {
 #[test]
 fn json_log_lines_carry_dbt_events_and_node_results() {
     let env = project(&[]);
-    // `run` then `test` rather than `build`: see the report on the scheduler's rare hang.
+    // `run` then `test`: the model's and the test's results come from two invocations.
     for (run, test) in [
         (
             &["--log-format", "json", "run"][..],
@@ -168,6 +168,11 @@ fn warn_error_makes_a_warn_test_fail() {
     assert_eq!(o.code, 1, "{o:#?}");
     assert!(o.stdout.contains("FAIL 1 unique_a_id"), "{o:#?}");
     assert!(o.stdout.contains("configured to fail if != 0"), "{o:#?}");
+
+    // In `build`, the failing test skips the model downstream of `a`.
+    let o = dbt(&env, &["build", "--warn-error"]);
+    assert_eq!(o.code, 1, "{o:#?}");
+    assert!(o.stdout.contains("SKIP relation main.b"), "{o:#?}");
 
     let o = dbt(
         &env,
