@@ -8,6 +8,15 @@
     reason = "dbt commands report progress and warnings on stderr"
 )]
 
+mod contract;
+mod docs;
+mod freshness;
+pub(crate) mod log;
+mod materialization;
+mod operation;
+pub(crate) mod run;
+mod snapshot;
+
 use crate::args::{DbtArgs, DbtCommand, DbtDocsCommand, DbtFlags, DbtSourceCommand};
 use crate::commands::{emit, plural};
 use crate::output::{self, paint, user_error, user_error_hint};
@@ -40,27 +49,27 @@ pub fn dbt(args: DbtArgs) -> Result<u8> {
         | DbtCommand::Debug(f) => f.project_dir.clone(),
         DbtCommand::RunOperation(op) => op.flags.project_dir.clone(),
     };
-    crate::dbt_log::init(&global, &project_dir)?;
+    crate::dbt::log::init(&global, &project_dir)?;
     match command {
         DbtCommand::Ls(f) => ls(&f),
         DbtCommand::Deps(f) => deps(&f),
-        DbtCommand::Parse(f) => crate::dbt_run::execute(crate::dbt_run::Verb::Parse, &f),
+        DbtCommand::Parse(f) => crate::dbt::run::execute(crate::dbt::run::Verb::Parse, &f),
         DbtCommand::Clean(f) => clean(&f),
         DbtCommand::Debug(f) => debug(&f),
-        DbtCommand::Seed(f) => crate::dbt_run::execute(crate::dbt_run::Verb::Seed, &f),
-        DbtCommand::Run(f) => crate::dbt_run::execute(crate::dbt_run::Verb::Run, &f),
-        DbtCommand::Test(f) => crate::dbt_run::execute(crate::dbt_run::Verb::Test, &f),
-        DbtCommand::Build(f) => crate::dbt_run::execute(crate::dbt_run::Verb::Build, &f),
-        DbtCommand::Compile(f) => crate::dbt_run::execute(crate::dbt_run::Verb::Compile, &f),
-        DbtCommand::Snapshot(f) => crate::dbt_run::execute(crate::dbt_run::Verb::Snapshot, &f),
-        DbtCommand::Source(DbtSourceCommand::Freshness(f)) => crate::dbt_freshness::freshness(&f),
-        DbtCommand::Docs(DbtDocsCommand::Generate(f)) => crate::dbt_docs::generate(&f),
-        DbtCommand::RunOperation(op) => crate::dbt_operation::run_operation(&op),
+        DbtCommand::Seed(f) => crate::dbt::run::execute(crate::dbt::run::Verb::Seed, &f),
+        DbtCommand::Run(f) => crate::dbt::run::execute(crate::dbt::run::Verb::Run, &f),
+        DbtCommand::Test(f) => crate::dbt::run::execute(crate::dbt::run::Verb::Test, &f),
+        DbtCommand::Build(f) => crate::dbt::run::execute(crate::dbt::run::Verb::Build, &f),
+        DbtCommand::Compile(f) => crate::dbt::run::execute(crate::dbt::run::Verb::Compile, &f),
+        DbtCommand::Snapshot(f) => crate::dbt::run::execute(crate::dbt::run::Verb::Snapshot, &f),
+        DbtCommand::Source(DbtSourceCommand::Freshness(f)) => crate::dbt::freshness::freshness(&f),
+        DbtCommand::Docs(DbtDocsCommand::Generate(f)) => crate::dbt::docs::generate(&f),
+        DbtCommand::RunOperation(op) => crate::dbt::operation::run_operation(&op),
     }
 }
 
 pub(crate) fn warn(message: &str) {
-    crate::dbt_log::warning("Note", message);
+    crate::dbt::log::warning("Note", message);
 }
 
 fn warn_located(d: &Diagnostic) {
@@ -385,7 +394,7 @@ pub(crate) fn select_nodes(
     };
     for word in &selected.unmatched {
         let msg = format!("The selection criterion '{word}' does not match any enabled nodes");
-        if crate::dbt_log::warn_is_error("NoNodesForSelectionCriteria") {
+        if crate::dbt::log::warn_is_error("NoNodesForSelectionCriteria") {
             return Err(user_error_hint(
                 msg,
                 "`--warn-error` makes this warning an error",
@@ -448,10 +457,10 @@ fn named_selector(flags: &DbtFlags) -> Result<Option<select::selectors::NamedSel
 }
 
 fn say_default_selector(name: &str) {
-    crate::dbt_log::event(
+    crate::dbt::log::event(
         "DefaultSelector",
         // In `dbt.log` (and with `--debug`); `ls` output stays the list alone.
-        crate::dbt_log::Level::Debug,
+        crate::dbt::log::Level::Debug,
         &format!("Using default selector {name}"),
         json!({"name": name}),
     );
@@ -730,12 +739,12 @@ fn clean(flags: &DbtFlags) -> Result<u8> {
         if path.exists() {
             std::fs::remove_dir_all(&path)
                 .with_context(|| format!("could not delete `{}`", path.display()))?;
-            crate::dbt_run::say(&format!("Cleaned {name}/"));
+            crate::dbt::run::say(&format!("Cleaned {name}/"));
         } else {
-            crate::dbt_run::say(&format!("Checked {name}/, nothing to clean"));
+            crate::dbt::run::say(&format!("Checked {name}/, nothing to clean"));
         }
     }
-    crate::dbt_run::say("Finished cleaning all paths.");
+    crate::dbt::run::say("Finished cleaning all paths.");
     Ok(0)
 }
 
@@ -1387,9 +1396,9 @@ fn deps(flags: &DbtFlags) -> Result<u8> {
     let specs = project_specs(&root)?;
     if specs.is_empty() {
         // dbt's `DepsNoPackagesFound` is an info event: it does not make a run "warned".
-        crate::dbt_log::event(
+        crate::dbt::log::event(
             "DepsNoPackagesFound",
-            crate::dbt_log::Level::Info,
+            crate::dbt::log::Level::Info,
             "Warning: No packages were found in packages.yml",
             json!({}),
         );

@@ -24,7 +24,6 @@ use weir_engine::{Engine, EngineConfig, RunRequest};
 use weir_store::KvEntry;
 use weir_taxi::{MonthSpec, Taxi};
 
-#[path = "demo_transform.rs"]
 mod transform;
 
 /// The flows ship inside the binary, so `weir demo` works from any folder.

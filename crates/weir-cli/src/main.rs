@@ -4,14 +4,6 @@
 mod args;
 mod commands;
 mod dbt;
-mod dbt_contract;
-mod dbt_docs;
-mod dbt_freshness;
-mod dbt_log;
-mod dbt_materialization;
-mod dbt_operation;
-mod dbt_run;
-mod dbt_snapshot;
 mod demo;
 mod namespace;
 mod output;

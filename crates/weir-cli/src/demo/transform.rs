@@ -10,11 +10,11 @@ use weir_warehouse::url::Target;
 
 /// The transform flow, shipped inside the binary like the load flow.
 pub const TRANSFORM_FLOW: &str =
-    include_str!("../../../examples/nyc-taxi/flows/nyc_taxi_transform_local.yaml");
+    include_str!("../../../../examples/nyc-taxi/flows/nyc_taxi_transform_local.yaml");
 
 macro_rules! project {
     ($($path:literal),* $(,)?) => {
-        &[$(($path, include_str!(concat!("../../../examples/nyc-taxi/transform/", $path)))),*]
+        &[$(($path, include_str!(concat!("../../../../examples/nyc-taxi/transform/", $path)))),*]
     };
 }
 

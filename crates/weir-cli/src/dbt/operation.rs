@@ -9,8 +9,8 @@
 )]
 
 use crate::args::DbtRunOperation;
+use crate::dbt::run::{adapter_for, read_target, say};
 use crate::dbt::{cli_vars, load};
-use crate::dbt_run::{adapter_for, read_target, say};
 use crate::output::{user_error, user_error_hint};
 use anyhow::Result;
 use serde_json::{Map, Value};

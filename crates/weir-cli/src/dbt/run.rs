@@ -8,8 +8,8 @@
 //! One connection per worker thread; each node's statements run in one transaction.
 
 use crate::args::DbtFlags;
+use crate::dbt::log::Level;
 use crate::dbt::{check_flags, cli_vars, full_config, load, profiles_dir, warehouse_target, warn};
-use crate::dbt_log::Level;
 use crate::output::{self, user_error, user_error_hint};
 use anyhow::{Context, Result};
 use serde_json::{Map, Value, json};
@@ -470,7 +470,7 @@ impl Runner<'_> {
         if contract {
             self.check_contract(&node, conn, &rel, &sql)?;
         }
-        if let Some(ran) = crate::dbt_materialization::run(
+        if let Some(ran) = crate::dbt::materialization::run(
             &self.compiler(),
             &node,
             conn.clone(),
@@ -500,7 +500,7 @@ impl Runner<'_> {
                 Some(Kind::Table) => out.push(format!("drop table if exists {target}{cascade}")),
                 None => {}
             }
-            out.push(crate::dbt_contract::create_table(&node, &target, &|c| {
+            out.push(crate::dbt::contract::create_table(&node, &target, &|c| {
                 a.quote(c)
             }));
             let cols: Vec<String> = node.columns.iter().map(|c| a.quote(&c.name)).collect();
@@ -808,7 +808,7 @@ impl Runner<'_> {
                 )
             })?
         };
-        match crate::dbt_contract::mismatches(node, &actual) {
+        match crate::dbt::contract::mismatches(node, &actual) {
             None => Ok(()),
             Some(table) => Err(format!(
                 "Compilation Error in model {} ({})\n  {}",
@@ -829,7 +829,7 @@ impl Runner<'_> {
                 node.name, node.original_file_path
             )
         };
-        let spec = crate::dbt_snapshot::Spec::from_node(&node).map_err(|e| {
+        let spec = crate::dbt::snapshot::Spec::from_node(&node).map_err(|e| {
             format!(
                 "Compilation Error in snapshot {} ({})\n  {e}",
                 node.name, node.original_file_path
@@ -857,7 +857,7 @@ impl Runner<'_> {
                 .format("%Y-%m-%d %H:%M:%S%.6f")
                 .to_string())
         );
-        let names = crate::dbt_snapshot::Names {
+        let names = crate::dbt::snapshot::Names {
             target: &rendered[0],
             staged: &rendered[1],
             fresh: &rendered[2],
@@ -868,7 +868,7 @@ impl Runner<'_> {
             Conn::columns_of(wh, &rels[i])
         };
         self.write_file("run", &node, &sql);
-        let message = crate::dbt_snapshot::run(
+        let message = crate::dbt::snapshot::run(
             conn.lock().as_mut(),
             a,
             &spec,
@@ -1013,7 +1013,8 @@ impl Runner<'_> {
         };
         let mut status = tests_sql::test_status(&config, truthy(row.get(1)), truthy(row.get(2)));
         // `--warn-error`: a test over its warn threshold fails, as in dbt.
-        if status == tests_sql::TestStatus::Warn && crate::dbt_log::warn_is_error("LogTestResult") {
+        if status == tests_sql::TestStatus::Warn && crate::dbt::log::warn_is_error("LogTestResult")
+        {
             status = tests_sql::TestStatus::Fail;
         }
         let warned_error = status == tests_sql::TestStatus::Fail && !truthy(row.get(2));
@@ -1178,7 +1179,7 @@ pub(crate) fn say(line: &str) {
 
 /// A line of the run log as dbt's event `name` with its `data`, at info level.
 pub(crate) fn say_as(name: &str, line: &str, data: Value) {
-    crate::dbt_log::event(name, crate::dbt_log::Level::Info, line, data);
+    crate::dbt::log::event(name, crate::dbt::log::Level::Info, line, data);
 }
 
 /// dbt's progress line: `N of M message ....... [STATUS in 0.05s]`, padded to 80 columns.
@@ -1206,7 +1207,7 @@ fn progress_line(
 ) -> String {
     let prefix = format!("{index} of {total} {message} ");
     let mut justified = prefix.clone();
-    while justified.chars().count() < crate::dbt_log::width() {
+    while justified.chars().count() < crate::dbt::log::width() {
         justified.push('.');
     }
     let time = time
@@ -1221,7 +1222,7 @@ fn progress_line(
     let status = if colour.is_empty() {
         status.to_string()
     } else {
-        crate::dbt_log::colour(colour, status)
+        crate::dbt::log::colour(colour, status)
     };
     format!("{justified} [{status}{time}]")
 }
@@ -1284,7 +1285,7 @@ fn node_info(
 )]
 fn node_progress(
     name: &str,
-    level: crate::dbt_log::Level,
+    level: crate::dbt::log::Level,
     index: usize,
     total: usize,
     message: &str,
@@ -1300,7 +1301,7 @@ fn node_progress(
             m.insert("execution_time".into(), json!(t.as_secs_f64()));
         }
     }
-    crate::dbt_log::event(name, level, &line, data);
+    crate::dbt::log::event(name, level, &line, data);
 }
 
 fn describe(node: &Node, relation: &str) -> (String, String) {
@@ -1504,7 +1505,7 @@ pub fn execute(verb: Verb, flags: &DbtFlags) -> Result<u8> {
         }
         write_manifest(&runner, &graph, &target_dir, &target)?;
         let msg = "Nothing to do. Try checking your model configs and model specification args";
-        if crate::dbt_log::warn_is_error("NothingToDo") {
+        if crate::dbt::log::warn_is_error("NothingToDo") {
             return Err(user_error_hint(
                 msg,
                 "`--warn-error` makes this warning an error",
@@ -1782,7 +1783,7 @@ pub fn execute(verb: Verb, flags: &DbtFlags) -> Result<u8> {
             };
             let info = node.map(|n| node_info(n, None, r.status.as_str(), "", ""));
             for line in what.lines() {
-                crate::dbt_log::event(
+                crate::dbt::log::event(
                     event_name,
                     level,
                     line,

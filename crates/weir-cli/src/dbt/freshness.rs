@@ -4,8 +4,8 @@
 //! its query fails.
 
 use crate::args::DbtFlags;
+use crate::dbt::run::{generated_at, plural_of, progress, read_target, say, write_json};
 use crate::dbt::{check_flags, load, profiles_dir, warehouse_target};
-use crate::dbt_run::{generated_at, plural_of, progress, read_target, say, write_json};
 use crate::output::user_error;
 use anyhow::{Context, Result};
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};

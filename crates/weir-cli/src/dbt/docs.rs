@@ -4,8 +4,8 @@
 //! from the information schema. `--empty-catalog` writes the catalog without asking.
 
 use crate::args::DbtFlags;
+use crate::dbt::run::{Verb, execute, generated_at, read_target, say, write_json};
 use crate::dbt::warehouse_target;
-use crate::dbt_run::{Verb, execute, generated_at, read_target, say, write_json};
 use crate::output::user_error;
 use anyhow::{Context, Result};
 use serde_json::{Map, Value, json};
