@@ -18,6 +18,10 @@ pub const AWS_ACCESS_KEY_ID: &str = "AWS_ACCESS_KEY_ID";
 /// The secret key of S3 buckets, read as the AWS tools do.
 pub const AWS_SECRET_ACCESS_KEY: &str = "AWS_SECRET_ACCESS_KEY";
 
+/// The warehouse BigQuery tasks (`io.kestra.plugin.gcp.bigquery.*`) run on, as a JDBC URL.
+/// Default `jdbc:duckdb:<home>/bigquery.duckdb`; a task's `url` property wins over it.
+pub const WEIR_BIGQUERY_URL: &str = "WEIR_BIGQUERY_URL";
+
 /// A memory limit for DuckDB warehouse connections (`SET memory_limit`), e.g. `2GB`. Unset by
 /// default (DuckDB's own default, 80% of RAM).
 pub const WEIR_DUCKDB_MEMORY_LIMIT: &str = "WEIR_DUCKDB_MEMORY_LIMIT";

@@ -5,6 +5,7 @@
 //! runnable ones carry their runner, flowable ones (If, ForEach, Subflow…) name the kind the
 //! engine runs itself, since it owns child task runs.
 
+mod bigquery;
 pub mod catalog;
 mod context;
 mod core;
