@@ -21,6 +21,15 @@ pub const AWS_SECRET_ACCESS_KEY: &str = "AWS_SECRET_ACCESS_KEY";
 /// The warehouse BigQuery tasks (`io.kestra.plugin.gcp.bigquery.*`) run on, as a JDBC URL.
 /// Default `jdbc:duckdb:<home>/bigquery.duckdb`; a task's `url` property wins over it.
 pub const WEIR_BIGQUERY_URL: &str = "WEIR_BIGQUERY_URL";
+/// A Google Cloud Storage endpoint for `gs://` buckets, such as an emulator
+/// (`http://127.0.0.1:4443`). Unset, with no GCS credentials: buckets are folders under
+/// `<home>/buckets`, shared with S3's local buckets.
+pub const WEIR_GCS_ENDPOINT: &str = "WEIR_GCS_ENDPOINT";
+/// The GCS emulator's endpoint as Google's client libraries read it; `WEIR_GCS_ENDPOINT` wins.
+pub const STORAGE_EMULATOR_HOST: &str = "STORAGE_EMULATOR_HOST";
+/// A service account key file for Google Cloud Storage, read as Google's tools do; when set,
+/// `gs://` buckets are real GCS buckets.
+pub const GOOGLE_APPLICATION_CREDENTIALS: &str = "GOOGLE_APPLICATION_CREDENTIALS";
 
 /// A memory limit for DuckDB warehouse connections (`SET memory_limit`), e.g. `2GB`. Unset by
 /// default (DuckDB's own default, 80% of RAM).

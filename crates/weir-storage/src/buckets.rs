@@ -6,11 +6,16 @@
 //! listing and errors behave the same in both modes. Transfers stream: uploads switch to
 //! multipart beyond [`PART_SIZE`], downloads are written chunk by chunk, so memory stays bounded
 //! whatever the file size.
+//!
+//! Google Cloud Storage buckets (`gs://`) work the same way: real GCS (or an emulator) when a
+//! service account or an endpoint is configured, otherwise the same local folders as S3's, so
+//! a flow can hand a file from one to the other.
 
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use object_store::aws::AmazonS3Builder;
 use object_store::buffered::BufWriter;
+use object_store::gcp::GoogleCloudStorageBuilder;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path as ObjPath;
 use object_store::{BackoffConfig, ClientOptions, ObjectStore, ObjectStoreExt, RetryConfig};
@@ -30,8 +35,12 @@ pub const DEFAULT_REGION: &str = "us-east-1";
 
 #[derive(Debug, thiserror::Error)]
 pub enum BucketError {
-    #[error("object `s3://{bucket}/{key}` does not exist")]
-    Missing { bucket: String, key: String },
+    #[error("object `{scheme}://{bucket}/{key}` does not exist")]
+    Missing {
+        scheme: &'static str,
+        bucket: String,
+        key: String,
+    },
     #[error("bucket `{bucket}` does not exist on {location}")]
     NoBucket { bucket: String, location: String },
     #[error(
@@ -40,11 +49,12 @@ pub enum BucketError {
     InvalidBucket { bucket: String },
     #[error("`{key}` is not a valid object key: {reason}")]
     InvalidKey { key: String, reason: String },
-    #[error("could not set up S3 access to {location}: {reason}")]
+    #[error("could not set up access to {location}: {reason}")]
     Config { location: String, reason: String },
-    #[error("could not {op} `s3://{bucket}/{key}` on {location}")]
+    #[error("could not {op} `{scheme}://{bucket}/{key}` on {location}")]
     Store {
         op: &'static str,
+        scheme: &'static str,
         bucket: String,
         key: String,
         location: String,
@@ -62,9 +72,31 @@ pub enum BucketError {
 
 pub type Result<T, E = BucketError> = std::result::Result<T, E>;
 
+/// The object store a bucket URI names.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Cloud {
+    /// `s3://`: Amazon S3 or an S3-compatible server.
+    #[default]
+    S3,
+    /// `gs://`: Google Cloud Storage or its emulator.
+    Gcs,
+}
+
+impl Cloud {
+    /// The URI scheme of its buckets.
+    pub fn scheme(self) -> &'static str {
+        match self {
+            Cloud::S3 => "s3",
+            Cloud::Gcs => "gs",
+        }
+    }
+}
+
 /// Where buckets live and how to reach them.
 #[derive(Clone, Default)]
 pub struct BucketConfig {
+    /// S3 or GCS.
+    pub cloud: Cloud,
     /// An S3-compatible server (`http://127.0.0.1:9000`, `https://s3.eu-west-1.amazonaws.com`).
     /// `None`: buckets are folders under `local_root`.
     pub endpoint: Option<String>,
@@ -77,6 +109,10 @@ pub struct BucketConfig {
     /// `Some(false)` asks for virtual-hosted-style requests (`bucket.host`); path-style
     /// (`host/bucket`) otherwise, which every S3-compatible server understands.
     pub force_path_style: Option<bool>,
+    /// GCS: a service account key, as JSON text.
+    pub service_account_key: Option<String>,
+    /// GCS: the path of a service account key file (`GOOGLE_APPLICATION_CREDENTIALS`).
+    pub service_account_path: Option<String>,
     /// The folder holding local buckets: `<weir home>/buckets`.
     pub local_root: PathBuf,
 }
@@ -85,12 +121,15 @@ impl fmt::Debug for BucketConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let hidden = |v: &Option<String>| v.as_ref().map(|_| "***");
         f.debug_struct("BucketConfig")
+            .field("cloud", &self.cloud)
             .field("endpoint", &self.endpoint)
             .field("region", &self.region)
             .field("access_key_id", &self.access_key_id)
             .field("secret_access_key", &hidden(&self.secret_access_key))
             .field("session_token", &hidden(&self.session_token))
             .field("force_path_style", &self.force_path_style)
+            .field("service_account_key", &hidden(&self.service_account_key))
+            .field("service_account_path", &self.service_account_path)
             .field("local_root", &self.local_root)
             .finish()
     }
@@ -108,22 +147,60 @@ impl BucketConfig {
             region: Some(var(env::WEIR_S3_REGION).unwrap_or_else(|| DEFAULT_REGION.into())),
             access_key_id: var(env::AWS_ACCESS_KEY_ID),
             secret_access_key: var(env::AWS_SECRET_ACCESS_KEY),
-            session_token: None,
-            force_path_style: None,
             local_root: local_root.into(),
+            ..Default::default()
+        }
+    }
+
+    /// The GCS configuration from the environment: an emulator endpoint (`WEIR_GCS_ENDPOINT`,
+    /// else `STORAGE_EMULATOR_HOST`) and a service account key file
+    /// (`GOOGLE_APPLICATION_CREDENTIALS`); with neither, buckets are local folders.
+    pub fn gcs_from_env(local_root: impl Into<PathBuf>) -> Self {
+        use weir_core::env;
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        let endpoint = var(env::WEIR_GCS_ENDPOINT)
+            .or_else(|| var(env::STORAGE_EMULATOR_HOST))
+            .map(|e| {
+                if e.contains("://") {
+                    e
+                } else {
+                    format!("http://{e}")
+                }
+            });
+        BucketConfig {
+            cloud: Cloud::Gcs,
+            endpoint,
+            service_account_path: var(env::GOOGLE_APPLICATION_CREDENTIALS),
+            local_root: local_root.into(),
+            ..Default::default()
         }
     }
 
     /// Whether buckets are on an S3-compatible server rather than in local folders.
     pub fn is_s3(&self) -> bool {
-        self.endpoint.is_some()
+        self.cloud == Cloud::S3 && self.endpoint.is_some()
     }
 
-    /// Where the buckets are, for messages: "S3 endpoint `…`" or "local folder `…`".
+    /// Whether buckets are on a server (S3, GCS or an emulator) rather than in local folders.
+    pub fn is_remote(&self) -> bool {
+        match self.cloud {
+            Cloud::S3 => self.endpoint.is_some(),
+            Cloud::Gcs => {
+                self.endpoint.is_some()
+                    || self.service_account_key.is_some()
+                    || self.service_account_path.is_some()
+            }
+        }
+    }
+
+    /// Where the buckets are, for messages: "S3 endpoint `…`", "GCS endpoint `…`",
+    /// "Google Cloud Storage" or "local folder `…`".
     pub fn location(&self) -> String {
-        match &self.endpoint {
-            Some(e) => format!("S3 endpoint `{e}`"),
-            None => format!("local folder `{}`", self.local_root.display()),
+        match (&self.endpoint, self.cloud) {
+            (Some(e), Cloud::S3) => format!("S3 endpoint `{e}`"),
+            (Some(e), Cloud::Gcs) => format!("GCS endpoint `{e}`"),
+            (None, Cloud::Gcs) if self.is_remote() => "Google Cloud Storage".into(),
+            (None, _) => format!("local folder `{}`", self.local_root.display()),
         }
     }
 }
@@ -139,6 +216,16 @@ pub struct ObjectInfo {
 /// Splits `s3://bucket/key` into its bucket and key (the key may be empty).
 pub fn parse_s3_uri(uri: &str) -> Option<(String, String)> {
     let rest = uri.strip_prefix("s3://")?;
+    let (bucket, key) = rest.split_once('/').unwrap_or((rest, ""));
+    if bucket.is_empty() {
+        return None;
+    }
+    Some((bucket.to_string(), key.to_string()))
+}
+
+/// Splits `gs://bucket/key` into its bucket and key (the key may be empty).
+pub fn parse_gs_uri(uri: &str) -> Option<(String, String)> {
+    let rest = uri.strip_prefix("gs://")?;
     let (bucket, key) = rest.split_once('/').unwrap_or((rest, ""));
     if bucket.is_empty() {
         return None;
@@ -219,12 +306,15 @@ impl Buckets {
     /// bucket), one S3 client per bucket otherwise.
     fn store(&self, bucket: &str) -> Result<Arc<dyn ObjectStore>> {
         Self::check_bucket(bucket)?;
-        let name = if self.config.is_s3() { bucket } else { "" };
+        let name = if self.config.is_remote() { bucket } else { "" };
         let mut stores = self.stores.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(s) = stores.get(name) {
             return Ok(s.clone());
         }
         let store: Arc<dyn ObjectStore> = match &self.config.endpoint {
+            _ if self.config.cloud == Cloud::Gcs && self.config.is_remote() => {
+                Arc::new(self.gcs_store(bucket)?)
+            }
             None => {
                 let root = &self.config.local_root;
                 std::fs::create_dir_all(root).map_err(|source| BucketError::Io {
@@ -290,10 +380,88 @@ impl Buckets {
         })
     }
 
+    fn gcs_store(&self, bucket: &str) -> Result<object_store::gcp::GoogleCloudStorage> {
+        let c = &self.config;
+        let http = c
+            .endpoint
+            .as_deref()
+            .is_some_and(|e| e.starts_with("http://"));
+        let mut b = GoogleCloudStorageBuilder::new()
+            .with_bucket_name(bucket)
+            .with_client_options(
+                ClientOptions::new()
+                    .with_connect_timeout(Duration::from_secs(5))
+                    .with_allow_http(http),
+            )
+            .with_retry(RetryConfig {
+                backoff: BackoffConfig {
+                    init_backoff: Duration::from_millis(100),
+                    max_backoff: Duration::from_secs(2),
+                    base: 2.0,
+                },
+                max_retries: 2,
+                retry_timeout: Duration::from_secs(30),
+            });
+        if let Some(e) = &c.endpoint {
+            b = b.with_base_url(e.trim_end_matches('/'));
+        }
+        if let Some(key) = &c.service_account_key {
+            b = b.with_service_account_key(key);
+        } else if let Some(path) = &c.service_account_path {
+            b = b.with_service_account_path(path);
+        } else {
+            // An emulator without credentials.
+            b = b.with_skip_signature(true);
+        }
+        b.build().map_err(|e| BucketError::Config {
+            location: c.location(),
+            reason: e.to_string(),
+        })
+    }
+
+    /// Whether a bucket exists (a local bucket is its folder).
+    pub async fn bucket_exists(&self, bucket: &str) -> Result<bool> {
+        Self::check_bucket(bucket)?;
+        if !self.config.is_remote() {
+            return Ok(self.config.local_root.join(bucket).is_dir());
+        }
+        let store = self.store(bucket)?;
+        let mut stream = store.list(None);
+        match stream.next().await {
+            None | Some(Ok(_)) => Ok(true),
+            Some(Err(object_store::Error::NotFound { .. })) => Ok(false),
+            Some(Err(source)) => Err(BucketError::Store {
+                op: "look up",
+                scheme: self.config.cloud.scheme(),
+                bucket: bucket.into(),
+                key: String::new(),
+                location: self.config.location(),
+                source: Box::new(source),
+            }),
+        }
+    }
+
+    /// Creates a local bucket (its folder); `false` when it already existed. Buckets on a
+    /// server are created with the cloud's own tools.
+    pub fn create_local_bucket(&self, bucket: &str) -> Result<bool> {
+        Self::check_bucket(bucket)?;
+        if self.config.is_remote() {
+            return Err(BucketError::Config {
+                location: self.config.location(),
+                reason: format!(
+                    "weir creates local buckets only; create bucket `{bucket}` with the cloud's own tools"
+                ),
+            });
+        }
+        let existed = self.config.local_root.join(bucket).is_dir();
+        self.ensure_local_bucket(bucket)?;
+        Ok(!existed)
+    }
+
     fn target(&self, bucket: &str, key: &str) -> Result<Target> {
         let store = self.store(bucket)?;
         let key_path = Self::parse_key(key)?;
-        let path = if self.config.is_s3() {
+        let path = if self.config.is_remote() {
             key_path
         } else {
             ObjPath::from(bucket)
@@ -312,11 +480,13 @@ impl Buckets {
     fn fail(&self, op: &'static str, t: &Target, e: object_store::Error) -> BucketError {
         match e {
             object_store::Error::NotFound { .. } => BucketError::Missing {
+                scheme: self.config.cloud.scheme(),
                 bucket: t.bucket.clone(),
                 key: t.key.clone(),
             },
             source => BucketError::Store {
                 op,
+                scheme: self.config.cloud.scheme(),
                 bucket: t.bucket.clone(),
                 key: t.key.clone(),
                 location: self.config.location(),
@@ -328,7 +498,7 @@ impl Buckets {
     /// Uploads a local file, streaming it (multipart beyond [`PART_SIZE`]). Returns its size.
     pub async fn put_file(&self, bucket: &str, key: &str, src: &Path) -> Result<u64> {
         let t = self.target(bucket, key)?;
-        if !self.config.is_s3() {
+        if !self.config.is_remote() {
             self.ensure_local_bucket(bucket)?;
         }
         let io = |op, source| BucketError::Io {
@@ -438,7 +608,7 @@ impl Buckets {
         } else {
             Self::parse_key(folder)?
         };
-        let (list_path, strip) = if self.config.is_s3() {
+        let (list_path, strip) = if self.config.is_remote() {
             (folder_path, String::new())
         } else {
             if !self.config.local_root.join(bucket).is_dir() {
@@ -466,6 +636,7 @@ impl Buckets {
                 },
                 source => BucketError::Store {
                     op: "list",
+                    scheme: self.config.cloud.scheme(),
                     bucket: bucket.into(),
                     key: prefix.into(),
                     location: self.config.location(),
@@ -525,7 +696,7 @@ impl Buckets {
             .await
             .map_err(|e| self.fail("copy", &from, e))?
             .size;
-        if !self.config.is_s3() {
+        if !self.config.is_remote() {
             self.ensure_local_bucket(to_bucket)?;
         }
         if Arc::ptr_eq(&from.store, &to.store) {

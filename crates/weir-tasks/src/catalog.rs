@@ -611,6 +611,351 @@ spec!(
     )
 );
 
+/// Kestra's GCP connection properties, shared by every GCS and BigQuery task.
+macro_rules! gcp_props {
+    ($($extra:expr),*) => {
+        [
+            $($extra,)*
+            P::opt("projectId", K::String, "The GCP project; logged, and recorded in outputs."),
+            P::opt("serviceAccount", K::String, "A service account key (JSON). GCS: with it (or `GOOGLE_APPLICATION_CREDENTIALS`) buckets are real GCS buckets."),
+            P::opt("scopes", K::Any, "Accepted for compatibility."),
+            P::opt("impersonatedServiceAccount", K::String, "Accepted for compatibility."),
+        ]
+    };
+}
+
+spec!(
+    GCS_UPLOAD,
+    "io.kestra.plugin.gcp.gcs.Upload",
+    [],
+    "Uploads an internal storage file to `gs://bucket/path`; outputs `uri`. Without GCS configured, buckets are folders under `<home>/buckets`.",
+    gcp_props!(
+        P::req("from", K::String, "A `kestra:///` URI."),
+        P::req("to", K::String, "The destination, `gs://bucket/path`."),
+        P::opt("contentType", K::String, "Accepted for compatibility."),
+        P::opt("contentEncoding", K::String, "Accepted for compatibility."),
+        P::opt(
+            "contentDisposition",
+            K::String,
+            "Accepted for compatibility."
+        ),
+        P::opt("cacheControl", K::String, "Accepted for compatibility.")
+    )
+);
+spec!(
+    GCS_DOWNLOAD,
+    "io.kestra.plugin.gcp.gcs.Download",
+    [],
+    "Downloads `gs://bucket/path` into internal storage; outputs `bucket`, `path` and `uri`.",
+    gcp_props!(P::req("from", K::String, "The object, `gs://bucket/path`."))
+);
+spec!(
+    GCS_LIST,
+    "io.kestra.plugin.gcp.gcs.List",
+    [],
+    "Lists the blobs under `gs://bucket/prefix`; outputs `blobs` (`uri`, `name`, `size`, `isDirectory`…).",
+    gcp_props!(
+        P::req("from", K::String, "The folder to list, `gs://bucket/dir/`."),
+        P::opt("filter", K::String, "FILES, DIRECTORY or BOTH (default)."),
+        P::opt(
+            "listingType",
+            K::String,
+            "DIRECTORY (default: this folder only) or RECURSIVE."
+        ),
+        P::opt(
+            "regExp",
+            K::String,
+            "Keep blobs whose whole `gs://` URI matches."
+        ),
+        P::opt("maxFiles", K::Int, "Keep at most this many blobs."),
+        P::opt("allVersions", K::Bool, "Accepted for compatibility.")
+    )
+);
+spec!(
+    GCS_DELETE,
+    "io.kestra.plugin.gcp.gcs.Delete",
+    [],
+    "Deletes `gs://bucket/path`; outputs `uri` and `deleted`.",
+    gcp_props!(
+        P::req("uri", K::String, "The object, `gs://bucket/path`."),
+        P::opt(
+            "errorOnMissing",
+            K::Bool,
+            "Fail when the object does not exist."
+        )
+    )
+);
+spec!(
+    GCS_COPY,
+    "io.kestra.plugin.gcp.gcs.Copy",
+    [],
+    "Copies a `gs://` object (or an internal storage file) to `gs://bucket/path`; outputs `uri`.",
+    gcp_props!(
+        P::req(
+            "from",
+            K::String,
+            "`gs://bucket/path` or a `kestra:///` URI."
+        ),
+        P::req("to", K::String, "The destination, `gs://bucket/path`."),
+        P::opt("delete", K::Bool, "Delete the source once copied (a move).")
+    )
+);
+spec!(
+    GCS_CREATE_BUCKET,
+    "io.kestra.plugin.gcp.gcs.CreateBucket",
+    [],
+    "Creates a bucket (a folder under `<home>/buckets` locally); outputs `bucket`, `bucketUri`, `created`, `updated`.",
+    gcp_props!(
+        P::req("name", K::String, "The bucket's name."),
+        P::opt("ifExists", K::String, "ERROR (default), UPDATE or SKIP."),
+        P::opt("location", K::String, "Accepted for compatibility."),
+        P::opt("storageClass", K::String, "Accepted for compatibility."),
+        P::opt("versioningEnabled", K::Bool, "Accepted for compatibility."),
+        P::opt("labels", K::Any, "Accepted for compatibility.")
+    )
+);
+
+/// BigQuery tasks run on the warehouse `url` names.
+macro_rules! bq_props {
+    ($($extra:expr),*) => {
+        gcp_props!(
+            $($extra,)*
+            P::opt("url", K::String, "The warehouse BigQuery runs on. Default `WEIR_BIGQUERY_URL`, else `jdbc:duckdb:<home>/bigquery.duckdb`."),
+            P::opt("location", K::String, "Accepted for compatibility.")
+        )
+    };
+}
+
+spec!(
+    BQ_CREATE_DATASET,
+    "io.kestra.plugin.gcp.bigquery.CreateDataset",
+    [],
+    "Creates a dataset (a schema of the warehouse); outputs `datasetId`, `projectId`.",
+    bq_props!(
+        P::req(
+            "name",
+            K::String,
+            "The dataset, `dataset` or `project.dataset`."
+        ),
+        P::opt("ifExists", K::String, "ERROR (default), UPDATE or SKIP."),
+        P::opt("description", K::String, "Accepted for compatibility."),
+        P::opt("friendlyName", K::String, "Accepted for compatibility."),
+        P::opt("labels", K::Any, "Accepted for compatibility."),
+        P::opt(
+            "defaultTableLifetime",
+            K::Any,
+            "Accepted for compatibility."
+        )
+    )
+);
+spec!(
+    BQ_DELETE_DATASET,
+    "io.kestra.plugin.gcp.bigquery.DeleteDataset",
+    [],
+    "Deletes a dataset (a schema of the warehouse); outputs `datasetId`, `projectId`.",
+    bq_props!(
+        P::req(
+            "name",
+            K::String,
+            "The dataset, `dataset` or `project.dataset`."
+        ),
+        P::opt("deleteContents", K::Bool, "Delete its tables too.")
+    )
+);
+spec!(
+    BQ_CREATE_TABLE,
+    "io.kestra.plugin.gcp.bigquery.CreateTable",
+    [],
+    "Creates a table from `tableDefinition.schema.fields` (BigQuery types mapped to the warehouse's).",
+    bq_props!(
+        P::req("dataset", K::String, "The dataset."),
+        P::req("table", K::String, "The table."),
+        P::opt(
+            "tableDefinition",
+            K::Any,
+            "`schema.fields`: `name`, `type`, `mode` (NULLABLE, REQUIRED, REPEATED)."
+        ),
+        P::opt("friendlyName", K::String, "Accepted for compatibility."),
+        P::opt("description", K::String, "Accepted for compatibility."),
+        P::opt("labels", K::Any, "Accepted for compatibility."),
+        P::opt("expirationDuration", K::Any, "Accepted for compatibility."),
+        P::opt(
+            "requirePartitionFilter",
+            K::Bool,
+            "Accepted for compatibility."
+        ),
+        P::opt(
+            "encryptionConfiguration",
+            K::Any,
+            "Accepted for compatibility."
+        )
+    )
+);
+spec!(
+    BQ_DELETE_TABLE,
+    "io.kestra.plugin.gcp.bigquery.DeleteTable",
+    [],
+    "Deletes a table; outputs `projectId`, `datasetId`, `table`.",
+    bq_props!(
+        P::req("dataset", K::String, "The dataset."),
+        P::req("table", K::String, "The table.")
+    )
+);
+spec!(
+    BQ_TABLE_METADATA,
+    "io.kestra.plugin.gcp.bigquery.TableMetadata",
+    [],
+    "Reads a table's metadata; outputs `projectId`, `datasetId`, `table`, `numRows`, `definition.schema.fields`.",
+    bq_props!(
+        P::req("dataset", K::String, "The dataset."),
+        P::req("table", K::String, "The table."),
+        P::opt(
+            "ifNotExists",
+            K::String,
+            "ERROR (default) or SKIP when the table does not exist."
+        )
+    )
+);
+
+/// Kestra's GCP properties on BigQuery's Query/Load tasks, which run on the warehouse `url` names.
+macro_rules! bq_job_props {
+    ($($extra:expr),*) => {
+        [
+            $($extra,)*
+            P::opt("url", K::String, "The warehouse BigQuery runs on. Default `WEIR_BIGQUERY_URL`, else `jdbc:duckdb:<home>/bigquery.duckdb`."),
+            P::opt("projectId", K::String, "The GCP project; recorded, a dataset is a schema of the warehouse."),
+            P::opt("serviceAccount", K::String, "Accepted for compatibility (real BigQuery is not reached)."),
+            P::opt("scopes", K::Any, "Accepted for compatibility."),
+            P::opt("impersonatedServiceAccount", K::String, "Accepted for compatibility."),
+            P::opt("location", K::String, "Accepted for compatibility."),
+            P::opt("labels", K::Any, "Accepted for compatibility."),
+            P::opt("retryAuto", K::Any, "Accepted for compatibility."),
+            P::opt("retryReasons", K::Any, "Accepted for compatibility."),
+            P::opt("retryMessages", K::Any, "Accepted for compatibility."),
+            P::opt("dryRun", K::Bool, "Accepted for compatibility."),
+            P::opt("jobTimeout", K::String, "Accepted for compatibility."),
+            P::opt("createDisposition", K::String, "CREATE_IF_NEEDED (default) or CREATE_NEVER."),
+        ]
+    };
+}
+
+spec!(
+    BQ_QUERY,
+    "io.kestra.plugin.gcp.bigquery.Query",
+    [],
+    "Runs BigQuery SQL, rewritten for the warehouse (backquoted names, external tables over `gs://` files, MERGE, BigQuery's functions and types); outputs `jobId`, `rows`/`row`/`uri`/`size`, `destinationTable`.",
+    bq_job_props!(
+        P::req(
+            "sql",
+            K::String,
+            "BigQuery standard SQL; statements separated by `;` run in one transaction."
+        ),
+        P::opt(
+            "fetchType",
+            K::String,
+            "NONE, FETCH_ONE (output `row`), FETCH (output `rows`) or STORE (rows to internal storage, output `uri`)."
+        ),
+        P::opt("fetch", K::Bool, "Deprecated form of `fetchType: FETCH`."),
+        P::opt(
+            "fetchOne",
+            K::Bool,
+            "Deprecated form of `fetchType: FETCH_ONE`."
+        ),
+        P::opt("store", K::Bool, "Deprecated form of `fetchType: STORE`."),
+        P::opt(
+            "destinationTable",
+            K::String,
+            "Write the last query's rows into this table (`project.dataset.table`)."
+        ),
+        P::opt(
+            "writeDisposition",
+            K::String,
+            "With `destinationTable`: WRITE_TRUNCATE, WRITE_APPEND or WRITE_EMPTY (default)."
+        ),
+        P::opt(
+            "dataset",
+            K::String,
+            "Default dataset for `destinationTable`."
+        ),
+        P::opt("legacySql", K::Bool, "Must be false: standard SQL only."),
+        P::opt("priority", K::String, "Accepted for compatibility."),
+        P::opt("useQueryCache", K::Bool, "Accepted for compatibility."),
+        P::opt("useLegacySql", K::Bool, "Accepted for compatibility."),
+        P::opt("allowLargeResults", K::Bool, "Accepted for compatibility."),
+        P::opt("flattenResults", K::Bool, "Accepted for compatibility."),
+        P::opt("clusteringFields", K::Any, "Accepted for compatibility."),
+        P::opt(
+            "timePartitioningField",
+            K::String,
+            "Accepted for compatibility."
+        ),
+        P::opt(
+            "timePartitioningType",
+            K::String,
+            "Accepted for compatibility."
+        ),
+        P::opt(
+            "rangePartitioningField",
+            K::String,
+            "Accepted for compatibility."
+        ),
+        P::opt(
+            "rangePartitioningStart",
+            K::Any,
+            "Accepted for compatibility."
+        ),
+        P::opt(
+            "rangePartitioningEnd",
+            K::Any,
+            "Accepted for compatibility."
+        ),
+        P::opt(
+            "rangePartitioningInterval",
+            K::Any,
+            "Accepted for compatibility."
+        ),
+        P::opt("schemaUpdateOptions", K::Any, "Accepted for compatibility."),
+        P::opt("maximumBytesBilled", K::Any, "Accepted for compatibility."),
+        P::opt("defaultDataset", K::String, "Accepted for compatibility.")
+    )
+);
+
+/// BigQuery's load options, shared by Load and LoadFromGcs.
+macro_rules! bq_load_props {
+    ($from:expr) => {
+        bq_job_props!(
+            $from,
+            P::req("destinationTable", K::String, "The table, `project.dataset.table` or `dataset.table`."),
+            P::opt("format", K::String, "CSV (default), JSON (newline-delimited) or PARQUET; AVRO and ORC are refused on DuckDB."),
+            P::opt("csvOptions", K::Map, "`fieldDelimiter`, `skipLeadingRows`, `quote`, `allowJaggedRows`, `allowQuotedNewLines`, `encoding` (UTF-8)."),
+            P::opt("autodetect", K::Bool, "Detect column names and types (the default without `schema`)."),
+            P::opt("schema", K::Map, "`fields`: a list of `name`/`type` (`mode` accepted)."),
+            P::opt("writeDisposition", K::String, "WRITE_APPEND (default), WRITE_TRUNCATE or WRITE_EMPTY."),
+            P::opt("ignoreUnknownValues", K::Bool, "Ignore values beyond the declared columns."),
+            P::opt("maxBadRecords", K::Int, "Accepted for compatibility."),
+            P::opt("schemaUpdateOptions", K::Any, "Accepted for compatibility."),
+            P::opt("timePartitioningField", K::String, "Accepted for compatibility."),
+            P::opt("clusteringFields", K::Any, "Accepted for compatibility."),
+            P::opt("avroOptions", K::Any, "Accepted for compatibility.")
+        )
+    };
+}
+
+spec!(
+    BQ_LOAD,
+    "io.kestra.plugin.gcp.bigquery.Load",
+    [],
+    "Loads a file of internal storage into a table; outputs `rows`, `jobId`, `destinationTable`.",
+    bq_load_props!(P::req("from", K::String, "A `kestra:///` file."))
+);
+spec!(
+    BQ_LOAD_FROM_GCS,
+    "io.kestra.plugin.gcp.bigquery.LoadFromGcs",
+    [],
+    "Loads `gs://` objects (`*` wildcards allowed) into a table; outputs `rows`, `jobId`, `destinationTable`.",
+    bq_load_props!(P::req("from", K::StringList, "`gs://bucket/path` URIs."))
+);
+
 /// Connection properties shared by every warehouse task.
 macro_rules! jdbc_props {
     ($($extra:expr),*) => {

@@ -10,6 +10,7 @@ pub mod catalog;
 mod context;
 mod core;
 mod dbt_cli;
+mod gcs;
 pub mod de;
 mod git;
 mod http;

@@ -7,6 +7,7 @@
 
 use crate::catalog::*;
 use crate::context::TaskContext;
+use crate::{bigquery, gcs};
 use crate::{TaskError, TaskResult, core, dbt_cli, git, http, jdbc, kv, s3, scripts};
 use futures::future::BoxFuture;
 use weir_flow::TaskSpec;
@@ -127,6 +128,17 @@ pub static REGISTRY: &[TaskType] = &[
     t(&S3_LIST, run_async!(s3::list)),
     t(&S3_DELETE, run_async!(s3::delete)),
     t(&S3_COPY, run_async!(s3::copy)),
+    t(&GCS_UPLOAD, run_async!(gcs::upload)),
+    t(&GCS_DOWNLOAD, run_async!(gcs::download)),
+    t(&GCS_LIST, run_async!(gcs::list)),
+    t(&GCS_DELETE, run_async!(gcs::delete)),
+    t(&GCS_COPY, run_async!(gcs::copy)),
+    t(&GCS_CREATE_BUCKET, run_async!(gcs::create_bucket)),
+    t(&BQ_CREATE_DATASET, run_async!(bigquery::create_dataset)),
+    t(&BQ_DELETE_DATASET, run_async!(bigquery::delete_dataset)),
+    t(&BQ_CREATE_TABLE, run_async!(bigquery::create_table)),
+    t(&BQ_DELETE_TABLE, run_async!(bigquery::delete_table)),
+    t(&BQ_TABLE_METADATA, run_async!(bigquery::table_metadata)),
     t(&DBT_CLI, run_async!(dbt_cli::dbt_cli)),
     t(&DBT_BUILD, dbt_verb!("build")),
     t(&DBT_RUN, dbt_verb!("run")),

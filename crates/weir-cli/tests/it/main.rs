@@ -19,6 +19,7 @@ mod dbt_run;
 mod dbt_snapshot;
 mod demo_transform;
 mod engine;
+mod gcp;
 mod namespace_files;
 mod pg;
 mod rejects;

@@ -1,0 +1,333 @@
+//! `gcp.gcs.*` and BigQuery's metadata tasks end to end, on weir's local defaults: `gs://`
+//! buckets are folders under `<home>/buckets` (shared with S3's local buckets), BigQuery
+//! datasets are schemas of `<home>/bigquery.duckdb`. No GCS emulator runs offline here, so
+//! remote GCS is not exercised by these tests.
+
+use crate::common::*;
+use serde_json::Value;
+
+const SH: &str = "io.kestra.plugin.scripts.shell.Commands";
+
+/// Kestra docs, gcs Upload ("Upload a FILE input to GCS": `from: "{{ inputs.file }}"`,
+/// `to: "gs://my_bucket/dir/file.csv"`), List (`from: "gs://my_bucket/dir/"`), Copy ("Move a
+/// file between bucket path": `delete: true`), Download (`from: "gs://my_bucket/dir/file.csv"`),
+/// Delete (`uri: "gs://my_bucket/dir/file.csv"`) and CreateBucket (`name: "my-bucket"`).
+fn gcs_flow() -> String {
+    format!(
+        r#"
+id: gcs
+namespace: demo
+tasks:
+  - id: create_bucket
+    type: io.kestra.plugin.gcp.gcs.CreateBucket
+    name: my_bucket
+    versioningEnabled: true
+    labels:
+      my-label: my-value
+  - id: extract
+    type: {SH}
+    outputFiles:
+      - "*.csv"
+    commands:
+      - printf 'id,name\n1,ada\n2,grace\n' > file.csv
+  - id: upload
+    type: io.kestra.plugin.gcp.gcs.Upload
+    projectId: my-project
+    from: "{{{{ outputs.extract.outputFiles['file.csv'] }}}}"
+    to: "gs://my_bucket/dir/file.csv"
+  - id: upload_sub
+    type: io.kestra.plugin.gcp.gcs.Upload
+    from: "{{{{ outputs.extract.outputFiles['file.csv'] }}}}"
+    to: "gs://my_bucket/dir/sub/other.csv"
+  - id: list
+    type: io.kestra.plugin.gcp.gcs.List
+    from: "gs://my_bucket/dir/"
+  - id: list_files
+    type: io.kestra.plugin.gcp.gcs.List
+    from: "gs://my_bucket/dir/"
+    listingType: RECURSIVE
+    filter: FILES
+    regExp: ".*\\.csv"
+  - id: copy
+    type: io.kestra.plugin.gcp.gcs.Copy
+    from: "gs://my_bucket/dir/file.csv"
+    to: "gs://my_bucket/archive/file.csv"
+    delete: true
+  - id: download
+    type: io.kestra.plugin.gcp.gcs.Download
+    from: "{{{{ outputs.copy.uri }}}}"
+  - id: from_s3
+    type: io.kestra.plugin.aws.s3.Download
+    bucket: my_bucket
+    key: archive/file.csv
+  - id: check
+    type: {SH}
+    inputFiles:
+      got.csv: "{{{{ outputs.download.uri }}}}"
+      s3.csv: "{{{{ outputs.from_s3.uri }}}}"
+    commands:
+      - cmp got.csv s3.csv
+      - echo "rows=$(tail -n +2 got.csv | wc -l | tr -d ' ')"
+  - id: delete
+    type: io.kestra.plugin.gcp.gcs.Delete
+    uri: "gs://my_bucket/archive/file.csv"
+  - id: delete_again
+    type: io.kestra.plugin.gcp.gcs.Delete
+    uri: "gs://my_bucket/archive/file.csv"
+"#
+    )
+}
+
+#[test]
+fn gcs_tasks_on_local_buckets() {
+    let env = Env::new();
+    let out = env.run_flow("gcs.yaml", &gcs_flow(), &[]);
+    assert_eq!(out.code, 0, "{out:#?}");
+    let id = out.id();
+    let ex = env.show(&id);
+    assert_eq!(ex["state"], "SUCCESS", "{ex:#}");
+    let created = &run_of(&ex, "create_bucket")["outputs"];
+    assert_eq!(created["bucket"], "my_bucket");
+    assert_eq!(created["bucketUri"], "gs://my_bucket");
+    assert_eq!(created["created"], true);
+    assert_eq!(
+        run_of(&ex, "upload")["outputs"]["uri"],
+        "gs://my_bucket/dir/file.csv"
+    );
+    // DIRECTORY listing (the default): the file, and the sub-folder once.
+    let blobs = run_of(&ex, "list")["outputs"]["blobs"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let names: Vec<(&str, bool)> = blobs
+        .iter()
+        .map(|b| (b["name"].as_str().unwrap_or(""), b["isDirectory"] == true))
+        .collect();
+    assert_eq!(
+        names,
+        [("dir/file.csv", false), ("dir/sub/", true)],
+        "{blobs:#?}"
+    );
+    assert_eq!(blobs[0]["uri"], "gs://my_bucket/dir/file.csv");
+    assert_eq!(blobs[0]["size"], 22);
+    let files: Vec<Value> = run_of(&ex, "list_files")["outputs"]["blobs"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let file_names: Vec<&str> = files.iter().filter_map(|b| b["name"].as_str()).collect();
+    assert_eq!(file_names, ["dir/file.csv", "dir/sub/other.csv"]);
+    assert_eq!(
+        run_of(&ex, "copy")["outputs"]["uri"],
+        "gs://my_bucket/archive/file.csv"
+    );
+    // The move removed the source.
+    assert!(!env.home().join("buckets/my_bucket/dir/file.csv").exists());
+    let down = &run_of(&ex, "download")["outputs"];
+    assert_eq!(down["bucket"], "my_bucket");
+    assert_eq!(down["path"], "archive/file.csv");
+    assert!(
+        down["uri"]
+            .as_str()
+            .is_some_and(|u| u.starts_with("kestra:///") && u.ends_with("/file.csv")),
+        "{down:#}"
+    );
+    // The same local bucket is readable as S3's.
+    assert_eq!(env.log_messages(&id, Some("check")), ["rows=2"]);
+    assert_eq!(run_of(&ex, "delete")["outputs"]["deleted"], true);
+    assert_eq!(run_of(&ex, "delete_again")["outputs"]["deleted"], false);
+    assert!(
+        !env.home()
+            .join("buckets/my_bucket/archive/file.csv")
+            .exists()
+    );
+    let told = env.log_messages(&id, Some("create_bucket"));
+    assert!(
+        told.iter()
+            .any(|m| m.starts_with("gs:// buckets are in the local folder")),
+        "{told:#?}"
+    );
+}
+
+#[test]
+fn gcs_errors_say_what_is_wrong() {
+    let env = Env::new();
+    std::fs::create_dir_all(env.home().join("buckets/taken")).expect("bucket folder");
+    let flow = r#"
+id: gcs_errors
+namespace: demo
+tasks:
+  - id: skip
+    type: io.kestra.plugin.gcp.gcs.CreateBucket
+    name: taken
+    ifExists: SKIP
+  - id: again
+    type: io.kestra.plugin.gcp.gcs.CreateBucket
+    name: taken
+"#;
+    let out = env.run_flow("errors.yaml", flow, &[]);
+    assert_eq!(out.code, 1, "{out:#?}");
+    assert!(
+        out.stderr.contains("bucket `taken` already exists"),
+        "{}",
+        out.stderr
+    );
+    let ex = env.show(&out.id());
+    assert_eq!(run_of(&ex, "skip")["outputs"]["created"], false);
+
+    let flow = r#"
+id: gcs_missing
+namespace: demo
+tasks:
+  - id: download
+    type: io.kestra.plugin.gcp.gcs.Download
+    from: "gs://taken/nope.csv"
+"#;
+    let out = env.run_flow("missing.yaml", flow, &[]);
+    assert_eq!(out.code, 1, "{out:#?}");
+    assert!(
+        out.stderr
+            .contains("object `gs://taken/nope.csv` does not exist"),
+        "{}",
+        out.stderr
+    );
+
+    let flow = r#"
+id: gcs_bad_uri
+namespace: demo
+tasks:
+  - id: delete
+    type: io.kestra.plugin.gcp.gcs.Delete
+    uri: "s3://taken/x.csv"
+    errorOnMissing: true
+"#;
+    let out = env.run_flow("bad.yaml", flow, &[]);
+    assert_eq!(out.code, 1, "{out:#?}");
+    assert!(
+        out.stderr
+            .contains("`uri` must be a `gs://bucket/path` URI, found `s3://taken/x.csv`"),
+        "{}",
+        out.stderr
+    );
+}
+
+/// Kestra docs, bigquery CreateTable ("projectId: my-project, dataset: my-dataset,
+/// table: my-table, tableDefinition: type: TABLE, schema: fields: id INT64, name STRING"),
+/// CreateDataset (`name`, `ifExists`), TableMetadata and DeleteTable.
+fn bigquery_flow() -> String {
+    r#"
+id: bq
+namespace: demo
+tasks:
+  - id: create_dataset
+    type: io.kestra.plugin.gcp.bigquery.CreateDataset
+    projectId: my-project
+    name: my-dataset
+  - id: create_dataset_again
+    type: io.kestra.plugin.gcp.bigquery.CreateDataset
+    name: my-dataset
+    ifExists: SKIP
+  - id: create_table
+    type: io.kestra.plugin.gcp.bigquery.CreateTable
+    projectId: my-project
+    dataset: my-dataset
+    table: my-table
+    tableDefinition:
+      type: TABLE
+      schema:
+        fields:
+        - name: id
+          type: INT64
+          mode: REQUIRED
+        - name: name
+          type: STRING
+        - name: amount
+          type: NUMERIC
+        - name: at
+          type: TIMESTAMP
+      standardTableDefinition:
+        clustering:
+        - id
+        - name
+    friendlyName: new_table
+  - id: metadata
+    type: io.kestra.plugin.gcp.bigquery.TableMetadata
+    projectId: my-project
+    dataset: my-dataset
+    table: my-table
+  - id: delete_table
+    type: io.kestra.plugin.gcp.bigquery.DeleteTable
+    projectId: my-project
+    dataset: my-dataset
+    table: my-table
+  - id: metadata_gone
+    type: io.kestra.plugin.gcp.bigquery.TableMetadata
+    dataset: my-dataset
+    table: my-table
+    ifNotExists: SKIP
+"#
+    .into()
+}
+
+#[test]
+fn bigquery_metadata_tasks_on_the_local_warehouse() {
+    let env = Env::new();
+    let out = env.run_flow("bq.yaml", &bigquery_flow(), &[]);
+    assert_eq!(out.code, 0, "{out:#?}");
+    let id = out.id();
+    let ex = env.show(&id);
+    assert_eq!(ex["state"], "SUCCESS", "{ex:#}");
+    assert!(env.home().join("bigquery.duckdb").is_file());
+    let ds = &run_of(&ex, "create_dataset")["outputs"];
+    assert_eq!(ds["datasetId"], "my-dataset");
+    assert_eq!(ds["projectId"], "my-project");
+    let meta = &run_of(&ex, "metadata")["outputs"];
+    assert_eq!(meta["datasetId"], "my-dataset");
+    assert_eq!(meta["table"], "my-table");
+    assert_eq!(meta["numRows"], 0);
+    let fields: Vec<(String, String, String)> = meta["definition"]["schema"]["fields"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .map(|f| {
+            let s = |k: &str| f[k].as_str().unwrap_or("").to_string();
+            (s("name"), s("type"), s("mode"))
+        })
+        .collect();
+    let want = [
+        ("id", "INT64", "REQUIRED"),
+        ("name", "STRING", "NULLABLE"),
+        ("amount", "NUMERIC", "NULLABLE"),
+        ("at", "TIMESTAMP", "NULLABLE"),
+    ]
+    .map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string()));
+    assert_eq!(fields, want, "{meta:#}");
+    assert_eq!(run_of(&ex, "delete_table")["outputs"]["table"], "my-table");
+    assert_eq!(
+        run_of(&ex, "metadata_gone")["outputs"],
+        serde_json::json!({})
+    );
+    let logs = env.log_messages(&id, Some("create_table"));
+    assert!(
+        logs.iter()
+            .any(|m| m.contains("BigQuery project `my-project` runs on")),
+        "{logs:#?}"
+    );
+
+    // ifExists defaults to ERROR.
+    let flow = r#"
+id: bq_again
+namespace: demo
+tasks:
+  - id: create_dataset
+    type: io.kestra.plugin.gcp.bigquery.CreateDataset
+    name: my-dataset
+"#;
+    let out = env.run_flow("again.yaml", flow, &[]);
+    assert_eq!(out.code, 1, "{out:#?}");
+    assert!(
+        out.stderr.contains("dataset `my-dataset` already exists"),
+        "{}",
+        out.stderr
+    );
+}
