@@ -6,6 +6,7 @@
 //! engine runs itself, since it owns child task runs.
 
 mod bigquery;
+mod bigquery_query;
 pub mod catalog;
 mod context;
 mod core;

@@ -5,6 +5,7 @@
 //! forget. A runnable type carries its runner; a flowable type names its [`Flowable`] kind,
 //! which the engine matches exhaustively.
 
+use crate::bigquery_query;
 use crate::catalog::*;
 use crate::context::TaskContext;
 use crate::{bigquery, gcs};
@@ -100,6 +101,9 @@ pub static REGISTRY: &[TaskType] = &[
     t(&POSTGRES_COPY_IN, run_async!(jdbc::copy_in)),
     t(&POSTGRES_COPY_OUT, run_async!(jdbc::copy_out)),
     t(&WEIR_LOAD, run_async!(jdbc::load)),
+    t(&BQ_QUERY, run_async!(bigquery_query::query)),
+    t(&BQ_LOAD, run_async!(bigquery_query::load)),
+    t(&BQ_LOAD_FROM_GCS, run_async!(bigquery_query::load_from_gcs)),
     flowable(&IF, Flowable::If),
     flowable(&SWITCH, Flowable::Switch),
     flowable(&FOR_EACH, Flowable::ForEach),

@@ -7,6 +7,7 @@
 //! `CREATE TABLE … (LIKE …)`) into what each engine can do. This is the only crate that links
 //! DuckDB.
 
+pub mod bigquery;
 mod duck;
 pub mod load;
 mod pg;

@@ -5,6 +5,7 @@
 //! (`secrets`), behaviours that must not surprise (`surprises`), `weir server` and `weir backfill`
 //! over HTTP (`server`), `weir dbt` on dbt projects (`dbt`), sharing the harness in `common`.
 
+mod bigquery;
 mod buckets;
 mod common;
 mod corpus;
