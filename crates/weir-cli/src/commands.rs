@@ -245,6 +245,66 @@ pub(crate) fn parse_pairs(items: &[String], what: &str) -> Result<Vec<(String, S
         .collect()
 }
 
+/// Inputs as given, FILE ones turned into URIs, and the local files to copy to those URIs.
+pub(crate) struct FileInputs {
+    pub given: Vec<(String, String)>,
+    pub uploads: Vec<(PathBuf, String)>,
+}
+
+/// FILE inputs given as `NAME=@path`: each file must exist; its value becomes the `kestra:///`
+/// URI its copy will have in internal storage (under the flow's `inputs/<input>/<upload id>/`),
+/// and the copies to make are returned beside the inputs.
+pub(crate) fn file_inputs(
+    flow: &weir_flow::Flow,
+    given: Vec<(String, String)>,
+) -> Result<FileInputs> {
+    let mut uploads = Vec::new();
+    let mut out = Vec::with_capacity(given.len());
+    for (name, value) in given {
+        let is_file = flow
+            .inputs
+            .iter()
+            .any(|i| i.id == name && i.kind == weir_flow::InputKind::File);
+        if !is_file {
+            out.push((name, value));
+            continue;
+        }
+        let Some(path) = value.strip_prefix('@') else {
+            if value.starts_with("kestra:///") || value.starts_with("nsfile:///") {
+                out.push((name, value));
+                continue;
+            }
+            return Err(user_error_hint(
+                format!("input `{name}` is a FILE input, and `{value}` is not a file"),
+                format!("give the file's path after `@`: `-i {name}=@{value}`"),
+            ));
+        };
+        let path = PathBuf::from(path);
+        if !path.is_file() {
+            return Err(user_error_hint(
+                format!("input `{name}`: file `{}` does not exist", path.display()),
+                "give the path of an existing file after `@`, relative to the current folder",
+            ));
+        }
+        let file_name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_else(|| "file".into());
+        let uri = format!(
+            "kestra:///{}/{}/inputs/{name}/{}/{file_name}",
+            flow.namespace.replace('.', "/"),
+            flow.id,
+            uuid::Uuid::new_v4().simple()
+        );
+        uploads.push((path, uri.clone()));
+        out.push((name, uri));
+    }
+    Ok(FileInputs {
+        given: out,
+        uploads,
+    })
+}
+
 pub(crate) fn parse_trigger_date(text: &str) -> Result<chrono::DateTime<Utc>> {
     if let Ok(d) = chrono::DateTime::parse_from_rfc3339(text) {
         return Ok(d.with_timezone(&Utc));
@@ -275,6 +335,7 @@ fn run(home: &Path, args: RunArgs) -> Result<u8> {
     };
     let given = parse_pairs(&args.inputs, "input")?;
     let labels = parse_pairs(&args.labels, "label")?;
+    let FileInputs { given, uploads } = file_inputs(&flow, given)?;
     let inputs = weir_flow::resolve_inputs(&flow, &given).map_err(|errors| {
         user_error_hint(
             format!(
@@ -293,6 +354,11 @@ fn run(home: &Path, args: RunArgs) -> Result<u8> {
         None => serde_json::Value::Null,
     };
     let h = open_home(home)?;
+    for (path, uri) in &uploads {
+        h.storage.put_file(path, uri).with_context(|| {
+            format!("could not copy `{}` into internal storage", path.display())
+        })?;
+    }
     let record = h
         .store
         .save_flow(&flow.namespace, &flow.id, &flow.source, args.deploy)?;

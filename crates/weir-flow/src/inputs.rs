@@ -59,7 +59,8 @@ pub fn coerce_text(def: &InputDef, text: &str) -> Result<Json, String> {
         | InputKind::Date
         | InputKind::DateTime
         | InputKind::Duration
-        | InputKind::Uri => Value::String(text.to_string()),
+        | InputKind::Uri
+        | InputKind::File => Value::String(text.to_string()),
         InputKind::Int | InputKind::Float | InputKind::Boolean => {
             serde_json::from_str::<Value>(text.trim())
                 .unwrap_or_else(|_| Value::String(text.to_string()))
@@ -89,6 +90,11 @@ pub fn coerce_default(def: &InputDef, v: &Json) -> Result<Json, String> {
     }
 }
 
+/// What a FILE input's value may be: a file of internal storage, or a namespace file.
+pub fn is_file_uri(text: &str) -> bool {
+    text.starts_with("kestra:///") || text.starts_with("nsfile:///")
+}
+
 /// Checks a typed value (a default, or parsed text) against the input's definition.
 pub fn coerce_json(def: &InputDef, v: &Json) -> Result<Json, String> {
     coerce_kind(def.kind, def, v)
@@ -100,6 +106,13 @@ fn coerce_kind(kind: InputKind, def: &InputDef, v: &Json) -> Result<Json, String
         other => format!("`{other}`"),
     };
     match kind {
+        InputKind::File => match v {
+            Value::String(s) if is_file_uri(s) => Ok(v.clone()),
+            _ => Err(format!(
+                "{shown} is not a file: give one as `-i {}=@path/to/file` (its value is then a `kestra:///` URI)",
+                def.id
+            )),
+        },
         InputKind::String | InputKind::Uri => match v {
             Value::String(_) => Ok(v.clone()),
             Value::Number(_) | Value::Bool(_) => Ok(Value::String(v.to_string())),

@@ -171,8 +171,11 @@ pub enum InputKind {
     DateTime,
     Duration,
     Json,
-    /// Kestra's URI and FILE inputs are accepted as strings for now.
+    /// Kestra's URI input: a string.
     Uri,
+    /// A file: its value is the `kestra:///` URI of the file's copy in internal storage (`weir
+    /// run -i data=@path` makes that copy; a default may name one, or a namespace file).
+    File,
 }
 
 impl InputKind {
@@ -190,6 +193,7 @@ impl InputKind {
             "DURATION" => InputKind::Duration,
             "JSON" => InputKind::Json,
             "URI" => InputKind::Uri,
+            "FILE" => InputKind::File,
             _ => return None,
         })
     }
@@ -209,6 +213,7 @@ impl InputKind {
             InputKind::Duration => "DURATION",
             InputKind::Json => "JSON",
             InputKind::Uri => "URI",
+            InputKind::File => "FILE",
         }
     }
 
@@ -225,6 +230,7 @@ impl InputKind {
         "DURATION",
         "JSON",
         "URI",
+        "FILE",
     ];
 }
 

@@ -357,6 +357,34 @@ spec!(
     "io.kestra.plugin.scripts.python.Commands",
     [],
     "Runs commands (usually `python …`) in a working directory of their own.",
+    script_props!(
+        P::req("commands", K::StringList, "Commands to run, in order."),
+        PYTHON_DEPENDENCIES
+    )
+);
+spec!(
+    PYTHON_SCRIPT,
+    "io.kestra.plugin.scripts.python.Script",
+    ["io.kestra.core.tasks.scripts.Python"],
+    "Runs a Python script with the local `python3`.",
+    script_props!(
+        P::req("script", K::String, "The Python script."),
+        PYTHON_DEPENDENCIES
+    )
+);
+
+/// `dependencies` of the Python tasks.
+const PYTHON_DEPENDENCIES: P = P::opt(
+    "dependencies",
+    K::StringList,
+    "Python packages (pip requirement specifiers or local paths) installed into a virtual environment cached per set under `<home>/cache/python/`, with `uv` when it is on PATH, else `python3 -m venv` and pip.",
+);
+
+spec!(
+    NODE_COMMANDS,
+    "io.kestra.plugin.scripts.node.Commands",
+    [],
+    "Runs commands (usually `node …`) in a working directory of their own.",
     script_props!(P::req(
         "commands",
         K::StringList,
@@ -364,11 +392,11 @@ spec!(
     ))
 );
 spec!(
-    PYTHON_SCRIPT,
-    "io.kestra.plugin.scripts.python.Script",
-    ["io.kestra.core.tasks.scripts.Python"],
-    "Runs a Python script with the local `python3`.",
-    script_props!(P::req("script", K::String, "The Python script."))
+    NODE_SCRIPT,
+    "io.kestra.plugin.scripts.node.Script",
+    [],
+    "Runs a Node.js script with the local `node`.",
+    script_props!(P::req("script", K::String, "The Node.js script."))
 );
 
 /// The properties every dbt CLI task shares, besides the script ones.
@@ -1118,7 +1146,9 @@ macro_rules! query_props {
             P::opt("fetchSize", K::Int, "Accepted for compatibility."),
             P::opt("timeZoneId", K::String, "Accepted for compatibility."),
             P::opt("autoCommit", K::Bool, "Accepted for compatibility; each task runs in one transaction."),
-            P::opt("databaseFile", K::String, "Accepted for compatibility (DuckDB); use `url`.")
+            P::opt("databaseFile", K::String, "Accepted for compatibility (DuckDB); use `url`."),
+            P::opt("inputFiles", K::MapOrString, "Files to create in the task's working directory first: name → content or `kestra:///` URI. On DuckDB, relative file paths in the SQL are found there (reads through `file_search_path`, `COPY … TO` relative paths rewritten)."),
+            P::opt("outputFiles", K::StringOrList, "Globs of files of the working directory to keep in internal storage after the SQL ran; output `outputFiles`.")
         )
     };
 }
@@ -1315,6 +1345,96 @@ spec!(
             "Fail when `gitDirectory` is not in the repository. Default true."
         )
     )
+);
+
+// Internal storage tasks (`storage_tasks.rs`).
+spec!(
+    STORAGE_WRITE,
+    "io.kestra.plugin.core.storage.Write",
+    [],
+    "Writes `content` to a new file of internal storage; outputs `uri`.",
+    [
+        P::req("content", K::Any, "The text to write."),
+        P::opt(
+            "extension",
+            K::String,
+            "The file's extension. Default `.ion`."
+        ),
+    ]
+);
+spec!(
+    STORAGE_SPLIT,
+    "io.kestra.plugin.core.storage.Split",
+    ["io.kestra.core.tasks.storages.Split"],
+    "Splits a file of internal storage at line ends; outputs `uris`. Set one of `bytes`, `rows`, `partitions`, `regexPattern`.",
+    [
+        P::req("from", K::String, "The `kestra:///` URI of the file."),
+        P::opt(
+            "bytes",
+            K::Any,
+            "Pieces of at most this size (`10MB`, `200KB` or bytes)."
+        ),
+        P::opt("rows", K::Int, "Pieces of at most this many lines."),
+        P::opt(
+            "partitions",
+            K::Int,
+            "This many pieces, lines dealt in turn."
+        ),
+        P::opt(
+            "regexPattern",
+            K::String,
+            "One piece per value of the regex's first group."
+        ),
+        P::opt(
+            "separator",
+            K::String,
+            "Written after each line. Default a newline."
+        ),
+    ]
+);
+spec!(
+    STORAGE_CONCAT,
+    "io.kestra.plugin.core.storage.Concat",
+    ["io.kestra.core.tasks.storages.Concat"],
+    "Concatenates files of internal storage into one; outputs `uri`.",
+    [
+        P::req(
+            "files",
+            K::Any,
+            "`kestra:///` URIs: a list, or a JSON list as a string."
+        ),
+        P::opt("separator", K::String, "Written between files."),
+        P::opt(
+            "extension",
+            K::String,
+            "The new file's extension. Default `.tmp`."
+        ),
+    ]
+);
+spec!(
+    STORAGE_SIZE,
+    "io.kestra.plugin.core.storage.Size",
+    ["io.kestra.core.tasks.storages.Size"],
+    "The size in bytes of a file of internal storage; outputs `size`.",
+    [P::req(
+        "uri",
+        K::String,
+        "The `kestra:///` URI of the file."
+    ),]
+);
+spec!(
+    STORAGE_DELETE,
+    "io.kestra.plugin.core.storage.Delete",
+    ["io.kestra.core.tasks.storages.Delete"],
+    "Deletes a file of internal storage; outputs `uri` and `deleted`.",
+    [
+        P::req("uri", K::String, "The `kestra:///` URI of the file."),
+        P::opt(
+            "errorOnMissing",
+            K::Bool,
+            "Fail when the file does not exist. Default false."
+        ),
+    ]
 );
 
 pub fn catalog() -> Catalog {

@@ -43,6 +43,9 @@ struct QueryProps {
     fetch: Option<bool>,
     #[serde(default, deserialize_with = "de::bool_opt")]
     store: Option<bool>,
+    input_files: Option<Value>,
+    #[serde(default, deserialize_with = "de::string_list")]
+    output_files: Vec<String>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -141,9 +144,30 @@ pub async fn query(ctx: &TaskContext) -> Result<Outputs, TaskError> {
     };
     let target = p.conn.target()?;
     let engine = target.engine();
+    // `inputFiles`/`outputFiles`: the SQL works in the task's own folder. The process's
+    // current directory is never changed (other tasks run in this process at the same time):
+    // DuckDB finds relative paths it reads through the connection's `file_search_path`, and the
+    // relative targets of `COPY … TO` are made absolute.
+    let folder = if p.input_files.is_some() || !p.output_files.is_empty() {
+        let files = serde_json::json!({ "inputFiles": p.input_files.clone() });
+        let script: crate::scripts::ScriptProps = serde_json::from_value(files)
+            .map_err(|e| TaskError::Props(format!("`inputFiles`: {e}")))?;
+        crate::scripts::prepare_dir(ctx, &script).await?;
+        Some(ctx.working_dir.clone())
+    } else {
+        None
+    };
     let statements = sql::split(&p.sql);
     let mut plans = Vec::with_capacity(statements.len());
     for s in &statements {
+        let mut s = s.clone();
+        if let Some(dir) = &folder
+            && engine == weir_warehouse::Engine::DuckDb
+            && let Some(text) = absolute_copy_target(&s.text, dir)
+        {
+            s.text = text;
+        }
+        let s = &s;
         let plan = sql::plan(&s.text, engine);
         let local = match &plan {
             Plan::CopyFrom { source, .. } => Some(local_copy(ctx, source).await?),
@@ -154,8 +178,18 @@ pub async fn query(ctx: &TaskContext) -> Result<Outputs, TaskError> {
     ctx.log
         .info(&format!("running {} statement(s) on {target}", plans.len()));
     let log = ctx.log.clone();
+    let search_path = folder.clone();
     let result = tokio::task::spawn_blocking(move || -> Result<(u64, Option<weir_warehouse::Rows>), TaskError> {
         let mut w = weir_warehouse::connect(&target).map_err(warehouse_err)?;
+        if let Some(dir) = &search_path
+            && engine == weir_warehouse::Engine::DuckDb
+        {
+            w.execute(&format!(
+                "SET file_search_path = '{}'",
+                dir.to_string_lossy().replace('\'', "''")
+            ))
+            .map_err(warehouse_err)?;
+        }
         let n = plans.len();
         // One transaction over every statement. DuckDB checks conflicts optimistically: a
         // transaction that collides with a concurrent one (two executions creating the same
@@ -261,7 +295,27 @@ pub async fn query(ctx: &TaskContext) -> Result<Outputs, TaskError> {
             out.insert("size".into(), affected.into());
         }
     }
+    if let Some(dir) = &folder {
+        let files = crate::scripts::collect_outputs(ctx, dir, &p.output_files)?;
+        out.insert("outputFiles".into(), Value::Object(files));
+    }
     Ok(out)
+}
+
+/// A DuckDB `COPY … TO '<relative path>'` with the path made absolute under `dir`; `None` when
+/// the statement is no such COPY (or its target is absolute, a URL or `/dev/stdout`).
+fn absolute_copy_target(stmt: &str, dir: &std::path::Path) -> Option<String> {
+    static COPY_TO: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"(?is)^\s*COPY\b.*?\bTO\s+'((?:[^']|'')*)'").expect("valid regex")
+    });
+    let caps = COPY_TO.captures(stmt)?;
+    let m = caps.get(1)?;
+    let path = m.as_str().replace("''", "'");
+    if path.is_empty() || path.starts_with('/') || path.contains("://") {
+        return None;
+    }
+    let full = dir.join(&path).to_string_lossy().replace('\'', "''");
+    Some(format!("{}{full}{}", &stmt[..m.start()], &stmt[m.end()..]))
 }
 
 #[derive(Deserialize)]
@@ -456,4 +510,27 @@ pub async fn copy_out(ctx: &TaskContext) -> Result<Outputs, TaskError> {
     out.insert("uri".into(), uri.into());
     out.insert("rowCount".into(), rows.into());
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    #[test]
+    fn relative_copy_targets_are_made_absolute_in_the_task_folder() {
+        let dir = Path::new("/w/run 1");
+        assert_eq!(
+            absolute_copy_target("COPY t TO 'out.csv' (HEADER)", dir).as_deref(),
+            Some("COPY t TO '/w/run 1/out.csv' (HEADER)")
+        );
+        assert_eq!(
+            absolute_copy_target("copy (select 1) to 'sub/o''k.parquet'", dir).as_deref(),
+            Some("copy (select 1) to '/w/run 1/sub/o''k.parquet'")
+        );
+        assert_eq!(absolute_copy_target("COPY t TO '/abs/out.csv'", dir), None);
+        assert_eq!(absolute_copy_target("COPY t TO 's3://b/k.csv'", dir), None);
+        assert_eq!(absolute_copy_target("COPY t FROM 'in.csv'", dir), None);
+        assert_eq!(absolute_copy_target("SELECT 'TO ''x'''", dir), None);
+    }
 }

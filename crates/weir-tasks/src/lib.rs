@@ -20,6 +20,7 @@ mod kv;
 pub mod registry;
 mod s3;
 mod scripts;
+mod storage_tasks;
 
 pub use context::{HttpClient, Logger, TaskContext};
 pub use registry::{Behavior, Flowable, TaskType, lookup};

@@ -10,6 +10,7 @@ use crate::catalog::*;
 use crate::context::TaskContext;
 use crate::{bigquery, gcs};
 use crate::{TaskError, TaskResult, core, dbt_cli, git, http, jdbc, kv, s3, scripts};
+use crate::storage_tasks;
 use futures::future::BoxFuture;
 use weir_flow::TaskSpec;
 
@@ -79,6 +80,10 @@ async fn python_script(ctx: &TaskContext) -> Result<TaskResult, TaskError> {
     scripts::script(ctx, "script.py", &[python.as_str()]).await
 }
 
+async fn node_script(ctx: &TaskContext) -> Result<TaskResult, TaskError> {
+    scripts::script(ctx, "script.js", &["node"]).await
+}
+
 async fn shell_script(ctx: &TaskContext) -> Result<TaskResult, TaskError> {
     scripts::script(ctx, "script.sh", &["/bin/sh"]).await
 }
@@ -127,6 +132,13 @@ pub static REGISTRY: &[TaskType] = &[
     t(&SHELL_SCRIPT, run_async!(shell_script)),
     t(&PYTHON_COMMANDS, run_async!(scripts::commands)),
     t(&PYTHON_SCRIPT, run_async!(python_script)),
+    t(&NODE_COMMANDS, run_async!(scripts::commands)),
+    t(&NODE_SCRIPT, run_async!(node_script)),
+    t(&STORAGE_WRITE, run_sync!(storage_tasks::write)),
+    t(&STORAGE_SPLIT, run_sync!(storage_tasks::split)),
+    t(&STORAGE_CONCAT, run_sync!(storage_tasks::concat)),
+    t(&STORAGE_SIZE, run_sync!(storage_tasks::size)),
+    t(&STORAGE_DELETE, run_sync!(storage_tasks::delete)),
     t(&S3_UPLOAD, run_async!(s3::upload)),
     t(&S3_DOWNLOAD, run_async!(s3::download)),
     t(&S3_LIST, run_async!(s3::list)),

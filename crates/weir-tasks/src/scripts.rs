@@ -36,6 +36,9 @@ pub(crate) struct ScriptProps {
     runner: Option<String>,
     docker: Option<Value>,
     namespace_files: Option<Value>,
+    /// Python packages for `scripts.python.*`: installed into a cached virtual environment.
+    #[serde(default, deserialize_with = "de::string_list")]
+    dependencies: Vec<String>,
 }
 
 const STDERR_TAIL: usize = 10;
@@ -419,8 +422,26 @@ async fn run_process(
     warn_about_runner(ctx, p);
     prepare_dir(ctx, p).await?;
     let dir = &ctx.working_dir;
-    let mut cmd = Command::new(&argv[0]);
+    // With `dependencies`, the cached virtual environment comes first on PATH, so `python`,
+    // `python3` and `pip` (and the packages' own commands) are the environment's.
+    let mut program = std::path::PathBuf::from(&argv[0]);
+    let mut venv_env: Vec<(&str, std::ffi::OsString)> = Vec::new();
+    if !p.dependencies.is_empty() {
+        let venv = python_env(ctx, &p.dependencies).await?;
+        let bin = venv.join("bin");
+        let path = std::env::var_os("PATH").unwrap_or_default();
+        let joined =
+            std::env::join_paths(std::iter::once(bin.clone()).chain(std::env::split_paths(&path)))
+                .map_err(|e| TaskError::Failed(format!("could not set PATH: {e}")))?;
+        if matches!(argv[0].as_str(), "python" | "python3") {
+            program = bin.join("python");
+        }
+        venv_env.push(("PATH", joined));
+        venv_env.push(("VIRTUAL_ENV", venv.into_os_string()));
+    }
+    let mut cmd = Command::new(&program);
     cmd.args(&argv[1..])
+        .envs(venv_env)
         .current_dir(dir)
         .env("WORKING_DIR", dir)
         .stdin(Stdio::null())
@@ -527,7 +548,7 @@ async fn run_process(
     })
 }
 
-fn collect_outputs(
+pub(crate) fn collect_outputs(
     ctx: &TaskContext,
     dir: &Path,
     globs: &[String],
@@ -563,9 +584,233 @@ fn collect_outputs(
     Ok(out)
 }
 
+/// A stable 64-bit FNV-1a hash, as 16 hex digits: the cache key of a dependency set.
+fn fnv_hex(text: &str) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in text.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{h:016x}")
+}
+
+/// The cache folder's name for a set of dependencies: the same set in any order (and with
+/// repeats) is the same environment; the interpreter is part of the key.
+fn dependency_key(python: &str, deps: &[String]) -> String {
+    let mut set: Vec<&str> = deps
+        .iter()
+        .map(|d| d.trim())
+        .filter(|d| !d.is_empty())
+        .collect();
+    set.sort_unstable();
+    set.dedup();
+    fnv_hex(&format!("{python}\n{}", set.join("\n")))
+}
+
+const VENV_READY: &str = ".weir-ready";
+
+/// The virtual environment holding `deps`, from `<home>/cache/python/<key>`, created when
+/// missing. An environment is used only once its marker file exists, written after every
+/// package installed; builders of one set take turns through a lock folder, and a folder left
+/// half-built (a crash, a failed install) is removed and built again.
+async fn python_env(ctx: &TaskContext, deps: &[String]) -> Result<std::path::PathBuf, TaskError> {
+    let python = std::env::var(weir_core::env::WEIR_PYTHON).unwrap_or_else(|_| "python3".into());
+    let root = ctx.home.join("cache").join("python");
+    let key = dependency_key(&python, deps);
+    let venv = root.join(&key);
+    let lock = root.join(format!("{key}.lock"));
+    let fail = |what: &str, e: std::io::Error| {
+        TaskError::Failed(format!("{what} `{}` failed: {e}", root.display()))
+    };
+    tokio::fs::create_dir_all(&root)
+        .await
+        .map_err(|e| fail("creating", e))?;
+    let mut waited = false;
+    loop {
+        if venv.join(VENV_READY).is_file() {
+            ctx.log.info(&format!(
+                "using the cached Python environment {} for {}",
+                venv.display(),
+                deps.join(", ")
+            ));
+            return Ok(venv);
+        }
+        match std::fs::create_dir(&lock) {
+            Ok(()) => break,
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                let holder = std::fs::read_to_string(lock.join("pid"))
+                    .ok()
+                    .and_then(|t| t.trim().parse::<i32>().ok());
+                let alive = holder.is_none_or(|pid| {
+                    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok()
+                });
+                if !alive {
+                    let _ = std::fs::remove_dir_all(&lock);
+                    continue;
+                }
+                if !waited {
+                    ctx.log
+                        .info("waiting for another task installing the same Python dependencies");
+                    waited = true;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            }
+            Err(e) => return Err(fail("locking a folder in", e)),
+        }
+    }
+    let _ = std::fs::write(lock.join("pid"), std::process::id().to_string());
+    let built = build_python_env(ctx, &python, &venv, deps).await;
+    let _ = std::fs::remove_dir_all(&lock);
+    built.map(|()| venv)
+}
+
+async fn build_python_env(
+    ctx: &TaskContext,
+    python: &str,
+    venv: &Path,
+    deps: &[String],
+) -> Result<(), TaskError> {
+    if venv.exists() {
+        // Half-built by an earlier attempt: never used, built again.
+        let _ = tokio::fs::remove_dir_all(venv).await;
+    }
+    let started = std::time::Instant::now();
+    let uv = which("uv");
+    let venv_text = venv.to_string_lossy().to_string();
+    let (create, install): (Vec<String>, Vec<String>) = match &uv {
+        Some(uv) => {
+            let uv = uv.to_string_lossy().to_string();
+            (
+                vec![
+                    uv.clone(),
+                    "venv".into(),
+                    "--quiet".into(),
+                    "--python".into(),
+                    python.into(),
+                    venv_text.clone(),
+                ],
+                [
+                    uv,
+                    "pip".into(),
+                    "install".into(),
+                    "--python".into(),
+                    format!("{venv_text}/bin/python"),
+                ]
+                .into_iter()
+                .chain(deps.iter().cloned())
+                .collect(),
+            )
+        }
+        None => (
+            vec![python.into(), "-m".into(), "venv".into(), venv_text.clone()],
+            [
+                format!("{venv_text}/bin/python"),
+                "-m".into(),
+                "pip".into(),
+                "install".into(),
+                "--disable-pip-version-check".into(),
+                "--no-input".into(),
+                "--retries".into(),
+                "1".into(),
+                "--timeout".into(),
+                "15".into(),
+            ]
+            .into_iter()
+            .chain(deps.iter().cloned())
+            .collect(),
+        ),
+    };
+    ctx.log.info(&format!(
+        "installing Python dependencies {} into {} with {}",
+        deps.join(", "),
+        venv.display(),
+        if uv.is_some() { "uv" } else { "pip" }
+    ));
+    let result = async {
+        run_quiet(&create)
+            .await
+            .map_err(|e| format!("creating the virtual environment failed: {e}"))?;
+        run_quiet(&install).await.map_err(|e| {
+            format!(
+                "{} could not install the Python dependencies {}: {e}",
+                if uv.is_some() { "uv" } else { "pip" },
+                deps.join(", ")
+            )
+        })
+    }
+    .await;
+    if let Err(message) = result {
+        let _ = tokio::fs::remove_dir_all(venv).await;
+        ctx.log.error(&message);
+        return Err(TaskError::Failed(message));
+    }
+    tokio::fs::write(venv.join(VENV_READY), deps.join("\n"))
+        .await
+        .map_err(|e| {
+            TaskError::Failed(format!("marking `{}` ready failed: {e}", venv.display()))
+        })?;
+    ctx.log.info(&format!(
+        "installed Python dependencies in {:.1} s",
+        started.elapsed().as_secs_f64()
+    ));
+    Ok(())
+}
+
+/// Runs a command to its end; on failure, the error is its stderr's last lines (pip's reason).
+async fn run_quiet(argv: &[String]) -> Result<(), String> {
+    let out = Command::new(&argv[0])
+        .args(&argv[1..])
+        .stdin(Stdio::null())
+        .kill_on_drop(true)
+        .output()
+        .await
+        .map_err(|e| format!("could not start `{}`: {e}", argv[0]))?;
+    if out.status.success() {
+        return Ok(());
+    }
+    let text = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = text
+        .lines()
+        .map(str::trim_end)
+        .filter(|l| !l.trim().is_empty())
+        .collect();
+    let tail = lines[lines.len().saturating_sub(6)..].join("\n  ");
+    Err(match out.status.code() {
+        Some(c) => format!("`{}` exited with code {c}:\n  {tail}", argv[0]),
+        None => format!("`{}` was killed:\n  {tail}", argv[0]),
+    })
+}
+
+/// The path of a command found on PATH.
+fn which(name: &str) -> Option<std::path::PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[test]
+    fn a_dependency_set_is_keyed_by_its_sorted_contents() {
+        let a = dependency_key("python3", &["pandas".into(), "requests==2.31".into()]);
+        let b = dependency_key(
+            "python3",
+            &["requests==2.31".into(), " pandas".into(), "pandas".into()],
+        );
+        assert_eq!(a, b);
+        assert_ne!(a, dependency_key("python3", &["pandas".into()]));
+        assert_ne!(
+            a,
+            dependency_key(
+                "/usr/bin/python3.12",
+                &["pandas".into(), "requests==2.31".into()]
+            )
+        );
+        assert_eq!(a.len(), 16);
+    }
+
 
     fn globs(p: &[&str]) -> PathGlobs {
         PathGlobs::new(

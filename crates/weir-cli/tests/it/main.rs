@@ -8,6 +8,7 @@
 mod bigquery;
 mod buckets;
 mod common;
+mod core_tasks;
 mod corpus;
 mod crash;
 mod dbt;
