@@ -187,6 +187,11 @@ pub enum ExecutionsCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Continue a PAUSED execution in this process, past its Pause task.
+    Resume {
+        /// The execution id, or a unique prefix of it.
+        id: String,
+    },
     /// Print the logs of an execution.
     Logs {
         id: String,

@@ -439,11 +439,119 @@ fn run(home: &Path, args: RunArgs) -> Result<u8> {
             ex.id
         );
     }
+    say_if_paused(ex);
     if args.json {
         emit_json(&execution_json(&*h.store, &ex.id)?);
     } else {
         emit(&format!("{}\n", ex.id));
     }
+    Ok(if ex.state.is_failure() { 1 } else { 0 })
+}
+
+/// A paused execution is not a failure (exit 0); the user is told how to go on.
+fn say_if_paused(ex: &weir_store::ExecutionRecord) {
+    if ex.state == State::Paused {
+        eprintln!(
+            "{} resume it with `weir executions resume {}`",
+            paint("1;35", "paused:"),
+            ex.id
+        );
+    }
+}
+
+/// `weir executions resume`: a PAUSED execution continues in this process from its stored
+/// task runs, past the Pause task that stopped it.
+fn resume(h: &Home, id: &str) -> Result<u8> {
+    let store = &*h.store;
+    let id = resolve_execution(store, id)?;
+    let ex = store
+        .get_execution(&id)?
+        .ok_or_else(|| user_error(format!("no execution `{id}`")))?;
+    if ex.state != State::Paused {
+        return Err(user_error_hint(
+            format!(
+                "execution {id} is {}, not PAUSED; nothing to resume",
+                ex.state
+            ),
+            "only an execution stopped by a Pause task can be resumed; `weir executions list --state PAUSED` lists them",
+        ));
+    }
+    if let Some(o) = ex.owner.filter(|o| weir_engine::is_alive(o.pid, o.start)) {
+        return Err(user_error_hint(
+            format!(
+                "execution {id} is paused for a set time by weir process {}",
+                o.pid
+            ),
+            "it resumes by itself when its `pauseDuration` ends",
+        ));
+    }
+    let flow_record = store
+        .get_flow(&ex.namespace, &ex.flow_id, Some(ex.flow_revision))?
+        .ok_or_else(|| {
+            user_error(format!(
+                "revision {} of flow `{}.{}` is no longer stored; execution {id} cannot resume",
+                ex.flow_revision, ex.namespace, ex.flow_id
+            ))
+        })?;
+    let catalog = catalog();
+    let file = format!(
+        "{}.{} (revision {})",
+        ex.namespace, ex.flow_id, ex.flow_revision
+    );
+    let flow = weir_flow::parse_flow(&file, &flow_record.source, &catalog)
+        .map_err(|d| user_error(format!("flow `{file}` no longer validates: {}", d[0])))?;
+    let record = store
+        .resume_execution(&id, Some(weir_engine::current_owner()))?
+        .ok_or_else(|| user_error(format!("execution {id} was resumed by someone else")))?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("could not start the async runtime")?;
+    let (cancel_tx, cancel_rx) = tokio::sync::watch::channel(false);
+    let (events_tx, events_rx) = tokio::sync::mpsc::unbounded_channel();
+    let engine = Engine::new(EngineConfig {
+        store: h.store.clone(),
+        storage: h.storage.clone(),
+        catalog: catalog.clone(),
+        work_root: h.work.clone(),
+        home: h.root.clone(),
+        events: Some(events_tx.clone()),
+        cancel: cancel_rx,
+    });
+    let started = std::time::Instant::now();
+    let outcome = runtime.block_on(async {
+        tokio::spawn(watch_signals(cancel_tx));
+        let view = tokio::spawn(crate::commands::live::show(events_rx));
+        let out = engine.run_claimed(Arc::new(flow), record).await;
+        drop(events_tx);
+        engine.wait_detached().await;
+        drop(engine);
+        let _ = view.await;
+        out
+    })?;
+    runtime.shutdown_timeout(std::time::Duration::from_millis(100));
+    let ex = &outcome.execution;
+    log_stop_signal(store, ex);
+    let runs = store.task_runs(&ex.id)?;
+    eprintln!();
+    eprint!("{}", task_table(&runs));
+    eprintln!(
+        "\nexecution {} {} in {} after resuming ({}, flow {}.{} revision {})",
+        ex.id,
+        state_color(ex.state),
+        weir_core::format_duration(started.elapsed()),
+        plural(runs.len(), "task"),
+        ex.namespace,
+        ex.flow_id,
+        ex.flow_revision
+    );
+    if let Some(f) = &outcome.failure
+        && ex.state.is_failure()
+    {
+        eprintln!("{} {f}", paint("1;31", "error:"));
+    }
+    say_if_paused(ex);
+    emit(&format!("{}\n", ex.id));
     Ok(if ex.state.is_failure() { 1 } else { 0 })
 }
 
@@ -721,6 +829,7 @@ fn executions(home: &Path, cmd: ExecutionsCommand) -> Result<u8> {
                 ));
             }
         }
+        ExecutionsCommand::Resume { id } => return resume(&h, &id),
         ExecutionsCommand::Show { id, json } => {
             let id = resolve_execution(store, &id)?;
             let v = execution_json(store, &id)?;

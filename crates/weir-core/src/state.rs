@@ -21,10 +21,12 @@ pub enum State {
     Skipped,
     /// A failed or killed execution put back in the queue to run again.
     Restarted,
+    /// Stopped at a `Pause` task until it is resumed (or its pause duration ends).
+    Paused,
 }
 
 impl State {
-    pub const ALL: [State; 11] = [
+    pub const ALL: [State; 12] = [
         State::Created,
         State::Queued,
         State::Running,
@@ -36,6 +38,7 @@ impl State {
         State::Cancelled,
         State::Skipped,
         State::Restarted,
+        State::Paused,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -51,6 +54,7 @@ impl State {
             State::Cancelled => "CANCELLED",
             State::Skipped => "SKIPPED",
             State::Restarted => "RESTARTED",
+            State::Paused => "PAUSED",
         }
     }
 
@@ -81,10 +85,12 @@ impl State {
     /// The worse of two terminal states, used to roll child states up into a parent.
     pub fn worst(self, other: State) -> State {
         fn rank(s: State) -> u8 {
+            // A pause stops the branches around it, but a failure beside it still wins.
             match s {
-                State::Killed => 6,
-                State::Failed => 5,
-                State::Cancelled => 4,
+                State::Killed => 7,
+                State::Failed => 6,
+                State::Cancelled => 5,
+                State::Paused => 4,
                 State::Warning => 3,
                 State::Success => 2,
                 State::Skipped => 1,
@@ -122,5 +128,8 @@ mod tests {
         assert_eq!(State::Success.worst(State::Warning), State::Warning);
         assert_eq!(State::Failed.worst(State::Warning), State::Failed);
         assert_eq!(State::Skipped.worst(State::Success), State::Success);
+        assert_eq!(State::Warning.worst(State::Paused), State::Paused);
+        assert_eq!(State::Paused.worst(State::Failed), State::Failed);
+        assert!(!State::Paused.is_terminated() && !State::Paused.is_failure());
     }
 }

@@ -10,6 +10,8 @@ use weir_template::Context;
 pub struct Scope {
     pub values: Vec<String>,
     pub parent_run: Option<String>,
+    /// The folder a WorkingDirectory task shares with the tasks under it.
+    pub working_dir: Option<Arc<std::path::PathBuf>>,
 }
 
 impl Scope {
@@ -23,6 +25,7 @@ impl Scope {
         Scope {
             values,
             parent_run: Some(parent_run.to_string()),
+            working_dir: self.working_dir.clone(),
         }
     }
 }

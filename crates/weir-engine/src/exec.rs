@@ -19,6 +19,8 @@ use weir_tasks::registry::Runner;
 use weir_tasks::{Behavior, Flowable, Logger, TaskContext, TaskError};
 use weir_template::Context;
 
+mod flowables;
+
 struct Exec {
     engine: Engine,
     flow: Arc<Flow>,
@@ -336,6 +338,17 @@ async fn run_body(exec: Arc<Exec>, start: Start) -> Result<Outcome, EngineError>
 
     let root = Scope::default();
     let mut state = exec.run_list(&flow.tasks, &root).await;
+    if state == State::Paused && !exec.is_killed() {
+        // `errors` and `finally` wait for the real end, after a resume.
+        exec.log.info(&format!(
+            "paused: resume it with `weir executions resume {id}` or POST /api/v1/executions/{id}/resume"
+        ));
+        let outcome = exec.finish(State::Paused, None).await;
+        // A worker lets go of it: whoever resumes it (a worker, `weir executions resume`)
+        // takes it then.
+        inner.store.release_execution(&id)?;
+        return outcome;
+    }
     if state.is_failure() && !exec.is_killed() && !flow.errors.is_empty() {
         let errors_state = exec.run_list(&flow.errors, &root).await;
         state = state.worst(errors_state);
@@ -477,7 +490,7 @@ impl Exec {
         mut failure: Option<String>,
     ) -> Result<Outcome, EngineError> {
         let inner = &self.engine.inner;
-        if !state.is_failure() && !self.flow.outputs.is_empty() {
+        if !state.is_failure() && state != State::Paused && !self.flow.outputs.is_empty() {
             let ctx = self.context(&Scope::default(), None);
             let mut outs = Map::new();
             for o in &self.flow.outputs {
@@ -545,7 +558,8 @@ impl Exec {
                 }
                 let st = self.run_task(task, scope).await;
                 acc = acc.worst(st);
-                if st.is_failure() {
+                // A pause stops the list too: what follows runs when the execution resumes.
+                if st.is_failure() || st == State::Paused {
                     break;
                 }
             }
@@ -854,7 +868,11 @@ impl Exec {
         let started = Instant::now();
         let mut attempt = first_attempt;
         loop {
-            let working_dir = inner.work_root.join(format!("{}-{attempt}", run.id));
+            // Under a WorkingDirectory, every attempt of every task uses its folder.
+            let shared = scope.working_dir.as_deref().cloned();
+            let working_dir = shared
+                .clone()
+                .unwrap_or_else(|| inner.work_root.join(format!("{}-{attempt}", run.id)));
             let wd = working_dir.to_string_lossy().to_string();
             let info = TaskRunInfo {
                 id: &run.id,
@@ -891,7 +909,7 @@ impl Exec {
                         home: inner.home.clone(),
                     };
                     let r = self.attempt(runner, task, &tctx).await;
-                    if working_dir.exists() {
+                    if shared.is_none() && working_dir.exists() {
                         let _ = tokio::fs::remove_dir_all(&working_dir).await;
                     }
                     r
@@ -1150,6 +1168,27 @@ impl Exec {
     /// One ForEach iteration. After a failure no new iteration starts; running ones finish.
     fn iteration<'a>(
         self: &'a Arc<Self>,
+            Flowable::WorkingDirectory => {
+                return self.run_working_directory(task, run, scope).await;
+            }
+            Flowable::Pause => return self.run_pause(task, run, scope).await,
+            Flowable::Dag => match self.run_dag(task, run, scope).await {
+                Ok(s) => s,
+                Err(e) => return (State::Failed, Some(e)),
+            },
+            Flowable::AllowFailure => {
+                let st = self
+                    .run_list(task.branch("tasks").unwrap_or_default(), &child_scope)
+                    .await;
+                if st.is_failure() && st != State::Killed {
+                    State::Warning
+                } else {
+                    st
+                }
+            }
+            Flowable::ForEachItem => {
+                return self.run_for_each_item(task, run, scope).await;
+            }
         children: &'a [Task],
         scope: &'a Scope,
         failed: &'a AtomicBool,
@@ -1216,97 +1255,14 @@ impl Exec {
             Ok(p) => p,
             Err(e) => return (State::Failed, Some(e)),
         };
-        let text = |k: &str| props.get(k).map(|v| weir_tasks::de::scalar_text(v.clone()));
-        let flag = |k: &str, default: bool| match props.get(k) {
-            Some(Value::Bool(b)) => *b,
-            Some(Value::String(s)) => s == "true",
-            _ => default,
-        };
-        let (ns, flow_id) = (
-            text("namespace").unwrap_or_default(),
-            text("flowId").unwrap_or_default(),
-        );
-        let revision = props.get("revision").and_then(|v| {
-            v.as_i64()
-                .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
-        });
-        let store = &self.engine.inner.store;
-        let record = match store.get_flow(&ns, &flow_id, revision) {
-            Ok(Some(r)) => r,
-            Ok(None) => {
-                return (
-                    State::Failed,
-                    Some(format!(
-                        "flow `{ns}.{flow_id}` is not deployed; deploy it with `weir flows deploy FILE`"
-                    )),
-                );
-            }
-            Err(e) => return (State::Failed, Some(e.to_string())),
-        };
-        let file = format!("{ns}.{flow_id} (revision {})", record.revision);
-        let child = match weir_flow::parse_flow(&file, &record.source, &self.engine.inner.catalog) {
-            Ok(f) => f,
-            Err(diags) => {
-                return (
-                    State::Failed,
-                    Some(format!("flow `{ns}.{flow_id}` is invalid: {}", diags[0])),
-                );
-            }
-        };
-        let given: Vec<(String, String)> = props
-            .get("inputs")
-            .and_then(Value::as_object)
-            .map(|m| {
-                m.iter()
-                    .map(|(k, v)| (k.clone(), weir_tasks::de::scalar_text(v.clone())))
-                    .collect()
-            })
-            .unwrap_or_default();
-        let inputs = match weir_flow::resolve_inputs(&child, &given) {
-            Ok(i) => i,
-            Err(errors) => {
-                return (
-                    State::Failed,
-                    Some(format!(
-                        "inputs of subflow `{ns}.{flow_id}`: {}",
-                        errors.join("; ")
-                    )),
-                );
-            }
-        };
-        let mut labels: Vec<(String, String)> = if flag("inheritLabels", false) {
-            self.labels
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .clone()
-        } else {
-            Vec::new()
-        };
-        if let Some(Value::Object(m)) = props.get("labels") {
-            labels.extend(
-                m.iter()
-                    .map(|(k, v)| (k.clone(), weir_tasks::de::scalar_text(v.clone()))),
-            );
-        }
-        let req = RunRequest {
-            flow: Arc::new(child),
-            revision: record.revision,
-            inputs,
-            labels,
-            trigger: Value::Null,
-            parent_id: Some(self.id.clone()),
+        drop(ctx);
+        let flag = |k: &str, default: bool| flag(&props, k, default);
+        let (req, ns, flow_id) = match self.subflow_request(&props) {
+            Ok(r) => r,
+            Err(e) => return (State::Failed, Some(e)),
         };
         if !flag("wait", true) {
-            let engine = self.engine.clone();
-            let handle = tokio::spawn(async move {
-                let _ = Box::pin(engine.execute(req)).await;
-            });
-            self.engine
-                .inner
-                .detached
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .push(handle);
+            self.spawn_detached(req);
             self.store_outputs(
                 task,
                 run,
@@ -1319,6 +1275,13 @@ impl Exec {
             Ok(o) => o,
             Err(e) => return (State::Failed, Some(e.to_string())),
         };
+        let (ns, flow_id) = (
+            text("namespace").unwrap_or_default(),
+            text("flowId").unwrap_or_default(),
+        );
+        let revision = props.get("revision").and_then(|v| {
+            v.as_i64()
+                .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
         let child_state = outcome.execution.state;
         let mut outputs = Map::new();
         outputs.insert("executionId".into(), outcome.execution.id.clone().into());
@@ -1347,6 +1310,99 @@ impl Exec {
             None,
         )
     }
+
+    /// Starts a child execution without waiting for it.
+    fn spawn_detached(&self, req: RunRequest) {
+        let engine = self.engine.clone();
+        let handle = tokio::spawn(async move {
+            let _ = Box::pin(engine.execute(req)).await;
+        });
+        self.engine
+            .inner
+            .detached
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(handle);
+    }
+
+    /// The request of a child execution from Subflow's (or ForEachItem's) rendered properties:
+    /// the flow looked up and validated, its inputs typed, its labels. Returns it with the
+    /// flow's namespace and id.
+    fn subflow_request(
+        &self,
+        props: &Map<String, Value>,
+    ) -> Result<(RunRequest, String, String), String> {
+        let text = |k: &str| props.get(k).map(|v| weir_tasks::de::scalar_text(v.clone()));
+        let flag = |k: &str, default: bool| flag(props, k, default);
+        });
+        let store = &self.engine.inner.store;
+        let record = match store.get_flow(&ns, &flow_id, revision) {
+            Ok(Some(r)) => r,
+            Ok(None) => {
+                return Err(format!(
+                    "flow `{ns}.{flow_id}` is not deployed; deploy it with `weir flows deploy FILE`"
+                ));
+            }
+            Err(e) => return Err(e.to_string()),
+        };
+        let file = format!("{ns}.{flow_id} (revision {})", record.revision);
+        let child = match weir_flow::parse_flow(&file, &record.source, &self.engine.inner.catalog) {
+            Ok(f) => f,
+            Err(diags) => {
+                return Err(format!("flow `{ns}.{flow_id}` is invalid: {}", diags[0]));
+            }
+        };
+        let given: Vec<(String, String)> = props
+            .get("inputs")
+            .and_then(Value::as_object)
+            .map(|m| {
+                m.iter()
+                    .map(|(k, v)| (k.clone(), weir_tasks::de::scalar_text(v.clone())))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let inputs = match weir_flow::resolve_inputs(&child, &given) {
+            Ok(i) => i,
+            Err(errors) => {
+                return Err(format!(
+                    "inputs of subflow `{ns}.{flow_id}`: {}",
+                    errors.join("; ")
+                ));
+            }
+        };
+        let mut labels: Vec<(String, String)> = if flag("inheritLabels", false) {
+            self.labels
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone()
+        } else {
+            Vec::new()
+        };
+        if let Some(Value::Object(m)) = props.get("labels") {
+            labels.extend(
+                m.iter()
+                    .map(|(k, v)| (k.clone(), weir_tasks::de::scalar_text(v.clone()))),
+            );
+        }
+        let req = RunRequest {
+            flow: Arc::new(child),
+            revision: record.revision,
+            inputs,
+            labels,
+            trigger: Value::Null,
+            parent_id: Some(self.id.clone()),
+        };
+        Ok((req, ns, flow_id))
+    }
+}
+
+/// A boolean property (`true`, or the text `true`), or its default.
+fn flag(props: &Map<String, Value>, k: &str, default: bool) -> bool {
+    match props.get(k) {
+        Some(Value::Bool(b)) => *b,
+        Some(Value::String(s)) => s == "true",
+        _ => default,
+    }
 }
 
 /// Runs futures with at most `limit` at once; returns the worst state.
@@ -1357,8 +1413,11 @@ fn has_children(kind: Flowable) -> bool {
         | Flowable::Switch
         | Flowable::ForEach
         | Flowable::Parallel
-        | Flowable::Sequential => true,
-        Flowable::Subflow | Flowable::Labels => false,
+        | Flowable::Sequential
+        | Flowable::WorkingDirectory
+        | Flowable::Dag
+        | Flowable::AllowFailure => true,
+        Flowable::Subflow | Flowable::Labels | Flowable::Pause | Flowable::ForEachItem => false,
     }
 }
 

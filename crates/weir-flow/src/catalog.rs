@@ -28,6 +28,9 @@ pub enum PropKind {
     Tasks,
     /// A map from a case value to a list of child tasks (Switch's `cases`).
     TaskCases,
+    /// Dag's `tasks`: a list of `{task, dependsOn}`. The tasks become a branch named after the
+    /// property; the dependencies go in the property `dependsOn` as `{task id: [ids]}`.
+    DagTasks,
 }
 
 impl PropKind {
@@ -47,6 +50,7 @@ impl PropKind {
             PropKind::Any => "any value",
             PropKind::Tasks => "a list of tasks",
             PropKind::TaskCases => "a map of lists of tasks",
+            PropKind::DagTasks => "a list of `task` and `dependsOn` pairs",
         }
     }
 }

@@ -752,6 +752,14 @@ impl<'a> Cx<'a> {
                         ),
                     ),
                 },
+                PropKind::DagTasks => {
+                    let (tasks, deps) = self.dag_tasks(value, p.name, &what, defaults);
+                    props.insert("dependsOn".to_string(), deps);
+                    branches.push(Branch {
+                        name: p.name.to_string(),
+                        tasks,
+                    });
+                }
                 kind => {
                     self.check_kind(value, kind, p.name, &what);
                     self.check_templates_in(Some(value), p.name);
@@ -807,6 +815,117 @@ impl<'a> Cx<'a> {
     }
 
     fn check_kind(&mut self, value: &Node, kind: PropKind, name: &str, what: &str) {
+    /// Dag's `tasks`: each item a `task` and the ids it `dependsOn`. Ids must name tasks of the
+    /// same Dag, and the dependencies must not form a cycle. Returns the tasks and
+    /// `{task id: [ids]}`.
+    fn dag_tasks(
+        &mut self,
+        node: &Node,
+        name: &str,
+        what: &str,
+        defaults: &[(String, bool, Node)],
+    ) -> (Vec<Task>, serde_json::Value) {
+        let Some(items) = node.as_seq() else {
+            self.error(
+                node.pos,
+                format!("`{name}` of {what} must be a list of `task` and `dependsOn` pairs"),
+            );
+            return (Vec::new(), serde_json::Value::Object(JsonMap::new()));
+        };
+        let mut tasks = Vec::new();
+        // (task id, dependencies with where each is written)
+        let mut edges: Vec<(String, Vec<(String, Pos)>)> = Vec::new();
+        for item in items {
+            if item.as_map().is_none() {
+                self.error(
+                    item.pos,
+                    format!(
+                        "each item of `{name}` of {what} must be a map with `task` and `dependsOn`"
+                    ),
+                );
+                continue;
+            }
+            self.unknown_keys(
+                item,
+                &["task", "dependsOn"],
+                &format!("an item of `{name}` of {what}"),
+            );
+            let Some(task_node) = item.get("task") else {
+                self.error(
+                    item.pos,
+                    format!("an item of `{name}` of {what} is missing `task`"),
+                );
+                continue;
+            };
+            self.task_depth += 1;
+            let task = self.task(task_node, defaults);
+            self.task_depth -= 1;
+            let mut deps = Vec::new();
+            match item.get("dependsOn").map(|d| (&d.value, d)) {
+                None | Some((Yaml::Null, _)) => {}
+                Some((Yaml::Seq(ids), _)) => {
+                    for id in ids {
+                        match &id.value {
+                            Yaml::Scalar { text, .. } => deps.push((text.clone(), id.pos)),
+                            _ => self.error(id.pos, "`dependsOn` lists task ids (strings)"),
+                        }
+                    }
+                }
+                Some((_, d)) => self.error(d.pos, "`dependsOn` must be a list of task ids"),
+            }
+            if let Some(task) = task {
+                edges.push((task.id.clone(), deps));
+                tasks.push(task);
+            }
+        }
+        let ids: Vec<&str> = edges.iter().map(|(id, _)| id.as_str()).collect();
+        for (id, deps) in &edges {
+            for (dep, pos) in deps {
+                if !ids.contains(&dep.as_str()) {
+                    match closest(dep, ids.iter().copied()) {
+                        Some(c) => self.error_hint(
+                            *pos,
+                            format!(
+                                "task `{id}` depends on `{dep}`, which is not a task of this Dag"
+                            ),
+                            format!("did you mean `{c}`?"),
+                        ),
+                        None => self.error_hint(
+                            *pos,
+                            format!(
+                                "task `{id}` depends on `{dep}`, which is not a task of this Dag"
+                            ),
+                            "a Dag's tasks can depend only on tasks of the same Dag",
+                        ),
+                    }
+                } else if dep == id {
+                    self.error(*pos, format!("task `{id}` depends on itself"));
+                }
+            }
+        }
+        if let Some((cycle, pos)) = dag_cycle(&edges) {
+            self.error_hint(
+                pos,
+                format!(
+                    "the dependencies of {what} form a cycle: {}",
+                    cycle.join(" → ")
+                ),
+                "a Dag's tasks must not depend on each other in a circle; remove one `dependsOn`",
+            );
+        }
+        let deps = edges
+            .into_iter()
+            .map(|(id, deps)| {
+                let list = deps
+                    .into_iter()
+                    .map(|(d, _)| serde_json::Value::String(d))
+                    .collect();
+                (id, serde_json::Value::Array(list))
+            })
+            .collect();
+        (tasks, serde_json::Value::Object(deps))
+    }
+
         let json = value.to_json();
         let templated = json.as_str().is_some_and(is_template);
         let ok = match kind {
@@ -845,7 +964,7 @@ impl<'a> Cx<'a> {
                         .is_some_and(|m| m.values().all(|x| !x.is_array() && !x.is_object()))
             }
             PropKind::MapOrString => json.is_object() || json.is_string(),
-            PropKind::Any | PropKind::Tasks | PropKind::TaskCases => true,
+            PropKind::Any | PropKind::Tasks | PropKind::TaskCases | PropKind::DagTasks => true,
         };
         // A list of strings with one bad item: point at the item, not the list.
         if !ok
@@ -1295,4 +1414,56 @@ fn apply_defaults(
         }
     }
     node
+}
+
+/// A cycle among a Dag's dependencies (ignoring unknown ids and self-loops, reported apart):
+/// its ids, first repeated at the end, and where the edge closing it is written.
+fn dag_cycle(edges: &[(String, Vec<(String, Pos)>)]) -> Option<(Vec<String>, Pos)> {
+    let index: HashMap<&str, usize> = edges
+        .iter()
+        .enumerate()
+        .map(|(i, (id, _))| (id.as_str(), i))
+        .collect();
+    // 0 unvisited, 1 on the current path, 2 done. Iterative, so a long chain cannot overflow.
+    let mut mark = vec![0u8; edges.len()];
+    for start in 0..edges.len() {
+        if mark[start] != 0 {
+            continue;
+        }
+        let mut path: Vec<(usize, usize)> = vec![(start, 0)];
+        mark[start] = 1;
+        while let Some(&mut (node, ref mut next)) = path.last_mut() {
+            let deps = &edges[node].1;
+            if *next >= deps.len() {
+                mark[node] = 2;
+                path.pop();
+                continue;
+            }
+            let (dep, pos) = &deps[*next];
+            *next += 1;
+            let Some(&d) = index.get(dep.as_str()) else {
+                continue;
+            };
+            if d == node {
+                continue;
+            }
+            match mark[d] {
+                0 => {
+                    mark[d] = 1;
+                    path.push((d, 0));
+                }
+                1 => {
+                    let from = path.iter().position(|(n, _)| *n == d).unwrap_or(0);
+                    let mut cycle: Vec<String> = path[from..]
+                        .iter()
+                        .map(|(n, _)| edges[*n].0.clone())
+                        .collect();
+                    cycle.push(edges[d].0.clone());
+                    return Some((cycle, *pos));
+                }
+                _ => {}
+            }
+        }
+    }
+    None
 }

@@ -30,6 +30,10 @@ fn prop_schema(kind: PropKind) -> Value {
         PropKind::TaskCases => {
             json!({"type": "object", "additionalProperties": {"type": "array", "items": {"$ref": "#/$defs/task"}}})
         }
+        PropKind::DagTasks => json!({"type": "array", "items": {
+            "type": "object", "required": ["task"], "additionalProperties": false,
+            "properties": {"task": {"$ref": "#/$defs/task"}, "dependsOn": {"type": "array", "items": {"type": "string"}}}
+        }}),
     }
 }
 

@@ -89,6 +89,12 @@ pub trait Control: Send + Sync + 'static {
     /// Restarts a failed or killed execution: runs that ended well are kept, the others run
     /// again as new attempts.
     fn restart(&self, id: &str) -> Result<ExecutionRecord, ControlError>;
+    /// Resumes a PAUSED execution: back in the queue, a worker continues it past its Pause.
+    fn resume(&self, id: &str) -> Result<ExecutionRecord, ControlError> {
+        Err(ControlError::Invalid(format!(
+            "execution `{id}` cannot be resumed here"
+        )))
+    }
     /// A new execution replaying `id` from task run `task_run_id` (or from the start).
     fn replay(&self, id: &str, task_run_id: Option<&str>) -> Result<ExecutionRecord, ControlError>;
     /// Starts the flow's Webhook trigger whose key is `key`; `variables` become `trigger.*`

@@ -750,6 +750,27 @@ impl Control for Core {
             .ok_or_else(|| not_found(format!("execution `{id}` not found")))
     }
 
+    fn resume(&self, id: &str) -> Result<ExecutionRecord, ControlError> {
+        let e = self
+            .store
+            .get_execution(id)?
+            .ok_or_else(|| not_found(format!("execution `{id}` not found")))?;
+        if let Some(o) = e.owner.filter(|o| weir_engine::is_alive(o.pid, o.start)) {
+            return Err(ControlError::Invalid(format!(
+                "execution `{id}` is paused for a set time by weir process {}; it resumes by itself",
+                o.pid
+            )));
+        }
+        let Some(resumed) = self.store.resume_execution(id, None)? else {
+            return Err(ControlError::Invalid(format!(
+                "execution `{id}` is {}; only a PAUSED execution can be resumed",
+                e.state
+            )));
+        };
+        self.wake.notify_one();
+        Ok(resumed)
+    }
+
     fn replay(&self, id: &str, task_run_id: Option<&str>) -> Result<ExecutionRecord, ControlError> {
         let old = self
             .store

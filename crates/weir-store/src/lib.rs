@@ -158,6 +158,10 @@ pub trait Store: KvStore + LogSink {
     /// Puts a FAILED or KILLED execution back in the queue as RESTARTED, for a worker to run
     /// again from its stored task runs. Returns whether it was restartable.
     fn restart_execution(&self, id: &str) -> Result<bool>;
+    /// Takes a PAUSED execution out of its pause, as RUNNING: owned by `owner` (a process
+    /// resuming it itself), or without one, back in the queue for a worker. Returns the
+    /// execution, or `None` when it is not PAUSED.
+    fn resume_execution(&self, id: &str, owner: Option<Owner>) -> Result<Option<ExecutionRecord>>;
     /// Kills an execution that has not started, or asks the process running it to.
     fn request_kill(&self, id: &str) -> Result<KillOutcome>;
     /// How many executions match (ignoring offset and limit).

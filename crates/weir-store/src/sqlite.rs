@@ -776,6 +776,38 @@ impl Store for SqliteStore {
         Ok(n > 0)
     }
 
+    fn resume_execution(&self, id: &str, owner: Option<Owner>) -> Result<Option<ExecutionRecord>> {
+        let mut conn = self.conn();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(db("resuming an execution"))?;
+        let n = tx
+            .execute(
+                "UPDATE executions SET state = 'RUNNING', owner_pid = ?2, owner_start = ?3,
+                 queued = (?2 IS NULL), seen = ?4, kill_requested = 0
+                 WHERE id = ?1 AND state = 'PAUSED'",
+                params![
+                    id,
+                    owner.map(|o| o.pid),
+                    owner.map(|o| o.start as i64),
+                    ts(Utc::now())
+                ],
+            )
+            .map_err(db("resuming an execution"))?;
+        if n == 0 {
+            return Ok(None);
+        }
+        let record = tx
+            .query_row(
+                &format!("SELECT {EXEC_COLS} FROM executions WHERE id = ?1"),
+                params![id],
+                exec_row,
+            )
+            .map_err(db("resuming an execution"))?;
+        tx.commit().map_err(db("resuming an execution"))?;
+        Ok(Some(record))
+    }
+
     fn request_kill(&self, id: &str) -> Result<KillOutcome> {
         let mut conn = self.conn();
         let tx = conn

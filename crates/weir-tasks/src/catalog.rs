@@ -124,6 +124,110 @@ spec!(
     ),]
 );
 
+spec!(
+    WORKING_DIRECTORY,
+    "io.kestra.plugin.core.flow.WorkingDirectory",
+    ["io.kestra.core.tasks.flows.WorkingDirectory"],
+    "Runs `tasks` in one shared working directory, removed at the end.",
+    [
+        P::req("tasks", K::Tasks, "Tasks sharing the directory."),
+        P::opt(
+            "inputFiles",
+            K::MapOrString,
+            "Files to create first: name → content or kestra:// URI."
+        ),
+        P::opt(
+            "outputFiles",
+            K::StringOrList,
+            "Globs of files to keep as outputs (`outputFiles`)."
+        ),
+        P::opt(
+            "namespaceFiles",
+            K::MapOrString,
+            "Namespace files to copy in (`enabled`, `include`, `exclude`)."
+        ),
+    ]
+);
+spec!(
+    PAUSE,
+    "io.kestra.plugin.core.flow.Pause",
+    ["io.kestra.core.tasks.flows.Pause"],
+    "Pauses the execution until it is resumed, or for `pauseDuration`.",
+    [
+        P::opt(
+            "pauseDuration",
+            K::Duration,
+            "Resume by itself after this long; without it, wait for a resume."
+        ),
+        P::opt("delay", K::Duration, "Older name of `pauseDuration`."),
+        P::opt(
+            "behavior",
+            K::String,
+            "When `pauseDuration` ends: RESUME (default), WARN, FAIL or CANCEL."
+        ),
+        P::opt(
+            "onResume",
+            K::Any,
+            "Inputs asked on resume (accepted, not asked)."
+        ),
+    ]
+);
+spec!(
+    DAG,
+    "io.kestra.plugin.core.flow.Dag",
+    ["io.kestra.core.tasks.flows.Dag"],
+    "Runs each task once the tasks it `dependsOn` have ended.",
+    [
+        P::req("tasks", K::DagTasks, "The tasks, each with `dependsOn`."),
+        P::opt("concurrent", K::Int, "How many run at once; 0 for all."),
+    ]
+);
+spec!(
+    ALLOW_FAILURE,
+    "io.kestra.plugin.core.flow.AllowFailure",
+    ["io.kestra.core.tasks.flows.AllowFailure"],
+    "Runs `tasks`; a failure among them ends this task WARNING and the flow goes on.",
+    [P::req("tasks", K::Tasks, "Tasks allowed to fail."),]
+);
+spec!(
+    FOR_EACH_ITEM,
+    "io.kestra.plugin.core.flow.ForEachItem",
+    ["io.kestra.core.tasks.flows.ForEachItem"],
+    "Splits a file into batches and runs a subflow per batch (`taskrun.items`).",
+    [
+        P::req(
+            "items",
+            K::String,
+            "A kestra:// URI of a file, one item a line."
+        ),
+        P::opt(
+            "batch",
+            K::Map,
+            "`rows` (default 1), `bytes` (e.g. 10MB) or `partitions`."
+        ),
+        P::req("namespace", K::String, "Namespace of the subflow."),
+        P::req("flowId", K::String, "Id of the subflow."),
+        P::opt(
+            "inputs",
+            K::Map,
+            "Inputs of each execution; `taskrun.items` is the batch file."
+        ),
+        P::opt("labels", K::Any, "Labels of each execution."),
+        P::opt("wait", K::Bool, "Wait for the executions. Default true."),
+        P::opt(
+            "transmitFailed",
+            K::Bool,
+            "Fail when one fails (with `wait`). Default true."
+        ),
+        P::opt(
+            "inheritLabels",
+            K::Bool,
+            "Give them this execution's labels."
+        ),
+        P::opt("revision", K::Int, "Revision of the subflow."),
+    ]
+);
+
 // Runnable tasks.
 spec!(
     LOG,
@@ -173,7 +277,7 @@ spec!(
 spec!(
     SLEEP,
     "io.kestra.plugin.core.flow.Sleep",
-    ["io.kestra.core.tasks.flows.Pause"],
+    [],
     "Waits for `duration`.",
     [P::req("duration", K::Duration, "How long to wait."),]
 );

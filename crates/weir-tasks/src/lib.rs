@@ -24,6 +24,7 @@ mod storage_tasks;
 
 pub use context::{HttpClient, Logger, TaskContext};
 pub use registry::{Behavior, Flowable, TaskType, lookup};
+pub use scripts::{collect_shared_outputs, prepare_shared_dir};
 
 pub type Outputs = weir_flow::JsonMap;
 

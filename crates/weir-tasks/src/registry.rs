@@ -26,6 +26,11 @@ pub enum Flowable {
     Sequential,
     Subflow,
     Labels,
+    WorkingDirectory,
+    Pause,
+    Dag,
+    AllowFailure,
+    ForEachItem,
 }
 
 /// One attempt of a runnable task.
@@ -116,6 +121,11 @@ pub static REGISTRY: &[TaskType] = &[
     flowable(&SEQUENTIAL, Flowable::Sequential),
     flowable(&SUBFLOW, Flowable::Subflow),
     flowable(&LABELS, Flowable::Labels),
+    flowable(&WORKING_DIRECTORY, Flowable::WorkingDirectory),
+    flowable(&PAUSE, Flowable::Pause),
+    flowable(&DAG, Flowable::Dag),
+    flowable(&ALLOW_FAILURE, Flowable::AllowFailure),
+    flowable(&FOR_EACH_ITEM, Flowable::ForEachItem),
     t(&LOG, run_sync!(core::log)),
     t(&RETURN, run_sync!(core::return_value)),
     t(&OUTPUT_VALUES, run_sync!(core::output_values)),

@@ -420,6 +420,8 @@ async fn run_process(
     argv: Vec<String>,
 ) -> Result<TaskResult, TaskError> {
     warn_about_runner(ctx, p);
+    // A folder that already exists is shared (WorkingDirectory) or the engine's to remove.
+    let shared = ctx.working_dir.exists();
     prepare_dir(ctx, p).await?;
     let dir = &ctx.working_dir;
     // With `dependencies`, the cached virtual environment comes first on PATH, so `python`,
@@ -534,7 +536,9 @@ async fn run_process(
         return Err(TaskError::Failed(msg));
     }
     let output_files = collect_outputs(ctx, dir, &p.output_files)?;
-    let _ = tokio::fs::remove_dir_all(dir).await;
+    if !shared {
+        let _ = tokio::fs::remove_dir_all(dir).await;
+    }
     let mut out = Outputs::new();
     out.insert("exitCode".into(), code.unwrap_or(0).into());
     out.insert("outputFiles".into(), Value::Object(output_files));
@@ -546,6 +550,21 @@ async fn run_process(
         outputs: out,
         warning: p.warning_on_std_err == Some(true) && !tail.is_empty(),
     })
+}
+
+/// WorkingDirectory's start: its folder (`ctx.working_dir`) created with `inputFiles` and
+/// `namespaceFiles`, as a script task's would be.
+pub async fn prepare_shared_dir(ctx: &TaskContext) -> Result<(), TaskError> {
+    let p: ScriptProps = ctx.props()?;
+    prepare_dir(ctx, &p).await
+}
+
+/// WorkingDirectory's end: the files its `outputFiles` globs match, stored as task files.
+pub fn collect_shared_outputs(
+    ctx: &TaskContext,
+) -> Result<serde_json::Map<String, Value>, TaskError> {
+    let p: ScriptProps = ctx.props()?;
+    collect_outputs(ctx, &ctx.working_dir, &p.output_files)
 }
 
 pub(crate) fn collect_outputs(

@@ -21,6 +21,7 @@ mod dbt_run;
 mod dbt_snapshot;
 mod demo_transform;
 mod engine;
+mod flowables;
 mod gcp;
 mod namespace_files;
 mod pg;

@@ -279,6 +279,24 @@ pub async fn restart_execution(
     .await
 }
 
+#[utoipa::path(post, path = "/api/v1/executions/{executionId}/resume", tag = "Executions",
+    params(("executionId" = String, Path, description = "The execution id")),
+    responses(
+        (status = 200, description = "The execution, back in the queue to continue past its Pause", body = Execution),
+        (status = 404, description = "No such execution", body = ErrorBody),
+        (status = 422, description = "The execution is not PAUSED", body = ErrorBody),
+    ))]
+pub async fn resume_execution(
+    State(st): State<ApiState>,
+    Path(id): Path<String>,
+) -> Result<Json<Execution>, ApiError> {
+    blocking(move || {
+        let rec = st.control.resume(&id)?;
+        shape(&*st.store, &rec).map(Json)
+    })
+    .await
+}
+
 #[utoipa::path(post, path = "/api/v1/executions/{executionId}/replay", tag = "Executions",
     params(("executionId" = String, Path, description = "The execution to replay"),
            ("taskRunId" = Option<String>, Query, description = "The task run to replay from; the start by default")),

@@ -101,6 +101,7 @@ fn routes() -> OpenApiRouter<ApiState> {
         .routes(routes!(executions::get_execution))
         .routes(routes!(executions::kill_execution))
         .routes(routes!(executions::restart_execution))
+        .routes(routes!(executions::resume_execution))
         .routes(routes!(executions::replay_execution))
         .routes(routes!(executions::follow_execution))
         .routes(routes!(executions::download_file))

@@ -60,6 +60,7 @@ pub enum StateType {
     Cancelled,
     Skipped,
     Restarted,
+    Paused,
 }
 
 impl From<State> for StateType {
@@ -76,6 +77,7 @@ impl From<State> for StateType {
             State::Cancelled => StateType::Cancelled,
             State::Skipped => StateType::Skipped,
             State::Restarted => StateType::Restarted,
+            State::Paused => StateType::Paused,
         }
     }
 }
