@@ -1161,13 +1161,6 @@ impl Exec {
             Flowable::Subflow => {
                 return self.run_subflow(task, run, scope).await;
             }
-        };
-        (state, None)
-    }
-
-    /// One ForEach iteration. After a failure no new iteration starts; running ones finish.
-    fn iteration<'a>(
-        self: &'a Arc<Self>,
             Flowable::WorkingDirectory => {
                 return self.run_working_directory(task, run, scope).await;
             }
@@ -1189,6 +1182,13 @@ impl Exec {
             Flowable::ForEachItem => {
                 return self.run_for_each_item(task, run, scope).await;
             }
+        };
+        (state, None)
+    }
+
+    /// One ForEach iteration. After a failure no new iteration starts; running ones finish.
+    fn iteration<'a>(
+        self: &'a Arc<Self>,
         children: &'a [Task],
         scope: &'a Scope,
         failed: &'a AtomicBool,
@@ -1275,13 +1275,6 @@ impl Exec {
             Ok(o) => o,
             Err(e) => return (State::Failed, Some(e.to_string())),
         };
-        let (ns, flow_id) = (
-            text("namespace").unwrap_or_default(),
-            text("flowId").unwrap_or_default(),
-        );
-        let revision = props.get("revision").and_then(|v| {
-            v.as_i64()
-                .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
         let child_state = outcome.execution.state;
         let mut outputs = Map::new();
         outputs.insert("executionId".into(), outcome.execution.id.clone().into());
@@ -1334,6 +1327,13 @@ impl Exec {
     ) -> Result<(RunRequest, String, String), String> {
         let text = |k: &str| props.get(k).map(|v| weir_tasks::de::scalar_text(v.clone()));
         let flag = |k: &str, default: bool| flag(props, k, default);
+        let (ns, flow_id) = (
+            text("namespace").unwrap_or_default(),
+            text("flowId").unwrap_or_default(),
+        );
+        let revision = props.get("revision").and_then(|v| {
+            v.as_i64()
+                .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
         });
         let store = &self.engine.inner.store;
         let record = match store.get_flow(&ns, &flow_id, revision) {

@@ -814,7 +814,6 @@ impl<'a> Cx<'a> {
         })
     }
 
-    fn check_kind(&mut self, value: &Node, kind: PropKind, name: &str, what: &str) {
     /// Dag's `tasks`: each item a `task` and the ids it `dependsOn`. Ids must name tasks of the
     /// same Dag, and the dependencies must not form a cycle. Returns the tasks and
     /// `{task id: [ids]}`.
@@ -926,6 +925,7 @@ impl<'a> Cx<'a> {
         (tasks, serde_json::Value::Object(deps))
     }
 
+    fn check_kind(&mut self, value: &Node, kind: PropKind, name: &str, what: &str) {
         let json = value.to_json();
         let templated = json.as_str().is_some_and(is_template);
         let ok = match kind {
