@@ -949,6 +949,145 @@ spec!(
     )
 );
 
+/// Kestra's GCP properties on BigQuery's Query/Load tasks, which run on the warehouse `url` names.
+macro_rules! bq_job_props {
+    ($($extra:expr),*) => {
+        [
+            $($extra,)*
+            P::opt("url", K::String, "The warehouse BigQuery runs on. Default `WEIR_BIGQUERY_URL`, else `jdbc:duckdb:<home>/bigquery.duckdb`."),
+            P::opt("projectId", K::String, "The GCP project; recorded, a dataset is a schema of the warehouse."),
+            P::opt("serviceAccount", K::String, "Accepted for compatibility (real BigQuery is not reached)."),
+            P::opt("scopes", K::Any, "Accepted for compatibility."),
+            P::opt("impersonatedServiceAccount", K::String, "Accepted for compatibility."),
+            P::opt("location", K::String, "Accepted for compatibility."),
+            P::opt("labels", K::Any, "Accepted for compatibility."),
+            P::opt("retryAuto", K::Any, "Accepted for compatibility."),
+            P::opt("retryReasons", K::Any, "Accepted for compatibility."),
+            P::opt("retryMessages", K::Any, "Accepted for compatibility."),
+            P::opt("dryRun", K::Bool, "Accepted for compatibility."),
+            P::opt("jobTimeout", K::String, "Accepted for compatibility."),
+            P::opt("createDisposition", K::String, "CREATE_IF_NEEDED (default) or CREATE_NEVER."),
+        ]
+    };
+}
+
+spec!(
+    BQ_QUERY,
+    "io.kestra.plugin.gcp.bigquery.Query",
+    [],
+    "Runs BigQuery SQL, rewritten for the warehouse (backquoted names, external tables over `gs://` files, MERGE, BigQuery's functions and types); outputs `jobId`, `rows`/`row`/`uri`/`size`, `destinationTable`.",
+    bq_job_props!(
+        P::req(
+            "sql",
+            K::String,
+            "BigQuery standard SQL; statements separated by `;` run in one transaction."
+        ),
+        P::opt(
+            "fetchType",
+            K::String,
+            "NONE, FETCH_ONE (output `row`), FETCH (output `rows`) or STORE (rows to internal storage, output `uri`)."
+        ),
+        P::opt("fetch", K::Bool, "Deprecated form of `fetchType: FETCH`."),
+        P::opt(
+            "fetchOne",
+            K::Bool,
+            "Deprecated form of `fetchType: FETCH_ONE`."
+        ),
+        P::opt("store", K::Bool, "Deprecated form of `fetchType: STORE`."),
+        P::opt(
+            "destinationTable",
+            K::String,
+            "Write the last query's rows into this table (`project.dataset.table`)."
+        ),
+        P::opt(
+            "writeDisposition",
+            K::String,
+            "With `destinationTable`: WRITE_TRUNCATE, WRITE_APPEND or WRITE_EMPTY (default)."
+        ),
+        P::opt(
+            "dataset",
+            K::String,
+            "Default dataset for `destinationTable`."
+        ),
+        P::opt("legacySql", K::Bool, "Must be false: standard SQL only."),
+        P::opt("priority", K::String, "Accepted for compatibility."),
+        P::opt("useQueryCache", K::Bool, "Accepted for compatibility."),
+        P::opt("useLegacySql", K::Bool, "Accepted for compatibility."),
+        P::opt("allowLargeResults", K::Bool, "Accepted for compatibility."),
+        P::opt("flattenResults", K::Bool, "Accepted for compatibility."),
+        P::opt("clusteringFields", K::Any, "Accepted for compatibility."),
+        P::opt(
+            "timePartitioningField",
+            K::String,
+            "Accepted for compatibility."
+        ),
+        P::opt(
+            "timePartitioningType",
+            K::String,
+            "Accepted for compatibility."
+        ),
+        P::opt(
+            "rangePartitioningField",
+            K::String,
+            "Accepted for compatibility."
+        ),
+        P::opt(
+            "rangePartitioningStart",
+            K::Any,
+            "Accepted for compatibility."
+        ),
+        P::opt(
+            "rangePartitioningEnd",
+            K::Any,
+            "Accepted for compatibility."
+        ),
+        P::opt(
+            "rangePartitioningInterval",
+            K::Any,
+            "Accepted for compatibility."
+        ),
+        P::opt("schemaUpdateOptions", K::Any, "Accepted for compatibility."),
+        P::opt("maximumBytesBilled", K::Any, "Accepted for compatibility."),
+        P::opt("defaultDataset", K::String, "Accepted for compatibility.")
+    )
+);
+
+/// BigQuery's load options, shared by Load and LoadFromGcs.
+macro_rules! bq_load_props {
+    ($from:expr) => {
+        bq_job_props!(
+            $from,
+            P::req("destinationTable", K::String, "The table, `project.dataset.table` or `dataset.table`."),
+            P::opt("format", K::String, "CSV (default), JSON (newline-delimited) or PARQUET; AVRO and ORC are refused on DuckDB."),
+            P::opt("csvOptions", K::Map, "`fieldDelimiter`, `skipLeadingRows`, `quote`, `allowJaggedRows`, `allowQuotedNewLines`, `encoding` (UTF-8)."),
+            P::opt("autodetect", K::Bool, "Detect column names and types (the default without `schema`)."),
+            P::opt("schema", K::Map, "`fields`: a list of `name`/`type` (`mode` accepted)."),
+            P::opt("writeDisposition", K::String, "WRITE_APPEND (default), WRITE_TRUNCATE or WRITE_EMPTY."),
+            P::opt("ignoreUnknownValues", K::Bool, "Ignore values beyond the declared columns."),
+            P::opt("maxBadRecords", K::Int, "Accepted for compatibility."),
+            P::opt("schemaUpdateOptions", K::Any, "Accepted for compatibility."),
+            P::opt("timePartitioningField", K::String, "Accepted for compatibility."),
+            P::opt("clusteringFields", K::Any, "Accepted for compatibility."),
+            P::opt("avroOptions", K::Any, "Accepted for compatibility.")
+        )
+    };
+}
+
+spec!(
+    BQ_LOAD,
+    "io.kestra.plugin.gcp.bigquery.Load",
+    [],
+    "Loads a file of internal storage into a table; outputs `rows`, `jobId`, `destinationTable`.",
+    bq_load_props!(P::req("from", K::String, "A `kestra:///` file."))
+);
+spec!(
+    BQ_LOAD_FROM_GCS,
+    "io.kestra.plugin.gcp.bigquery.LoadFromGcs",
+    [],
+    "Loads `gs://` objects (`*` wildcards allowed) into a table; outputs `rows`, `jobId`, `destinationTable`.",
+    bq_load_props!(P::req("from", K::StringList, "`gs://bucket/path` URIs."))
+);
+
 /// Connection properties shared by every warehouse task.
 macro_rules! jdbc_props {
     ($($extra:expr),*) => {
