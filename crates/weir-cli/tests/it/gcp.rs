@@ -331,3 +331,84 @@ tasks:
         out.stderr
     );
 }
+
+/// `url` set once for every BigQuery task through `pluginDefaults`, and `WEIR_BIGQUERY_URL`
+/// when no task sets it.
+#[test]
+fn bigquery_warehouse_from_plugin_defaults_or_the_environment() {
+    let mut env = Env::new();
+    let chosen = env.path().join("chosen.duckdb");
+    let flow = format!(
+        r#"
+id: bq_url
+namespace: demo
+pluginDefaults:
+  - type: io.kestra.plugin.gcp.bigquery
+    values:
+      url: "jdbc:duckdb:{}"
+tasks:
+  - id: create_dataset
+    type: io.kestra.plugin.gcp.bigquery.CreateDataset
+    name: "my-project.sales"
+"#,
+        chosen.display()
+    );
+    let out = env.run_flow("url.yaml", &flow, &[]);
+    assert_eq!(out.code, 0, "{out:#?}");
+    assert!(chosen.is_file());
+    assert!(!env.home().join("bigquery.duckdb").exists());
+    let ex = env.show(&out.id());
+    let ds = &run_of(&ex, "create_dataset")["outputs"];
+    assert_eq!(ds["datasetId"], "sales");
+    assert_eq!(ds["projectId"], "my-project");
+
+    let from_env = env.path().join("env.duckdb");
+    env.set_env(
+        "WEIR_BIGQUERY_URL",
+        &format!("jdbc:duckdb:{}", from_env.display()),
+    );
+    let flow = r#"
+id: bq_env
+namespace: demo
+tasks:
+  - id: create_dataset
+    type: io.kestra.plugin.gcp.bigquery.CreateDataset
+    name: sales
+"#;
+    let out = env.run_flow("env.yaml", flow, &[]);
+    assert_eq!(out.code, 0, "{out:#?}");
+    assert!(from_env.is_file());
+    assert!(!env.home().join("bigquery.duckdb").exists());
+}
+
+/// With an endpoint configured, `gs://` goes to that server, never to local folders: a server
+/// that is down fails the task in seconds, naming the endpoint.
+#[test]
+fn gcs_endpoint_that_is_down_fails_fast() {
+    let mut env = Env::new();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port");
+    env.set_env("STORAGE_EMULATOR_HOST", &format!("127.0.0.1:{port}"));
+    let flow = r#"
+id: gcs_down
+namespace: demo
+tasks:
+  - id: download
+    type: io.kestra.plugin.gcp.gcs.Download
+    from: "gs://data/file.csv"
+"#;
+    let started = std::time::Instant::now();
+    let out = env.run_flow("down.yaml", flow, &[]);
+    assert_eq!(out.code, 1, "{out:#?}");
+    assert!(
+        out.stderr.contains(&format!(
+            "could not download `gs://data/file.csv` on GCS endpoint `http://127.0.0.1:{port}`"
+        )),
+        "{}",
+        out.stderr
+    );
+    assert!(started.elapsed().as_secs() < 30, "{:?}", started.elapsed());
+    assert!(!env.home().join("buckets/data").exists());
+}
