@@ -853,7 +853,10 @@ macro_rules! bq_props {
         gcp_props!(
             $($extra,)*
             P::opt("url", K::String, "The warehouse BigQuery runs on. Default `WEIR_BIGQUERY_URL`, else `jdbc:duckdb:<home>/bigquery.duckdb`."),
-            P::opt("location", K::String, "Accepted for compatibility.")
+            P::opt("location", K::String, "Accepted for compatibility."),
+            P::opt("retryAuto", K::Any, "Accepted for compatibility."),
+            P::opt("retryMessages", K::Any, "Accepted for compatibility."),
+            P::opt("retryReasons", K::Any, "Accepted for compatibility.")
         )
     };
 }
@@ -877,7 +880,18 @@ spec!(
             "defaultTableLifetime",
             K::Any,
             "Accepted for compatibility."
-        )
+        ),
+        P::opt(
+            "defaultPartitionExpirationMs",
+            K::Any,
+            "Accepted for compatibility."
+        ),
+        P::opt(
+            "defaultEncryptionConfiguration",
+            K::Any,
+            "Accepted for compatibility."
+        ),
+        P::opt("acl", K::Any, "Accepted for compatibility.")
     )
 );
 spec!(
