@@ -902,6 +902,7 @@ impl Exec {
                         attempt,
                         storage: inner.storage.clone(),
                         kv: inner.store.clone(),
+                        executions: inner.store.clone(),
                         http: inner.http.clone(),
                         log: logger.clone(),
                         working_dir: working_dir.clone(),

@@ -264,3 +264,73 @@ pub struct FlowOutput {
     pub value: Json,
     pub pos: Pos,
 }
+
+/// Templates Kestra renders while the task runs, with variables the engine does not have
+/// beforehand: `execution.Count`'s `expression` (about each flow's `count`) is kept as written
+/// for the task to evaluate, and SQL's `{{ outputFiles.x }}` is resolved below.
+pub fn runtime_templates(kind: &str, props: &mut JsonMap) {
+    if kind == "io.kestra.plugin.core.execution.Count"
+        && let Some(serde_json::Value::String(e)) = props.get_mut("expression")
+        && !e.contains("{% raw %}")
+    {
+        *e = format!("{{% raw %}}{e}{{% endraw %}}");
+    }
+    resolve_sql_output_files(props);
+}
+
+/// Kestra's DuckDB Query names its `outputFiles` in its SQL as `{{ outputFiles.out }}`, a path
+/// in the task's working directory. weir's query tasks run their SQL with relative paths
+/// resolved in that folder, so such a reference becomes the name itself (`out`) before anything
+/// is rendered. Only simple references to names the task lists are replaced.
+pub fn resolve_sql_output_files(props: &mut JsonMap) {
+    let Some(serde_json::Value::Array(names)) = props.get("outputFiles") else {
+        return;
+    };
+    let names: Vec<String> = names
+        .iter()
+        .filter_map(|n| n.as_str())
+        .filter(|n| !n.is_empty() && n.chars().all(|c| c.is_alphanumeric() || "_-.".contains(c)))
+        .map(str::to_string)
+        .collect();
+    let Some(serde_json::Value::String(sql)) = props.get_mut("sql") else {
+        return;
+    };
+    if !sql.contains("outputFiles") {
+        return;
+    }
+    let mut text = sql.clone();
+    for name in &names {
+        for form in [
+            format!("outputFiles.{name}"),
+            format!("outputFiles['{name}']"),
+            format!("outputFiles[\"{name}\"]"),
+        ] {
+            for (open, close) in [("{{ ", " }}"), ("{{", "}}")] {
+                text = text.replace(&format!("{open}{form}{close}"), name);
+            }
+        }
+    }
+    *sql = text;
+}
+
+#[cfg(test)]
+mod output_files_tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn sql_references_to_output_files_become_their_names() {
+        let mut props: JsonMap = json!({
+            "outputFiles": ["out", "b.csv"],
+            "sql": "COPY t TO '{{ outputFiles.out }}'; COPY u TO '{{outputFiles['b.csv']}}'; SELECT '{{ outputFiles.other }}'"
+        })
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
+        resolve_sql_output_files(&mut props);
+        assert_eq!(
+            props["sql"],
+            "COPY t TO 'out'; COPY u TO 'b.csv'; SELECT '{{ outputFiles.other }}'"
+        );
+    }
+}

@@ -794,6 +794,7 @@ impl<'a> Cx<'a> {
                 format!("`logLevel` must be one of TRACE, DEBUG, INFO, WARN, ERROR, found `{l}`"),
             );
         }
+        crate::model::runtime_templates(spec.name, &mut props);
         Some(Task {
             id: id?,
             type_name,

@@ -112,9 +112,15 @@ pub trait LogSink: Send + Sync {
     fn append_logs(&self, logs: &[LogRecord]) -> Result<()>;
 }
 
-/// All of weir's state. Tasks never see it whole: they get a `KvStore` and a `LogSink`, so
-/// "tasks never write execution state" is kept by the compiler.
-pub trait Store: KvStore + LogSink {
+/// Counting executions alone, read-only: what the `execution.Count` task may see.
+pub trait ExecutionCounter: Send + Sync {
+    /// How many executions match the filter (its `offset` and `limit` are ignored).
+    fn count_matching(&self, filter: &ExecutionFilter) -> Result<u64>;
+}
+
+/// All of weir's state. Tasks never see it whole: they get a `KvStore`, a `LogSink` and an
+/// `ExecutionCounter`, so "tasks never write execution state" is kept by the compiler.
+pub trait Store: KvStore + LogSink + ExecutionCounter {
     /// Stores a flow's source; a new revision is made only when the source changed. `deploy`
     /// makes it the revision Subflows and `flows list` see; otherwise it is only recorded.
     fn save_flow(

@@ -483,6 +483,12 @@ impl KvStore for SqliteStore {
     }
 }
 
+impl ExecutionCounter for SqliteStore {
+    fn count_matching(&self, filter: &ExecutionFilter) -> Result<u64> {
+        Store::count_executions(self, filter)
+    }
+}
+
 impl Store for SqliteStore {
     fn save_flow(
         &self,

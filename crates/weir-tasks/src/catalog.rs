@@ -1415,6 +1415,43 @@ spec!(
         ),
     ]
 );
+spec!(
+    EXECUTION_COUNT,
+    "io.kestra.plugin.core.execution.Count",
+    [
+        "io.kestra.plugin.core.execution.Counts",
+        "io.kestra.core.tasks.executions.Counts"
+    ],
+    "Counts each flow's executions; outputs `results` (`namespace`, `flowId`, `count` of the flows where `expression` holds) and `total`.",
+    [
+        P::req(
+            "expression",
+            K::String,
+            "Compares `count` with a number: `{{ count == 0 }}`, `{{ gte count 5 }}`; evaluated per flow."
+        ),
+        P::opt(
+            "flows",
+            K::List,
+            "Flows to count: `namespace` and `flowId` each."
+        ),
+        P::opt(
+            "namespaces",
+            K::StringList,
+            "Namespaces to count (each with the namespaces under it)."
+        ),
+        P::opt("states", K::StringList, "Only executions in these states."),
+        P::opt(
+            "startDate",
+            K::String,
+            "Only executions created at or after this date-time."
+        ),
+        P::opt(
+            "endDate",
+            K::String,
+            "Only executions created before this date-time."
+        ),
+    ]
+);
 
 pub fn catalog() -> Catalog {
     Catalog::new(crate::registry::specs())

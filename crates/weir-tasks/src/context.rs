@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use weir_flow::JsonMap;
 use weir_storage::{InternalStorage, TaskScope};
-use weir_store::{KvStore, Level, LogRecord, LogSink};
+use weir_store::{ExecutionCounter, KvStore, Level, LogRecord, LogSink};
 use weir_template::Masker;
 
 /// Writes log lines of one task run (or of the execution itself) to the store, masking secrets.
@@ -146,6 +146,8 @@ pub struct TaskContext {
     pub storage: Arc<InternalStorage>,
     /// The KV store, for the KV tasks.
     pub kv: Arc<dyn KvStore>,
+    /// Counting executions (read-only), for `execution.Count`.
+    pub executions: Arc<dyn ExecutionCounter>,
     pub http: HttpClient,
     pub log: Logger,
     /// The working directory of this attempt (created by script tasks when they need it);

@@ -372,6 +372,7 @@ async fn run_commands(
         attempt: ctx.attempt,
         storage: ctx.storage.clone(),
         kv: ctx.kv.clone(),
+        executions: ctx.executions.clone(),
         http: ctx.http.clone(),
         log: log.clone(),
         working_dir: ctx.working_dir.clone(),

@@ -11,6 +11,7 @@ pub mod catalog;
 mod context;
 mod core;
 mod dbt_cli;
+mod execution_count;
 mod gcs;
 pub mod de;
 mod git;

@@ -10,6 +10,7 @@ use crate::catalog::*;
 use crate::context::TaskContext;
 use crate::{bigquery, gcs};
 use crate::{TaskError, TaskResult, core, dbt_cli, git, http, jdbc, kv, s3, scripts};
+use crate::execution_count;
 use crate::storage_tasks;
 use futures::future::BoxFuture;
 use weir_flow::TaskSpec;
@@ -149,6 +150,7 @@ pub static REGISTRY: &[TaskType] = &[
     t(&STORAGE_CONCAT, run_sync!(storage_tasks::concat)),
     t(&STORAGE_SIZE, run_sync!(storage_tasks::size)),
     t(&STORAGE_DELETE, run_sync!(storage_tasks::delete)),
+    t(&EXECUTION_COUNT, run_async!(execution_count::count)),
     t(&S3_UPLOAD, run_async!(s3::upload)),
     t(&S3_DOWNLOAD, run_async!(s3::download)),
     t(&S3_LIST, run_async!(s3::list)),

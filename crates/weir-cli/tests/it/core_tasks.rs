@@ -471,3 +471,123 @@ tasks:
         .unwrap_or_default();
     assert!(left.is_empty(), "nothing half-built is kept: {left:?}");
 }
+
+// Kestra docs, jdbc.duckdb.Query: "Execute a query that reads a CSV file, and outputs another
+// CSV file" — `read_csv_auto('data.csv')` on an `inputFiles` entry and
+// `COPY … TO '{{ outputFiles.out }}'` with `outputFiles: [out]`; the orders come from a FILE
+// input instead of an HTTP download. A relative `COPY … TO` and the `{{ workingDir }}` form work
+// too.
+#[test]
+fn duckdb_query_reads_input_files_and_keeps_output_files() {
+    let env = Env::new();
+    env.write(
+        "orders.csv",
+        "order_id,customer_name,total\n1,Ann,10\n2,Bob,32\n3,Ann,5\n",
+    );
+    let ex = run_ok(
+        &env,
+        "duck.yaml",
+        r#"
+id: query_duckdb
+namespace: company.team
+inputs:
+  - id: orders
+    type: FILE
+tasks:
+  - id: query
+    type: io.kestra.plugin.jdbc.duckdb.Query
+    url: 'jdbc:duckdb:'
+    timeZoneId: Europe/Paris
+    sql: |-
+      CREATE TABLE new_tbl AS SELECT * FROM read_csv_auto('data.csv', header=True);
+      COPY (SELECT order_id, customer_name FROM new_tbl ORDER BY order_id) TO '{{ outputFiles.out }}' (HEADER, DELIMITER ',');
+    inputFiles:
+      data.csv: "{{ inputs.orders }}"
+    outputFiles:
+      - out
+  - id: totals
+    type: io.kestra.plugin.jdbc.duckdb.Query
+    sql: |-
+      CREATE TABLE t AS SELECT customer_name, sum(total) AS total FROM read_csv_auto('{{ workingDir }}/in.csv') GROUP BY 1;
+      COPY (SELECT * FROM t ORDER BY 1) TO 'sums/totals.csv' (HEADER);
+      SELECT count(*) AS n FROM t;
+    fetchType: FETCH_ONE
+    inputFiles:
+      in.csv: "{{ inputs.orders }}"
+      sums/.keep: ""
+    outputFiles:
+      - "sums/*.csv"
+"#,
+        &["-i", "orders=@orders.csv"],
+    );
+    let out = run_of(&ex, "query")["outputs"]["outputFiles"]["out"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{ex:#}"))
+        .to_string();
+    assert_eq!(
+        stored(&env, &out),
+        "order_id,customer_name\n1,Ann\n2,Bob\n3,Ann\n"
+    );
+    let totals = &run_of(&ex, "totals")["outputs"];
+    assert_eq!(totals["row"]["n"], 2);
+    let uri = totals["outputFiles"]["sums/totals.csv"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{totals:#}"));
+    assert_eq!(stored(&env, uri), "customer_name,total\nAnn,15\nBob,32\n");
+    // Nothing was written to the current folder of the process.
+    assert!(!env.path().join("out").exists() && !env.path().join("sums").exists());
+}
+
+// Kestra docs, execution.Count: `expression: "{{ count == 0 }}"`, `flows: [{namespace,
+// flowId}]`, `startDate: "{{ now() | dateAdd(-1, 'DAYS') }}"` → `results` of the flows where
+// the expression holds (here also `{{ count >= 2 }}` and `states`).
+#[test]
+fn execution_count_counts_each_flows_executions() {
+    let env = Env::new();
+    let logs = r#"
+id: logs
+namespace: company.team
+tasks:
+  - id: hello
+    type: io.kestra.plugin.core.log.Log
+    message: hi
+"#;
+    for _ in 0..2 {
+        let o = env.run_flow("logs.yaml", logs, &[]);
+        assert_eq!(o.code, 0, "{o:#?}");
+    }
+    let ex = run_ok(
+        &env,
+        "count.yaml",
+        r#"
+id: executions_count
+namespace: company.team
+tasks:
+  - id: none
+    type: io.kestra.plugin.core.execution.Count
+    expression: "{{ count == 0 }}"
+    flows:
+      - namespace: company.team
+        flowId: logs
+      - namespace: company.team
+        flowId: never_ran
+    startDate: "{{ now() | dateAdd(-1, 'DAYS') }}"
+  - id: busy
+    type: io.kestra.plugin.core.execution.Count
+    expression: "{{ count >= 2 }}"
+    flows:
+      - namespace: company.team
+        flowId: logs
+    states: [SUCCESS]
+"#,
+        &[],
+    );
+    let none = &run_of(&ex, "none")["outputs"];
+    assert_eq!(
+        none["results"],
+        serde_json::json!([{"namespace": "company.team", "flowId": "never_ran", "count": 0}])
+    );
+    let busy = &run_of(&ex, "busy")["outputs"];
+    assert_eq!(busy["results"][0]["count"], 2, "{busy:#}");
+    assert_eq!(busy["total"], 2);
+}

@@ -36,6 +36,7 @@ impl Exec {
             attempt: run.attempts.max(1),
             storage: inner.storage.clone(),
             kv: inner.store.clone(),
+            executions: inner.store.clone(),
             http: inner.http.clone(),
             log: Logger::new(
                 inner.store.clone(),
