@@ -12,6 +12,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use weir_storage::InternalStorage;
+use weir_storage::buckets::{BucketConfig, Buckets, parse_gs_uri};
 use weir_warehouse::bigquery::{self as bq, FileFormat, ReadOptions, Step};
 use weir_warehouse::{Rows, Target, Warehouse, WarehouseError};
 
@@ -32,8 +33,70 @@ fn job_id(ctx: &TaskContext) -> String {
     format!("weir_{}", ctx.task_run_id)
 }
 
-/// The local files behind `gs://bucket/path` (one `*` wildcard allowed in the object name):
-/// the bucket is the folder `<home>/buckets/<bucket>`.
+/// The files behind `gs://bucket/path` (`*` wildcards allowed in the object name): with GCS
+/// configured (a service account, `GOOGLE_APPLICATION_CREDENTIALS` or an emulator endpoint) the
+/// matching objects are downloaded into the task's working directory; otherwise the bucket is the
+/// folder `<home>/buckets/<bucket>`.
+async fn gs_objects(
+    ctx: &TaskContext,
+    uri: &str,
+    service_account: Option<&str>,
+) -> Result<Vec<PathBuf>, TaskError> {
+    let mut config = BucketConfig::gcs_from_env(ctx.home.join("buckets"));
+    if let Some(key) = service_account.filter(|k| !k.trim().is_empty()) {
+        config.service_account_key = Some(key.to_string());
+    }
+    if !config.is_remote() {
+        return gs_files(ctx, uri);
+    }
+    let Some((bucket, key)) = parse_gs_uri(uri.trim()).filter(|(_, k)| !k.is_empty()) else {
+        return Err(TaskError::Failed(format!(
+            "`{uri}` names no object: expected `gs://bucket/path`"
+        )));
+    };
+    let buckets = Buckets::new(config);
+    let gcs_err = |e: weir_storage::buckets::BucketError| TaskError::Failed(crate::error_chain(&e));
+    let keys: Vec<String> = match key.find('*') {
+        None => vec![key.clone()],
+        Some(star) => {
+            let mut keys: Vec<String> = buckets
+                .list(&bucket, &key[..star])
+                .await
+                .map_err(gcs_err)?
+                .into_iter()
+                .map(|o| o.key)
+                .filter(|k| wildcard_match(&key, k))
+                .collect();
+            keys.sort();
+            if keys.is_empty() {
+                return Err(TaskError::Failed(format!("no object matches `{uri}`")));
+            }
+            keys
+        }
+    };
+    tokio::fs::create_dir_all(&ctx.working_dir)
+        .await
+        .map_err(|e| {
+            TaskError::Failed(format!(
+                "cannot create `{}`: {e}",
+                ctx.working_dir.display()
+            ))
+        })?;
+    let mut files = Vec::new();
+    for (i, k) in keys.iter().enumerate() {
+        let name = k.rsplit('/').next().unwrap_or("object");
+        let dest = ctx.working_dir.join(format!("gcs_{i}_{name}"));
+        buckets
+            .get_to_file(&bucket, k, &dest)
+            .await
+            .map_err(gcs_err)?;
+        files.push(dest);
+    }
+    Ok(files)
+}
+
+/// The local files behind `gs://bucket/path` when buckets are the folders
+/// `<home>/buckets/<bucket>`.
 fn gs_files(ctx: &TaskContext, uri: &str) -> Result<Vec<PathBuf>, TaskError> {
     let Some(rest) = uri.trim().strip_prefix("gs://") else {
         return Err(TaskError::Failed(format!(
@@ -181,6 +244,7 @@ struct QueryProps {
     sql: String,
     url: Option<String>,
     project_id: Option<String>,
+    service_account: Option<String>,
     dataset: Option<String>,
     destination_table: Option<String>,
     write_disposition: Option<String>,
@@ -296,7 +360,7 @@ pub async fn query(ctx: &TaskContext) -> Result<Outputs, TaskError> {
             Step::External(ext) => {
                 let mut files = Vec::new();
                 for uri in &ext.uris {
-                    files.extend(gs_files(ctx, uri)?);
+                    files.extend(gs_objects(ctx, uri, p.service_account.as_deref()).await?);
                 }
                 ctx.log.info(&format!(
                     "external table {} over {} file(s) of {}",
@@ -483,6 +547,8 @@ pub async fn load_from_gcs(ctx: &TaskContext) -> Result<Outputs, TaskError> {
     struct From {
         #[serde(deserialize_with = "de::string_list")]
         from: Vec<String>,
+        #[serde(rename = "serviceAccount")]
+        service_account: Option<String>,
     }
     let f: From = ctx.props()?;
     if f.from.is_empty() {
@@ -490,7 +556,7 @@ pub async fn load_from_gcs(ctx: &TaskContext) -> Result<Outputs, TaskError> {
     }
     let mut files = Vec::new();
     for uri in &f.from {
-        files.extend(gs_files(ctx, uri)?);
+        files.extend(gs_objects(ctx, uri, f.service_account.as_deref()).await?);
     }
     load_files(ctx, files, &f.from.join(", ")).await
 }
