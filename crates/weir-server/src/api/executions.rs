@@ -46,8 +46,19 @@ fn input_text(v: &Value) -> String {
     }
 }
 
-/// Inputs from Kestra's multipart form, a JSON object or a urlencoded form.
-async fn read_inputs(req: Request) -> Result<Vec<(String, String)>, ApiError> {
+/// Where the files of a multipart form go: the flow's folder of internal storage.
+struct Uploads<'a> {
+    storage: Option<&'a weir_storage::InternalStorage>,
+    namespace: &'a str,
+    flow_id: &'a str,
+}
+
+/// Inputs from Kestra's multipart form, a JSON object or a urlencoded form. A file part (a
+/// FILE input) is streamed into internal storage and the input's value is its `kestra:///` URI.
+async fn read_inputs(
+    req: Request,
+    uploads: Uploads<'_>,
+) -> Result<Vec<(String, String)>, ApiError> {
     let ctype = req
         .headers()
         .get(header::CONTENT_TYPE)
@@ -65,10 +76,10 @@ async fn read_inputs(req: Request) -> Result<Vec<(String, String)>, ApiError> {
             .map_err(|e| ApiError::invalid(format!("the multipart body is invalid: {e}")))?
         {
             let name = field.name().unwrap_or_default().to_string();
-            if field.file_name().is_some() {
-                return Err(ApiError::invalid(format!(
-                    "input `{name}` is a file upload; weir's API does not take FILE inputs yet"
-                )));
+            if let Some(file_name) = field.file_name().map(str::to_string) {
+                let uri = upload(&uploads, &name, &file_name, field).await?;
+                inputs.push((name, uri));
+                continue;
             }
             let text = field.text().await.map_err(|e| {
                 ApiError::invalid(format!("input `{name}` could not be read as text: {e}"))
@@ -101,6 +112,45 @@ async fn read_inputs(req: Request) -> Result<Vec<(String, String)>, ApiError> {
     )))
 }
 
+/// Streams one file part into `kestra:///<namespace>/<flow>/inputs/<input>/<id>/<file name>`.
+async fn upload(
+    uploads: &Uploads<'_>,
+    name: &str,
+    file_name: &str,
+    mut field: axum::extract::multipart::Field<'_>,
+) -> Result<String, ApiError> {
+    use tokio::io::AsyncWriteExt;
+    let Some(storage) = uploads.storage else {
+        return Err(ApiError::invalid(format!(
+            "input `{name}` is a file upload, and this server has no internal storage"
+        )));
+    };
+    let base = file_name.rsplit(['/', '\\']).next().unwrap_or("");
+    let base = if base.is_empty() || base == "." || base == ".." {
+        "file"
+    } else {
+        base
+    };
+    let uri = format!(
+        "kestra:///{}/{}/inputs/{name}/{}/{base}",
+        uploads.namespace.replace('.', "/"),
+        uploads.flow_id,
+        weir_engine::ids::new_id()
+    );
+    let failed = |e: &dyn std::fmt::Display| {
+        ApiError::invalid(format!("input `{name}`: the file could not be stored: {e}"))
+    };
+    let path = storage.create_path(&uri).map_err(|e| failed(&e))?;
+    let mut f = tokio::fs::File::create(&path)
+        .await
+        .map_err(|e| failed(&e))?;
+    while let Some(chunk) = field.chunk().await.map_err(|e| failed(&e))? {
+        f.write_all(&chunk).await.map_err(|e| failed(&e))?;
+    }
+    f.flush().await.map_err(|e| failed(&e))?;
+    Ok(uri)
+}
+
 #[utoipa::path(post, path = "/api/v1/executions/{namespace}/{flowId}", tag = "Executions",
     params(("namespace" = String, Path, description = "The flow namespace"),
            ("flowId" = String, Path, description = "The flow id"),
@@ -126,7 +176,15 @@ pub async fn create_execution(
     let labels = p.labels("labels")?;
     let revision = p.opt_i64("revision")?;
     let wait = p.bool("wait")?;
-    let inputs = read_inputs(req).await?;
+    let inputs = read_inputs(
+        req,
+        Uploads {
+            storage: st.storage.as_deref(),
+            namespace: &namespace,
+            flow_id: &flow_id,
+        },
+    )
+    .await?;
     let control = st.control.clone();
     let rec = blocking(move || {
         Ok(control.start_execution(&namespace, &flow_id, inputs, labels, revision)?)

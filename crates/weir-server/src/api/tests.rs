@@ -1097,3 +1097,41 @@ async fn namespace_files_are_uploaded_listed_read_and_deleted() {
         .await;
     assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY);
 }
+
+/// Kestra's API takes a FILE input as a file part of the multipart form; weir stores it in
+/// internal storage and the input's value is its `kestra:///` URI.
+#[tokio::test]
+async fn file_parts_of_a_multipart_form_become_kestra_uris() {
+    let api = api();
+    let flow = "id: files\nnamespace: company.team\ninputs:\n  - id: data\n    type: FILE\ntasks:\n  - id: log\n    type: io.kestra.plugin.core.log.Log\n    message: hi\n";
+    api.call(Method::POST, "/api/v1/flows", "application/x-yaml", flow)
+        .await;
+    let multipart = "--X\r\nContent-Disposition: form-data; name=\"data\"; filename=\"../orders.csv\"\r\nContent-Type: text/csv\r\n\r\nid,n\n1,2\n\r\n--X--\r\n";
+    let a = api
+        .call(
+            Method::POST,
+            "/api/v1/executions/company.team/files",
+            "multipart/form-data; boundary=X",
+            multipart,
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+    let uri = a.json()["inputs"]["data"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        uri.starts_with("kestra:///company/team/files/inputs/data/")
+            && uri.ends_with("/orders.csv"),
+        "{uri}"
+    );
+    let path = api
+        ._dir
+        .path()
+        .join("storage")
+        .join(uri.trim_start_matches("kestra:///"));
+    assert_eq!(
+        std::fs::read_to_string(path).expect("stored"),
+        "id,n\n1,2\n"
+    );
+}
