@@ -8,10 +8,10 @@
 use crate::bigquery_query;
 use crate::catalog::*;
 use crate::context::TaskContext;
-use crate::{bigquery, gcs};
-use crate::{TaskError, TaskResult, core, dbt_cli, git, http, jdbc, kv, s3, scripts};
 use crate::execution_count;
 use crate::storage_tasks;
+use crate::{TaskError, TaskResult, core, dbt_cli, git, http, jdbc, kv, s3, scripts};
+use crate::{bigquery, gcs};
 use futures::future::BoxFuture;
 use weir_flow::TaskSpec;
 
