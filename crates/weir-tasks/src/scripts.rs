@@ -435,7 +435,10 @@ async fn run_process(
         let joined =
             std::env::join_paths(std::iter::once(bin.clone()).chain(std::env::split_paths(&path)))
                 .map_err(|e| TaskError::Failed(format!("could not set PATH: {e}")))?;
-        if matches!(argv[0].as_str(), "python" | "python3") {
+        let configured = std::env::var(weir_core::env::WEIR_PYTHON).ok();
+        if matches!(argv[0].as_str(), "python" | "python3")
+            || configured.as_deref() == Some(argv[0].as_str())
+        {
             program = bin.join("python");
         }
         venv_env.push(("PATH", joined));
@@ -811,6 +814,7 @@ fn which(name: &str) -> Option<std::path::PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
     #[test]
     fn a_dependency_set_is_keyed_by_its_sorted_contents() {
         let a = dependency_key("python3", &["pandas".into(), "requests==2.31".into()]);
@@ -829,7 +833,6 @@ mod tests {
         );
         assert_eq!(a.len(), 16);
     }
-
 
     fn globs(p: &[&str]) -> PathGlobs {
         PathGlobs::new(

@@ -357,7 +357,8 @@ with zipfile.ZipFile(sys.argv[1], "w") as z:
 }
 
 // Kestra docs, scripts.python.Script: `dependencies: [requests, kestra]` installed before the
-// script runs; here a local wheel, since tests have no network.
+// script runs; here a local wheel, since tests have no network. The two tasks run in Parallel,
+// so one waits for the other's install of the same set.
 #[test]
 fn python_dependencies_are_installed_once_into_a_cached_environment() {
     let env = Env::new();
@@ -367,18 +368,21 @@ fn python_dependencies_are_installed_once_into_a_cached_environment() {
 id: py_deps
 namespace: company.team
 tasks:
-  - id: script
-    type: io.kestra.plugin.scripts.python.Script
-    dependencies:
-      - "{}"
-    script: |
-      import weirtiny, sys
-      print('::{{"outputs":{{"answer":%d,"venv":%s}}}}::' % (weirtiny.ANSWER, str(sys.prefix != sys.base_prefix).lower()))
-  - id: commands
-    type: io.kestra.plugin.scripts.python.Commands
-    dependencies: ["{}"]
-    commands:
-      - python -c "import weirtiny; print(weirtiny.ANSWER)"
+  - id: both
+    type: io.kestra.plugin.core.flow.Parallel
+    tasks:
+      - id: script
+        type: io.kestra.plugin.scripts.python.Script
+        dependencies:
+          - "{}"
+        script: |
+          import weirtiny, sys
+          print('::{{"outputs":{{"answer":%d,"venv":%s}}}}::' % (weirtiny.ANSWER, str(sys.prefix != sys.base_prefix).lower()))
+      - id: commands
+        type: io.kestra.plugin.scripts.python.Commands
+        dependencies: ["{}"]
+        commands:
+          - python -c "import weirtiny; print(weirtiny.ANSWER)"
 "#,
         wheel.display(),
         wheel.display()
@@ -400,7 +404,7 @@ tasks:
             .filter(|l| l.starts_with("installing Python dependencies"))
             .count(),
         1,
-        "one install for the set, the second task reuses it: {logs:?}"
+        "one install for the set, the task running beside it waits and reuses it: {logs:?}"
     );
     let cache = env.home().join("cache").join("python");
     let envs: Vec<_> = std::fs::read_dir(&cache)
