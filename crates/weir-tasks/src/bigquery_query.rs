@@ -43,8 +43,8 @@ async fn gs_objects(
     service_account: Option<&str>,
 ) -> Result<Vec<PathBuf>, TaskError> {
     let mut config = BucketConfig::gcs_from_env(ctx.home.join("buckets"));
-    if let Some(key) = service_account.filter(|k| !k.trim().is_empty()) {
-        config.service_account_key = Some(key.to_string());
+    if let Some(key) = crate::gcs::service_account_key(ctx, service_account) {
+        config.service_account_key = Some(key);
     }
     if !config.is_remote() {
         return gs_files(ctx, uri);

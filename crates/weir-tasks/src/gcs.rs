@@ -24,10 +24,31 @@ fn set(text: Option<String>) -> Option<String> {
     text.filter(|t| !t.trim().is_empty())
 }
 
+/// The task's `serviceAccount` when it is a service-account key (JSON with `"type":
+/// "service_account"` and a private key), which sends `gs://` to the real Cloud Storage. Course
+/// and blueprint flows fill it from a KV entry that holds a placeholder on a laptop; anything
+/// else than a key keeps the local bucket folders, and the log says why.
+pub(crate) fn service_account_key(ctx: &TaskContext, text: Option<&str>) -> Option<String> {
+    let text = text.filter(|t| !t.trim().is_empty())?;
+    let is_key = serde_json::from_str::<serde_json::Value>(text).is_ok_and(|v| {
+        v.get("type").and_then(|t| t.as_str()) == Some("service_account")
+            && v.get("private_key").is_some_and(|k| k.is_string())
+    });
+    if is_key {
+        Some(text.to_string())
+    } else {
+        ctx.log.info(
+            "`serviceAccount` is not a service-account key (JSON with \"type\": \"service_account\"), \
+             so gs:// buckets stay in the local folders",
+        );
+        None
+    }
+}
+
 fn buckets(ctx: &TaskContext) -> Result<Buckets, TaskError> {
     let c: Connection = ctx.props()?;
     let mut config = BucketConfig::gcs_from_env(ctx.home.join("buckets"));
-    if let Some(key) = set(c.service_account) {
+    if let Some(key) = service_account_key(ctx, c.service_account.as_deref()) {
         config.service_account_key = Some(key);
     }
     tell_backend_once(ctx, &config, set(c.project_id).as_deref());

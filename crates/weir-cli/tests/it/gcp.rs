@@ -412,3 +412,37 @@ tasks:
     assert!(started.elapsed().as_secs() < 30, "{:?}", started.elapsed());
     assert!(!env.home().join("buckets/data").exists());
 }
+
+/// The course's flows set `serviceAccount: "{{ kv('GCP_CREDS') }}"` through `pluginDefaults`;
+/// on a laptop that KV entry holds a placeholder, which must not send `gs://` to the real Cloud
+/// Storage (there is no network): the bucket stays a local folder and the log says why.
+#[test]
+fn a_service_account_that_is_not_a_key_keeps_buckets_local() {
+    let env = Env::new();
+    let flow = r#"
+id: placeholder_creds
+namespace: zoomcamp
+tasks:
+  - id: file
+    type: io.kestra.plugin.core.storage.Write
+    content: "a,b\n1,2\n"
+    extension: .csv
+  - id: upload
+    type: io.kestra.plugin.gcp.gcs.Upload
+    from: "{{ outputs.file.uri }}"
+    to: gs://course-bucket/data.csv
+pluginDefaults:
+  - type: io.kestra.plugin.gcp
+    values:
+      serviceAccount: "paste your service account JSON here"
+      projectId: my-project
+"#;
+    let o = env.run_flow("f.yaml", flow, &[]);
+    assert_eq!(o.code, 0, "{o:#?}");
+    assert!(env.home().join("buckets/course-bucket/data.csv").is_file());
+    let logs = env.log_messages(&o.id(), Some("upload"));
+    assert!(
+        logs.iter().any(|l| l.contains("is not a service-account key")),
+        "{logs:#?}"
+    );
+}
