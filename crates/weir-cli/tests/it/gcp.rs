@@ -442,7 +442,8 @@ pluginDefaults:
     assert!(env.home().join("buckets/course-bucket/data.csv").is_file());
     let logs = env.log_messages(&o.id(), Some("upload"));
     assert!(
-        logs.iter().any(|l| l.contains("is not a service-account key")),
+        logs.iter()
+            .any(|l| l.contains("is not a service-account key")),
         "{logs:#?}"
     );
 }
