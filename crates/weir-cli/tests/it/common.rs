@@ -129,6 +129,15 @@ impl Env {
         self.weir(&args)
     }
 
+    /// The text of a file of internal storage, by its `kestra:///…` URI.
+    pub fn stored(&self, uri: &str) -> String {
+        let rel = uri
+            .strip_prefix("kestra:///")
+            .unwrap_or_else(|| panic!("not a kestra URI: {uri}"));
+        std::fs::read_to_string(self.home().join("storage").join(rel))
+            .unwrap_or_else(|e| panic!("reading {uri}: {e}"))
+    }
+
     pub fn json(&self, args: &[&str]) -> Value {
         let o = self.weir(args);
         assert_eq!(o.code, 0, "weir {args:?} failed:\n{o:#?}");

@@ -6,13 +6,8 @@
 use crate::common::*;
 use serde_json::Value;
 
-/// The text of a file of internal storage.
 fn stored(env: &Env, uri: &str) -> String {
-    let rel = uri
-        .strip_prefix("kestra:///")
-        .unwrap_or_else(|| panic!("not a kestra URI: {uri}"));
-    std::fs::read_to_string(env.home().join("storage").join(rel))
-        .unwrap_or_else(|e| panic!("reading {uri}: {e}"))
+    env.stored(uri)
 }
 
 fn run_ok(env: &Env, name: &str, yaml: &str, extra: &[&str]) -> Value {
