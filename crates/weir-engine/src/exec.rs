@@ -133,6 +133,16 @@ pub fn new_record(
 ) -> (ExecutionRecord, Option<String>) {
     let inner = &engine.inner;
     let flow = &req.flow;
+    // SECRET inputs are masked wherever they would be shown, as secrets are.
+    for def in flow
+        .inputs
+        .iter()
+        .filter(|d| d.kind == weir_flow::InputKind::Secret)
+    {
+        if let Some(Value::String(v)) = req.inputs.get(&def.id) {
+            inner.masker.add(v);
+        }
+    }
     let mut record = ExecutionRecord {
         id: new_id(),
         namespace: flow.namespace.clone(),

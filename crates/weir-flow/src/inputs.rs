@@ -60,7 +60,11 @@ pub fn coerce_text(def: &InputDef, text: &str) -> Result<Json, String> {
         | InputKind::DateTime
         | InputKind::Duration
         | InputKind::Uri
-        | InputKind::File => Value::String(text.to_string()),
+        | InputKind::File
+        | InputKind::Time
+        | InputKind::Email
+        | InputKind::Secret
+        | InputKind::Yaml => Value::String(text.to_string()),
         InputKind::Int | InputKind::Float | InputKind::Boolean => {
             serde_json::from_str::<Value>(text.trim())
                 .unwrap_or_else(|_| Value::String(text.to_string()))
@@ -86,6 +90,8 @@ pub fn coerce_text(def: &InputDef, text: &str) -> Result<Json, String> {
 pub fn coerce_default(def: &InputDef, v: &Json) -> Result<Json, String> {
     match (def.kind, v) {
         (InputKind::Json, Value::String(text)) => coerce_text(def, text),
+        // A YAML default written as a mapping or list is the value itself.
+        (InputKind::Yaml, Value::Object(_) | Value::Array(_)) => Ok(v.clone()),
         _ => coerce_json(def, v),
     }
 }
@@ -113,7 +119,40 @@ fn coerce_kind(kind: InputKind, def: &InputDef, v: &Json) -> Result<Json, String
                 def.id
             )),
         },
-        InputKind::String | InputKind::Uri => match v {
+        InputKind::Time => {
+            let s = v.as_str().ok_or_else(|| format!("{shown} is not a time"))?;
+            let ok = chrono::NaiveTime::parse_from_str(s, "%H:%M:%S%.f").is_ok()
+                || chrono::NaiveTime::parse_from_str(s, "%H:%M").is_ok();
+            if !ok {
+                return Err(format!("`{s}` is not a time in the form `14:30:00`"));
+            }
+            Ok(v.clone())
+        }
+        InputKind::Email => {
+            let s = v.as_str().ok_or_else(|| format!("{shown} is not an email address"))?;
+            let valid = s.split_once('@').is_some_and(|(user, domain)| {
+                !user.is_empty()
+                    && !domain.starts_with('.')
+                    && domain.contains('.')
+                    && !domain.ends_with('.')
+                    && !s.chars().any(char::is_whitespace)
+                    && !domain.contains('@')
+            });
+            if !valid {
+                return Err(format!("`{s}` is not an email address"));
+            }
+            Ok(v.clone())
+        }
+        InputKind::Yaml => match v {
+            Value::String(text) => crate::yaml::parse(text)
+                .map(|node| node.to_json())
+                .map_err(|e| {
+                    let first = e.first().map(|e| e.message.clone()).unwrap_or_default();
+                    format!("{shown} is not valid YAML ({first})")
+                }),
+            other => Ok(other.clone()),
+        },
+        InputKind::String | InputKind::Uri | InputKind::Secret => match v {
             Value::String(_) => Ok(v.clone()),
             Value::Number(_) | Value::Bool(_) => Ok(Value::String(v.to_string())),
             _ => Err(format!("{shown} is not a string")),

@@ -176,6 +176,14 @@ pub enum InputKind {
     /// A file: its value is the `kestra:///` URI of the file's copy in internal storage (`weir
     /// run -i data=@path` makes that copy; a default may name one, or a namespace file).
     File,
+    /// A time of day, `HH:MM[:SS]`.
+    Time,
+    /// An email address (checked for its shape only).
+    Email,
+    /// YAML text, parsed into a value (`inputs.cfg.key` works).
+    Yaml,
+    /// A string masked in logs and outputs, as Kestra's SECRET input.
+    Secret,
 }
 
 impl InputKind {
@@ -194,6 +202,10 @@ impl InputKind {
             "JSON" => InputKind::Json,
             "URI" => InputKind::Uri,
             "FILE" => InputKind::File,
+            "TIME" => InputKind::Time,
+            "EMAIL" => InputKind::Email,
+            "YAML" => InputKind::Yaml,
+            "SECRET" => InputKind::Secret,
             _ => return None,
         })
     }
@@ -214,6 +226,10 @@ impl InputKind {
             InputKind::Json => "JSON",
             InputKind::Uri => "URI",
             InputKind::File => "FILE",
+            InputKind::Time => "TIME",
+            InputKind::Email => "EMAIL",
+            InputKind::Yaml => "YAML",
+            InputKind::Secret => "SECRET",
         }
     }
 
@@ -231,6 +247,10 @@ impl InputKind {
         "JSON",
         "URI",
         "FILE",
+        "TIME",
+        "EMAIL",
+        "YAML",
+        "SECRET",
     ];
 }
 

@@ -590,3 +590,72 @@ tasks:
     assert_eq!(busy["results"][0]["count"], 2, "{busy:#}");
     assert_eq!(busy["total"], 2);
 }
+
+/// Kestra docs, "Inputs" (types TIME, EMAIL, YAML, SECRET): a TIME is `HH:mm[:ss]`, an EMAIL
+/// is checked for its shape, a YAML input's text becomes a value templates can walk, and a
+/// SECRET input's value never shows in logs or stored inputs.
+#[test]
+fn time_email_yaml_and_secret_inputs() {
+    let env = Env::new();
+    let flow = r#"
+id: typed_inputs
+namespace: company.team
+inputs:
+  - id: at
+    type: TIME
+  - id: owner
+    type: EMAIL
+  - id: config
+    type: YAML
+    defaults: |
+      region: eu-west-1
+      retries: 3
+  - id: token
+    type: SECRET
+tasks:
+  - id: show
+    type: io.kestra.plugin.core.log.Log
+    message: "at {{ inputs.at }} for {{ inputs.owner }} in {{ inputs.config.region }} x{{ inputs.config.retries + 1 }} with {{ inputs.token }}"
+"#;
+    let ex = run_ok(
+        &env,
+        "typed.yaml",
+        flow,
+        &[
+            "-i",
+            "at=14:30",
+            "-i",
+            "owner=ann@example.com",
+            "-i",
+            "token=s3cr3t-value",
+        ],
+    );
+    let id = ex["id"].as_str().unwrap().to_string();
+    let logs = env.log_messages(&id, Some("show"));
+    assert_eq!(
+        logs,
+        vec!["at 14:30 for ann@example.com in eu-west-1 x4 with ******".to_string()],
+        "{ex:#}"
+    );
+    assert!(!ex.to_string().contains("s3cr3t-value"), "{ex:#}");
+
+    let bad = env.run_flow(
+        "typed.yaml",
+        flow,
+        &[
+            "-i",
+            "at=25:61",
+            "-i",
+            "owner=not-an-address",
+            "-i",
+            "token=x",
+        ],
+    );
+    assert_eq!(bad.code, 2, "{bad:#?}");
+    assert!(bad.stderr.contains("`25:61` is not a time"), "{bad:#?}");
+    assert!(
+        bad.stderr
+            .contains("`not-an-address` is not an email address"),
+        "{bad:#?}"
+    );
+}
