@@ -112,6 +112,35 @@ fn is_conflict(e: &WarehouseError) -> bool {
         || text.contains("Conflict on update")
 }
 
+/// The extension a plain `INSTALL name` statement (DuckDB) asks for, lower-cased; `None` for
+/// anything else, `FORCE INSTALL` and `INSTALL … FROM …` included (those mean a download).
+fn install_target(stmt: &str) -> Option<String> {
+    let text = stmt.trim().trim_end_matches(';').trim();
+    let mut words = text.split_whitespace();
+    if !words.next()?.eq_ignore_ascii_case("install") {
+        return None;
+    }
+    let name = words.next()?;
+    if words.next().is_some() {
+        return None;
+    }
+    let name = name
+        .trim_matches(|c| c == '\'' || c == '"')
+        .to_ascii_lowercase();
+    (!name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+        .then_some(name)
+}
+
+/// Whether DuckDB already has `ext` (built in, or installed before): `INSTALL` would then only
+/// look for a newer copy online, which fails offline although the extension is right there.
+fn extension_present(w: &mut Box<dyn weir_warehouse::Warehouse>, ext: &str) -> bool {
+    w.query(&format!(
+        "SELECT 1 FROM duckdb_extensions() WHERE extension_name = '{ext}' AND (installed OR loaded)"
+    ))
+    .map(|r| !r.rows.is_empty())
+    .unwrap_or(false)
+}
+
 fn first_line(s: &str) -> String {
     let one: String = s.split_whitespace().collect::<Vec<_>>().join(" ");
     if one.chars().count() > 160 {
@@ -215,6 +244,13 @@ pub async fn query(ctx: &TaskContext) -> Result<Outputs, TaskError> {
                                     Plan::Rewritten(t) => t.as_str(),
                                     _ => stmt.text.as_str(),
                                 };
+                                if engine == weir_warehouse::Engine::DuckDb
+                                    && let Some(ext) = install_target(text)
+                                    && extension_present(w, &ext)
+                                {
+                                    log.info(&format!("DuckDB extension `{ext}` is already available here; `INSTALL {ext}` has nothing to fetch"));
+                                    return Ok(());
+                                }
                                 if is_last && fetch != Fetch::None {
                                     let rows = w.query(text)?;
                                     affected += rows.rows.len() as u64;
@@ -516,6 +552,20 @@ pub async fn copy_out(ctx: &TaskContext) -> Result<Outputs, TaskError> {
 mod tests {
     use super::*;
     use std::path::Path;
+
+    #[test]
+    fn install_statements_name_their_extension() {
+        assert_eq!(install_target("INSTALL json;").as_deref(), Some("json"));
+        assert_eq!(
+            install_target("  install 'Parquet' ").as_deref(),
+            Some("parquet")
+        );
+        assert_eq!(install_target("FORCE INSTALL json"), None);
+        assert_eq!(install_target("INSTALL spatial FROM core_nightly"), None);
+        assert_eq!(install_target("INSTALL"), None);
+        assert_eq!(install_target("LOAD json"), None);
+        assert_eq!(install_target("INSTALL x; DROP TABLE t"), None);
+    }
 
     #[test]
     fn relative_copy_targets_are_made_absolute_in_the_task_folder() {

@@ -9,6 +9,7 @@ mod bigquery;
 mod buckets;
 mod common;
 mod core_tasks;
+mod course_shapes;
 mod corpus;
 mod crash;
 mod dbt;
