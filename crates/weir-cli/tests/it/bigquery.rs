@@ -317,7 +317,7 @@ tasks:
 "#;
     let out = env.run_flow("geo.yaml", flow, &[]);
     assert_ne!(out.code, 0, "{out:#?}");
-    let ex = env.show(&env.executions()[0]["id"].as_str().expect("id").to_string());
+    let ex = env.show(env.executions()[0]["id"].as_str().expect("id"));
     assert_eq!(ex["state"], "FAILED");
     let id = ex["id"].as_str().expect("id").to_string();
     let logs = env.log_messages(&id, Some("geo")).join("\n");
