@@ -129,7 +129,9 @@ fn coerce_kind(kind: InputKind, def: &InputDef, v: &Json) -> Result<Json, String
             Ok(v.clone())
         }
         InputKind::Email => {
-            let s = v.as_str().ok_or_else(|| format!("{shown} is not an email address"))?;
+            let s = v
+                .as_str()
+                .ok_or_else(|| format!("{shown} is not an email address"))?;
             let valid = s.split_once('@').is_some_and(|(user, domain)| {
                 !user.is_empty()
                     && !domain.starts_with('.')
@@ -144,12 +146,14 @@ fn coerce_kind(kind: InputKind, def: &InputDef, v: &Json) -> Result<Json, String
             Ok(v.clone())
         }
         InputKind::Yaml => match v {
-            Value::String(text) => crate::yaml::parse(text)
-                .map(|node| node.to_json())
-                .map_err(|e| {
-                    let first = e.first().map(|e| e.message.clone()).unwrap_or_default();
-                    format!("{shown} is not valid YAML ({first})")
-                }),
+            Value::String(text) => {
+                crate::yaml::parse(text)
+                    .map(|node| node.to_json())
+                    .map_err(|e| {
+                        let first = e.first().map(|e| e.message.clone()).unwrap_or_default();
+                        format!("{shown} is not valid YAML ({first})")
+                    })
+            }
             other => Ok(other.clone()),
         },
         InputKind::String | InputKind::Uri | InputKind::Secret => match v {
