@@ -7,6 +7,7 @@
 //! a table with BigQuery's write and create dispositions. Every task runs in one transaction.
 
 use crate::bigquery::{BqTable, bigquery_url, split_table};
+use crate::jdbc::{Fetch, fetch_outputs};
 use crate::{Outputs, TaskContext, TaskError, de};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -176,37 +177,8 @@ fn wildcard_match(pattern: &str, text: &str) -> bool {
     rest.len() >= last.len() && rest.ends_with(last)
 }
 
-fn wants(ctx: &TaskContext, p: &QueryProps) -> Result<Fetch, TaskError> {
-    let _ = ctx;
-    Ok(
-        match p
-            .fetch_type
-            .as_deref()
-            .map(str::to_ascii_uppercase)
-            .as_deref()
-        {
-            Some("FETCH_ONE") => Fetch::One,
-            Some("FETCH") => Fetch::All,
-            Some("STORE") => Fetch::Store,
-            Some("NONE") | None if p.fetch_one == Some(true) => Fetch::One,
-            Some("NONE") | None if p.fetch == Some(true) => Fetch::All,
-            Some("NONE") | None if p.store == Some(true) => Fetch::Store,
-            Some("NONE") | None => Fetch::None,
-            Some(other) => {
-                return Err(TaskError::Props(format!(
-                    "`fetchType` must be NONE, FETCH_ONE, FETCH or STORE, found `{other}`"
-                )));
-            }
-        },
-    )
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Fetch {
-    None,
-    One,
-    All,
-    Store,
+fn wants(p: &QueryProps) -> Result<Fetch, TaskError> {
+    Fetch::from_props(p.fetch_type.as_deref(), p.fetch_one, p.fetch, p.store)
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -323,7 +295,7 @@ pub async fn query(ctx: &TaskContext) -> Result<Outputs, TaskError> {
             "`legacySql: true` is not supported: weir runs BigQuery's standard SQL".into(),
         ));
     }
-    let fetch = wants(ctx, &p)?;
+    let fetch = wants(&p)?;
     let write = write_disposition(p.write_disposition.as_deref(), Write::Empty)?;
     let never_create = create_never(p.create_disposition.as_deref())?;
     let destination = p
@@ -440,36 +412,7 @@ pub async fn query(ctx: &TaskContext) -> Result<Outputs, TaskError> {
     if let Some(t) = &destination {
         out.insert("destinationTable".into(), table_json(t));
     }
-    match (fetch, rows) {
-        (Fetch::One, Some(r)) => {
-            out.insert(
-                "row".into(),
-                r.objects().into_iter().next().unwrap_or(Value::Null),
-            );
-            out.insert("size".into(), r.rows.len().min(1).into());
-        }
-        (Fetch::All, Some(r)) => {
-            out.insert("size".into(), r.rows.len().into());
-            out.insert("rows".into(), Value::Array(r.objects()));
-        }
-        (Fetch::Store, Some(r)) => {
-            let uri = ctx.storage.task_file_uri(&ctx.scope(), "result.ion");
-            let path = ctx.storage.create_path(&uri)?;
-            let mut text = String::new();
-            for o in r.objects() {
-                text.push_str(&o.to_string());
-                text.push('\n');
-            }
-            tokio::fs::write(&path, text)
-                .await
-                .map_err(|e| TaskError::Failed(format!("writing `{uri}` failed: {e}")))?;
-            out.insert("uri".into(), uri.into());
-            out.insert("size".into(), r.rows.len().into());
-        }
-        _ => {
-            out.insert("size".into(), affected.into());
-        }
-    }
+    fetch_outputs(ctx, fetch, rows, affected, "result.ion", &mut out).await?;
     Ok(out)
 }
 

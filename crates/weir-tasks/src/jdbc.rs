@@ -49,11 +49,80 @@ struct QueryProps {
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Fetch {
+pub(crate) enum Fetch {
     None,
     One,
     All,
     Store,
+}
+
+impl Fetch {
+    /// Kestra's `fetchType`, or its deprecated booleans `fetchOne`/`fetch`/`store`.
+    pub(crate) fn from_props(
+        fetch_type: Option<&str>,
+        fetch_one: Option<bool>,
+        fetch: Option<bool>,
+        store: Option<bool>,
+    ) -> Result<Fetch, TaskError> {
+        Ok(match fetch_type.map(str::to_ascii_uppercase).as_deref() {
+            Some("FETCH_ONE") => Fetch::One,
+            Some("FETCH") => Fetch::All,
+            Some("STORE") => Fetch::Store,
+            Some("NONE") | None if fetch_one == Some(true) => Fetch::One,
+            Some("NONE") | None if fetch == Some(true) => Fetch::All,
+            Some("NONE") | None if store == Some(true) => Fetch::Store,
+            Some("NONE") | None => Fetch::None,
+            Some(other) => {
+                return Err(TaskError::Props(format!(
+                    "`fetchType` must be NONE, FETCH_ONE, FETCH or STORE, found `{other}`"
+                )));
+            }
+        })
+    }
+}
+
+/// A query's outputs as Kestra's JDBC tasks give them: `row` (FETCH_ONE), `rows` (FETCH), `uri`
+/// of a JSON-lines file named `store_name` (STORE), and `size` — rows fetched, else rows
+/// affected.
+pub(crate) async fn fetch_outputs(
+    ctx: &TaskContext,
+    fetch: Fetch,
+    rows: Option<weir_warehouse::Rows>,
+    affected: u64,
+    store_name: &str,
+    out: &mut Outputs,
+) -> Result<(), TaskError> {
+    match (fetch, rows) {
+        (Fetch::One, Some(r)) => {
+            out.insert(
+                "row".into(),
+                r.objects().into_iter().next().unwrap_or(Value::Null),
+            );
+            out.insert("size".into(), r.rows.len().min(1).into());
+        }
+        (Fetch::All, Some(r)) => {
+            out.insert("size".into(), r.rows.len().into());
+            out.insert("rows".into(), Value::Array(r.objects()));
+        }
+        (Fetch::Store, Some(r)) => {
+            let uri = ctx.storage.task_file_uri(&ctx.scope(), store_name);
+            let path = ctx.storage.create_path(&uri)?;
+            let mut text = String::new();
+            for o in r.objects() {
+                text.push_str(&o.to_string());
+                text.push('\n');
+            }
+            tokio::fs::write(&path, text)
+                .await
+                .map_err(|e| TaskError::Failed(format!("writing `{uri}` failed: {e}")))?;
+            out.insert("uri".into(), uri.into());
+            out.insert("size".into(), r.rows.len().into());
+        }
+        _ => {
+            out.insert("size".into(), affected.into());
+        }
+    }
+    Ok(())
 }
 
 fn warehouse_err(e: WarehouseError) -> TaskError {
@@ -152,25 +221,7 @@ fn first_line(s: &str) -> String {
 
 pub async fn query(ctx: &TaskContext) -> Result<Outputs, TaskError> {
     let p: QueryProps = ctx.props()?;
-    let fetch = match p
-        .fetch_type
-        .as_deref()
-        .map(str::to_ascii_uppercase)
-        .as_deref()
-    {
-        Some("FETCH_ONE") => Fetch::One,
-        Some("FETCH") => Fetch::All,
-        Some("STORE") => Fetch::Store,
-        Some("NONE") | None if p.fetch_one == Some(true) => Fetch::One,
-        Some("NONE") | None if p.fetch == Some(true) => Fetch::All,
-        Some("NONE") | None if p.store == Some(true) => Fetch::Store,
-        Some("NONE") | None => Fetch::None,
-        Some(other) => {
-            return Err(TaskError::Props(format!(
-                "`fetchType` must be NONE, FETCH_ONE, FETCH or STORE, found `{other}`"
-            )));
-        }
-    };
+    let fetch = Fetch::from_props(p.fetch_type.as_deref(), p.fetch_one, p.fetch, p.store)?;
     let target = p.conn.target()?;
     let engine = target.engine();
     // `inputFiles`/`outputFiles`: the SQL works in the task's own folder. The process's
@@ -301,36 +352,7 @@ pub async fn query(ctx: &TaskContext) -> Result<Outputs, TaskError> {
     .map_err(|e| TaskError::Failed(format!("the warehouse task stopped unexpectedly: {e}")))??;
     let (affected, rows) = result;
     let mut out = Outputs::new();
-    match (fetch, rows) {
-        (Fetch::One, Some(r)) => {
-            out.insert(
-                "row".into(),
-                r.objects().into_iter().next().unwrap_or(Value::Null),
-            );
-            out.insert("size".into(), r.rows.len().min(1).into());
-        }
-        (Fetch::All, Some(r)) => {
-            out.insert("size".into(), r.rows.len().into());
-            out.insert("rows".into(), Value::Array(r.objects()));
-        }
-        (Fetch::Store, Some(r)) => {
-            let uri = ctx.storage.task_file_uri(&ctx.scope(), "result.jsonl");
-            let path = ctx.storage.create_path(&uri)?;
-            let mut text = String::new();
-            for o in r.objects() {
-                text.push_str(&o.to_string());
-                text.push('\n');
-            }
-            tokio::fs::write(&path, text)
-                .await
-                .map_err(|e| TaskError::Failed(format!("writing `{uri}` failed: {e}")))?;
-            out.insert("uri".into(), uri.into());
-            out.insert("size".into(), r.rows.len().into());
-        }
-        _ => {
-            out.insert("size".into(), affected.into());
-        }
-    }
+    fetch_outputs(ctx, fetch, rows, affected, "result.jsonl", &mut out).await?;
     if let Some(dir) = &folder {
         let files = crate::scripts::collect_outputs(ctx, dir, &p.output_files)?;
         out.insert("outputFiles".into(), Value::Object(files));
