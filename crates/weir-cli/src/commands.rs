@@ -55,8 +55,15 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
         } => query(&home, &url, &sql, json, csv),
         Command::Dbt(cmd) => crate::dbt::dbt(*cmd),
         Command::Tasks => {
+            // Every name a flow may use: each type, then its older names, marked as aliases.
             let rows: Vec<Vec<String>> = weir_tasks::registry::specs()
-                .map(|s| vec![s.name.to_string(), s.doc.to_string()])
+                .flat_map(|s| {
+                    std::iter::once(vec![s.name.to_string(), s.doc.to_string()]).chain(
+                        s.aliases
+                            .iter()
+                            .map(|a| vec![a.to_string(), format!("(alias of `{}`)", s.name)]),
+                    )
+                })
                 .collect();
             emit(&table(&["TYPE", "WHAT IT DOES"], &rows));
             Ok(0)
@@ -305,6 +312,18 @@ pub(crate) fn file_inputs(
     })
 }
 
+/// Whether a failure comes from a template reading the trigger's date (or the trigger itself)
+/// where a run by hand has none.
+fn needs_trigger_date(failure: &str) -> bool {
+    [
+        "`trigger.date` is undefined",
+        "`trigger` is undefined",
+        "`trigger.date` is none",
+    ]
+    .iter()
+    .any(|m| failure.contains(m))
+}
+
 pub(crate) fn parse_trigger_date(text: &str) -> Result<chrono::DateTime<Utc>> {
     if let Ok(d) = chrono::DateTime::parse_from_rfc3339(text) {
         return Ok(d.with_timezone(&Utc));
@@ -433,6 +452,13 @@ fn run(home: &Path, args: RunArgs) -> Result<u8> {
         && ex.state.is_failure()
     {
         eprintln!("{} {f}", paint("1;31", "error:"));
+        if args.trigger_date.is_none() && needs_trigger_date(f) {
+            eprintln!(
+                "{} the flow reads `trigger.date`, which only a trigger sets: to run it by hand as \
+                 its Schedule would, pass `--trigger-date` (e.g. `--trigger-date 2024-01-01T00:00:00Z`)",
+                paint("1;36", "hint:"),
+            );
+        }
         eprintln!(
             "{} see all logs with `weir executions logs {}`",
             paint("1;36", "hint:"),

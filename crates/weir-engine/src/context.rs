@@ -61,7 +61,14 @@ pub fn build(
     if let Some(run) = run {
         ctx.insert(
             "taskrun".into(),
-            json!({"id": run.id, "value": scope.value(), "attemptsCount": run.attempt, "parentId": scope.parent_run}),
+            json!({
+                "id": run.id,
+                "value": scope.value(),
+                "attemptsCount": run.attempt,
+                "parentId": scope.parent_run,
+                // The context is built as the attempt starts.
+                "startDate": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+            }),
         );
         ctx.insert(
             "task".into(),
@@ -88,6 +95,43 @@ pub fn build(
         .with(Arc::new(Value::Object(ctx)))
 }
 
+/// `envs`: the environment variables starting with `ENV_`, by their name without the prefix,
+/// lower-cased, as Kestra exposes them (`ENV_MY_ENV` is `{{ envs.my_env }}`).
+pub fn envs() -> Value {
+    envs_from(
+        std::env::vars_os()
+            .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?))),
+    )
+}
+
+fn envs_from(vars: impl Iterator<Item = (String, String)>) -> Value {
+    let mut out: Vec<(String, String)> = vars
+        .filter_map(|(k, v)| {
+            let name = k.strip_prefix(ENV_PREFIX)?;
+            (!name.is_empty()).then(|| (name.to_lowercase(), v))
+        })
+        .collect();
+    out.sort();
+    Value::Object(
+        out.into_iter()
+            .map(|(k, v)| (k, Value::String(v)))
+            .collect(),
+    )
+}
+
+/// The prefix of the environment variables a flow sees as `envs`.
+pub const ENV_PREFIX: &str = "ENV_";
+
+/// A layer giving `execution` its current `state` (RUNNING, or FAILED once a task failed:
+/// what `errors` and `finally` tasks see), on top of the execution's fixed part in `base`.
+pub fn execution_state(base: &Value, state: &str) -> Arc<Value> {
+    let mut execution = base.get("execution").cloned().unwrap_or_else(|| json!({}));
+    if let Value::Object(map) = &mut execution {
+        map.insert("state".into(), Value::String(state.to_string()));
+    }
+    Arc::new(json!({ "execution": execution }))
+}
+
 /// Pebble/Kestra truthiness of a rendered condition.
 pub fn truthy(v: &Value) -> bool {
     match v {
@@ -100,5 +144,34 @@ pub fn truthy(v: &Value) -> bool {
         ),
         Value::Array(a) => !a.is_empty(),
         Value::Object(o) => !o.is_empty(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Kestra docs, configuration guide (variables): an environment variable named
+    // `KESTRA_MY_ENV` (now `ENV_MY_ENV`, the 0.23 default prefix) is `{{ envs.my_env }}`.
+    #[test]
+    fn envs_keep_env_prefixed_variables_lower_cased() {
+        let vars = [
+            ("ENV_MY_ENV", "a"),
+            ("ENV_Other_Name", "b"),
+            ("ENV_", "empty name"),
+            ("HOME", "/root"),
+            ("MY_ENV_X", "no"),
+        ];
+        let got = envs_from(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        assert_eq!(got, json!({"my_env": "a", "other_name": "b"}));
+    }
+
+    #[test]
+    fn execution_state_adds_state_to_the_fixed_part() {
+        let base = json!({"execution": {"id": "e1"}});
+        assert_eq!(
+            *execution_state(&base, "RUNNING"),
+            json!({"execution": {"id": "e1", "state": "RUNNING"}})
+        );
     }
 }

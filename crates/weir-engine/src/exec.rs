@@ -120,7 +120,7 @@ fn base_context(flow: &Flow, record: &ExecutionRecord, inputs: &Map<String, Valu
         "flow".into(),
         json!({"id": flow.id, "namespace": flow.namespace, "revision": record.flow_revision}),
     );
-    base.insert("envs".into(), Value::Object(Map::new()));
+    base.insert("envs".into(), context::envs());
     Value::Object(base)
 }
 
@@ -546,7 +546,14 @@ impl Exec {
     fn context(&self, scope: &Scope, run: Option<&TaskRunInfo<'_>>) -> Context {
         let outputs = Arc::clone(&self.outputs.lock().unwrap_or_else(|p| p.into_inner()));
         let labels = self.labels.lock().unwrap_or_else(|p| p.into_inner());
+        let failed = self
+            .failure
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_some();
+        let state = if failed { "FAILED" } else { "RUNNING" };
         context::build(&self.base, &outputs, &labels, scope, run)
+            .with(context::execution_state(&self.base, state))
     }
 
     /// Runs tasks in order, stopping at the first failure. Returns the worst state met.

@@ -115,13 +115,76 @@ impl weir_template::KvLookup for StoreKv {
     }
 }
 
+/// What templates read of a running execution: storage files and its ERROR logs.
+struct StorageLookup {
+    storage: Arc<InternalStorage>,
+    store: Arc<dyn Store>,
+}
+
+impl weir_template::ExecutionLookup for StorageLookup {
+    fn read_file(&self, uri: &str) -> Result<Option<Vec<u8>>, String> {
+        let path = self.storage.path_of(uri).map_err(|e| e.to_string())?;
+        match std::fs::read(&path) {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound || path.is_dir() => Ok(None),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    fn file_size(&self, uri: &str) -> Result<Option<u64>, String> {
+        let path = self.storage.path_of(uri).map_err(|e| e.to_string())?;
+        match std::fs::metadata(&path) {
+            Ok(m) if m.is_file() => Ok(Some(m.len())),
+            Ok(_) => Ok(None),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    fn namespace_file_uri(&self, namespace: &str, path: &str) -> Result<String, String> {
+        // Checks the path (no `..`, not empty) the way namespace files are read.
+        self.storage
+            .namespace_file_path(namespace, path)
+            .map_err(|e| e.to_string())?;
+        Ok(format!(
+            "{}/{}/_files/{}",
+            weir_storage::SCHEME,
+            namespace.replace('.', "/"),
+            path.trim_start_matches('/')
+        ))
+    }
+
+    fn error_logs(&self, execution_id: &str) -> Result<Vec<serde_json::Value>, String> {
+        let logs = self.store.logs(execution_id).map_err(|e| e.to_string())?;
+        Ok(logs
+            .into_iter()
+            .filter(|l| l.level == weir_store::Level::Error)
+            .map(|l| {
+                serde_json::json!({
+                    "executionId": l.execution_id,
+                    "taskId": l.task_id,
+                    "taskRunId": l.task_run_id,
+                    "attemptNumber": l.attempt,
+                    "level": "ERROR",
+                    "timestamp": l.at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                    "message": l.message,
+                })
+            })
+            .collect())
+    }
+}
+
 impl Engine {
     pub fn new(config: EngineConfig) -> Self {
         let masker = Masker::default();
-        let renderer = Renderer::new(
+        let renderer = Renderer::with_execution(
             Arc::new(StoreKv(config.store.clone())),
             Arc::new(weir_template::EnvSecrets),
             masker.clone(),
+            Arc::new(StorageLookup {
+                storage: config.storage.clone(),
+                store: config.store.clone(),
+            }),
         );
         Engine {
             inner: Arc::new(Inner {

@@ -127,9 +127,81 @@ impl Catalog {
     }
 
     /// The known type name closest to a misspelt one, if any is close enough to be a useful hint.
+    ///
+    /// Kestra's type names share long prefixes (`io.kestra.plugin.`), so comparing whole names
+    /// would make every unknown plugin look like some known one. A name is suggested only when
+    /// it is a plausible typo: the same package with a class name at most a few letters off
+    /// (`core.log.Lg` → `core.log.Log`), or a package a letter or two off (`core.logs.Log`). A
+    /// class of the same name in another plugin is another task, never suggested.
     pub fn closest(&self, type_name: &str) -> Option<&'static str> {
-        closest(type_name, self.specs.iter().map(|s| s.name))
+        closest_type(
+            type_name,
+            self.specs
+                .iter()
+                .flat_map(|s| std::iter::once(&s.name).chain(s.aliases.iter()))
+                .copied(),
+        )
+        .map(|name| self.get(name).map_or(name, |s| s.name))
     }
+}
+
+/// How alike two words are, from 0 to 1: Jaro-Winkler, raised to 0.9 when a few edits turn
+/// one into the other (one edit for words up to 5 letters, two up to 11…), since short class
+/// names (`Lg` for `Log`) are far apart by Jaro-Winkler alone.
+fn likeness(a: &str, b: &str) -> f64 {
+    let longest = a.chars().count().max(b.chars().count());
+    let jw = strsim::jaro_winkler(a, b);
+    if strsim::levenshtein(a, b) <= 1 + longest / 6 {
+        jw.max(0.9)
+    } else {
+        jw
+    }
+}
+
+/// How close a type name must be to a known one to be suggested (see [`likeness`]).
+pub const TYPE_SUGGESTION_THRESHOLD: f64 = 0.85;
+
+/// The task type a misspelt `word` most plausibly meant (see [`Catalog::closest`]).
+pub fn closest_type<'a>(word: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    let lower = word.to_ascii_lowercase();
+    let (package, class) = lower.rsplit_once('.').unwrap_or(("", &lower));
+    candidates
+        .filter_map(|c| {
+            let cl = c.to_ascii_lowercase();
+            let (c_package, c_class) = cl.rsplit_once('.').unwrap_or(("", &cl));
+            let score = if package == c_package {
+                likeness(class, c_class)
+            } else if strsim::levenshtein(package, c_package) <= 1 + package.len() / 20 {
+                // A typo in the package (`core.logs`): about one edit per 20 letters.
+                likeness(class, c_class) * 0.95
+            } else {
+                // Another plugin: a class of the same name there is a different task.
+                0.0
+            };
+            (score >= TYPE_SUGGESTION_THRESHOLD).then_some((score, c))
+        })
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, c)| c)
+}
+
+/// Whether `name` has the shape of a Kestra plugin type (`io.kestra.plugin.ai.completion.ChatCompletion`,
+/// `io.kestra.core.tasks.log.Log`): Kestra's prefix, lower-case packages, a capitalised class.
+pub fn is_kestra_type(name: &str) -> bool {
+    let Some(rest) = name.strip_prefix("io.kestra.") else {
+        return false;
+    };
+    let parts: Vec<&str> = rest.split('.').collect();
+    let Some((class, packages)) = parts.split_last() else {
+        return false;
+    };
+    !packages.is_empty()
+        && packages.iter().all(|p| {
+            !p.is_empty()
+                && p.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        })
+        && class.chars().next().is_some_and(|c| c.is_ascii_uppercase())
+        && class.chars().all(|c| c.is_ascii_alphanumeric())
 }
 
 /// The candidate most similar to `word`, when it is similar enough to suggest.

@@ -671,6 +671,11 @@ impl<'a> Cx<'a> {
                     format!("unknown task type `{type_name}`"),
                     format!("did you mean `{c}`?"),
                 ),
+                None if crate::catalog::is_kestra_type(&type_name) => self.error_hint(
+                    pos,
+                    format!("weir does not run `{type_name}` yet"),
+                    "`weir tasks` lists the task types weir runs",
+                ),
                 None => self.error_hint(
                     pos,
                     format!("unknown task type `{type_name}`"),

@@ -266,3 +266,90 @@ mod properties {
         }
     }
 }
+
+fn hints(src: &str) -> Vec<(String, Option<String>)> {
+    match parse_flow("f.yaml", src, &catalog()) {
+        Ok(_) => Vec::new(),
+        Err(d) => d
+            .iter()
+            .map(|d| (d.message.clone(), d.hint.clone()))
+            .collect(),
+    }
+}
+
+fn one_task(ty: &str) -> String {
+    format!("id: f\nnamespace: a.b\ntasks:\n  - id: t\n    type: {ty}\n    message: hi\n")
+}
+
+#[test]
+fn near_type_names_get_a_suggestion_far_ones_do_not() {
+    use crate::catalog::closest_type;
+    let known = [
+        "io.kestra.plugin.core.log.Log",
+        "io.kestra.plugin.core.execution.Fail",
+        "io.kestra.plugin.git.SyncNamespaceFiles",
+        "io.kestra.plugin.git.Clone",
+        "io.kestra.plugin.jdbc.duckdb.Query",
+    ];
+    let near = |w: &str| closest_type(w, known.iter().copied());
+    // Typos in the class, or in the package, of a known type.
+    assert_eq!(
+        near("io.kestra.plugin.core.log.Lg"),
+        Some("io.kestra.plugin.core.log.Log")
+    );
+    assert_eq!(
+        near("io.kestra.plugin.core.log.Logg"),
+        Some("io.kestra.plugin.core.log.Log")
+    );
+    assert_eq!(
+        near("io.kestra.plugin.core.logs.Log"),
+        Some("io.kestra.plugin.core.log.Log")
+    );
+    assert_eq!(
+        near("io.kestra.plugin.git.clone"),
+        Some("io.kestra.plugin.git.Clone")
+    );
+    // Real Kestra types weir does not run map to nothing.
+    for far in [
+        "io.kestra.plugin.git.SyncFlows",
+        "io.kestra.plugin.git.PushFlows",
+        "io.kestra.plugin.core.execution.Exit",
+        "io.kestra.plugin.ai.completion.ChatCompletion",
+        "io.kestra.plugin.jdbc.mysql.Query",
+        "io.kestra.plugin.notifications.slack.SlackIncomingWebhook",
+    ] {
+        assert_eq!(near(far), None, "{far}");
+    }
+}
+
+#[test]
+fn kestra_types_weir_lacks_say_so_without_a_did_you_mean() {
+    assert_eq!(
+        hints(&one_task("io.kestra.plugin.ai.completion.ChatCompletion")),
+        [(
+            "weir does not run `io.kestra.plugin.ai.completion.ChatCompletion` yet".to_string(),
+            Some("`weir tasks` lists the task types weir runs".to_string())
+        )]
+    );
+    assert_eq!(
+        hints(&one_task("io.kestra.plugin.core.log.Lg")),
+        [(
+            "unknown task type `io.kestra.plugin.core.log.Lg`".to_string(),
+            Some("did you mean `io.kestra.plugin.core.log.Log`?".to_string())
+        )]
+    );
+    // Not Kestra's shape: an unknown type, not a missing feature.
+    assert_eq!(
+        hints(&one_task("my.company.Thing"))[0].0,
+        "unknown task type `my.company.Thing`"
+    );
+}
+
+#[test]
+fn a_branch_of_unknown_types_is_not_reported_empty() {
+    let src = "id: f\nnamespace: a.b\ntasks:\n  - id: if\n    type: io.kestra.plugin.core.flow.If\n    condition: \"{{ true }}\"\n    then:\n      - id: chat\n        type: io.kestra.plugin.ai.completion.ChatCompletion\n";
+    assert_eq!(
+        problems(src),
+        ["9:15 weir does not run `io.kestra.plugin.ai.completion.ChatCompletion` yet"]
+    );
+}

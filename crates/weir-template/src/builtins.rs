@@ -8,9 +8,11 @@ use minijinja::{Environment, Error, ErrorKind, State};
 
 use crate::context::Context;
 use crate::json::{self, JsonNode};
-use crate::lookup::{EnvSecrets, KvLookup, Masker, SecretLookup};
+use crate::lookup::{EnvSecrets, ExecutionLookup, KvLookup, Masker, SecretLookup};
 use crate::{datetime, pebble};
 
+mod data;
+mod files;
 mod filters;
 
 /// Name of the hidden context variable holding the render root (context and namespace).
@@ -82,9 +84,13 @@ pub(crate) fn register(
     kv: Arc<dyn KvLookup>,
     secrets: Arc<dyn SecretLookup>,
     masker: Masker,
+    execution: Arc<dyn ExecutionLookup>,
 ) {
     // Functions.
     env.add_function("render", render_fn);
+    register_execution(env, execution);
+    env.add_function("currentEachOutput", files::current_each_output);
+    env.add_function("yaml", data::yaml);
     env.add_function(
         "kv",
         move |state: &State, key: String, ns: Option<String>, kwargs: Kwargs| {
@@ -181,6 +187,12 @@ pub(crate) fn register(
         let body: Vec<String> = s.lines().map(|l| format!("{pad}{l}")).collect();
         format!("\n{}", body.join("\n"))
     });
+    env.add_filter("yaml", data::yaml);
+    env.add_filter("jq", data::jq);
+    env.add_filter("sha256", data::sha256);
+    env.add_filter("sha1", data::sha1);
+    env.add_filter("md5", data::md5);
+    env.add_filter("toIon", data::to_ion);
     env.add_filter("abbreviate", |s: String, max: usize| {
         if s.chars().count() <= max {
             s
@@ -199,6 +211,33 @@ pub(crate) fn register(
     env.add_test("null", |v: &Value| v.is_none() || v.is_undefined());
     env.add_test("map", |v: &Value| v.kind() == ValueKind::Map);
     env.add_test("json", filters::is_json);
+}
+
+/// Functions reading the running execution's files and logs.
+fn register_execution(env: &mut Environment<'static>, execution: Arc<dyn ExecutionLookup>) {
+    let x = Arc::clone(&execution);
+    env.add_function("read", move |state: &State, path: Value| {
+        files::read(x.as_ref(), state, &path)
+    });
+    let x = Arc::clone(&execution);
+    env.add_function("fileURI", move |state: &State, path: Value| {
+        files::file_uri(x.as_ref(), state, &path)
+    });
+    let x = Arc::clone(&execution);
+    env.add_function("fileExists", move |state: &State, path: Value| {
+        files::file_exists(x.as_ref(), state, &path)
+    });
+    let x = Arc::clone(&execution);
+    env.add_function("fileSize", move |state: &State, path: Value| {
+        files::file_size(x.as_ref(), state, &path)
+    });
+    let x = Arc::clone(&execution);
+    env.add_function("isFileEmpty", move |state: &State, path: Value| {
+        files::is_file_empty(x.as_ref(), state, &path)
+    });
+    env.add_function("errorLogs", move |state: &State| {
+        files::error_logs(execution.as_ref(), state)
+    });
 }
 
 thread_local! {

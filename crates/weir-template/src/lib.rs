@@ -24,7 +24,7 @@ mod tests;
 
 pub use context::Context;
 pub use error::TemplateError;
-pub use lookup::{EnvSecrets, KvLookup, Masker, SecretLookup};
+pub use lookup::{EnvSecrets, ExecutionLookup, KvLookup, Masker, NoExecution, SecretLookup};
 pub use renderer::{Renderer, check_syntax};
 
 /// For static validation: every `outputs.<id>` / `outputs['id']` task id referenced by a

@@ -88,3 +88,46 @@ impl Masker {
         }
     }
 }
+
+/// What templates reach of the running execution beyond its context: internal-storage and
+/// namespace files (`read()`, `fileURI()`, `fileExists()`, `fileSize()`, `isFileEmpty()`) and
+/// its logs (`errorLogs()`). Read-only; the engine implements it over its storage and store.
+pub trait ExecutionLookup: Send + Sync {
+    /// The bytes of the internal-storage file `uri` (`kestra:///…`); Ok(None) when there is
+    /// no such file.
+    fn read_file(&self, uri: &str) -> Result<Option<Vec<u8>>, String>;
+
+    /// The size in bytes of the internal-storage file `uri`; Ok(None) when there is none.
+    fn file_size(&self, uri: &str) -> Result<Option<u64>, String> {
+        Ok(self.read_file(uri)?.map(|b| b.len() as u64))
+    }
+
+    /// The internal-storage URI of `namespace`'s file `path` (which may not exist).
+    fn namespace_file_uri(&self, namespace: &str, path: &str) -> Result<String, String>;
+
+    /// The ERROR log lines of execution `execution_id` so far, oldest first, each an object
+    /// with `taskId`, `taskRunId`, `level`, `timestamp` and `message`.
+    fn error_logs(&self, execution_id: &str) -> Result<Vec<serde_json::Value>, String>;
+}
+
+/// For renderers outside an execution (validation, tests): every lookup is refused.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoExecution;
+
+impl NoExecution {
+    const WHY: &'static str = "files and logs are only readable while an execution runs";
+}
+
+impl ExecutionLookup for NoExecution {
+    fn read_file(&self, _: &str) -> Result<Option<Vec<u8>>, String> {
+        Err(Self::WHY.into())
+    }
+
+    fn namespace_file_uri(&self, _: &str, _: &str) -> Result<String, String> {
+        Err(Self::WHY.into())
+    }
+
+    fn error_logs(&self, _: &str) -> Result<Vec<serde_json::Value>, String> {
+        Err(Self::WHY.into())
+    }
+}

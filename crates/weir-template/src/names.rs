@@ -79,6 +79,7 @@ pub(crate) fn known() -> &'static KnownNames {
             Arc::new(Inert),
             Arc::new(Inert),
             Masker::default(),
+            Arc::new(crate::lookup::NoExecution),
         );
         // minijinja has no public way to list filters and tests, but its `Debug` output does.
         let debug = format!("{env:?}");

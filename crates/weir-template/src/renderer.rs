@@ -9,7 +9,7 @@ use serde_json::Value as Json;
 use crate::builtins::{self, Root};
 use crate::context::Context;
 use crate::error::TemplateError;
-use crate::lookup::{KvLookup, Masker, SecretLookup};
+use crate::lookup::{ExecutionLookup, KvLookup, Masker, NoExecution, SecretLookup};
 use crate::names::{self, NameKind};
 use crate::pebble::{self, Translated};
 use crate::{has_template_syntax, json};
@@ -48,18 +48,30 @@ pub(crate) fn kestra_environment(
     kv: Arc<dyn KvLookup>,
     secrets: Arc<dyn SecretLookup>,
     masker: Masker,
+    execution: Arc<dyn ExecutionLookup>,
 ) -> Environment<'static> {
     let mut env = base_environment();
     env.set_formatter(builtins::format_value);
-    builtins::register(&mut env, kv, secrets, masker);
+    builtins::register(&mut env, kv, secrets, masker, execution);
     env
 }
 
 impl Renderer {
-    /// Builds the environment with Kestra's functions, filters and tests.
+    /// Builds the environment with Kestra's functions, filters and tests. File and log
+    /// functions (`read()`, `errorLogs()`…) fail: see [`Renderer::with_execution`].
     pub fn new(kv: Arc<dyn KvLookup>, secrets: Arc<dyn SecretLookup>, masker: Masker) -> Self {
+        Self::with_execution(kv, secrets, masker, Arc::new(NoExecution))
+    }
+
+    /// Like [`Renderer::new`], with file and log functions reading through `execution`.
+    pub fn with_execution(
+        kv: Arc<dyn KvLookup>,
+        secrets: Arc<dyn SecretLookup>,
+        masker: Masker,
+        execution: Arc<dyn ExecutionLookup>,
+    ) -> Self {
         Renderer {
-            env: kestra_environment(kv, secrets, masker),
+            env: kestra_environment(kv, secrets, masker, execution),
         }
     }
 

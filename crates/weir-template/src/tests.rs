@@ -1,5 +1,6 @@
 //! End-to-end tests of the renderer against a Kestra-shaped context.
 
+mod data_files;
 mod pebble_table;
 
 use std::collections::HashMap;

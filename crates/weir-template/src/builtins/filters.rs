@@ -150,14 +150,16 @@ pub(super) fn flatten(value: Value) -> Result<Value, Error> {
 pub(super) fn merge(value: Value, other: Value) -> Result<Value, Error> {
     match (value.kind(), other.kind()) {
         (ValueKind::Map, ValueKind::Map) => {
-            let mut out = Vec::new();
+            // A map, not a list of pairs: a key of `other` replaces the same key of `value`.
+            let mut out = serde_json::Map::new();
             for source in [&value, &other] {
-                for key in source.try_iter()? {
-                    let item = source.get_item(&key)?;
-                    out.push((key, item));
+                if let serde_json::Value::Object(map) = crate::json::from_value(source) {
+                    out.extend(map);
                 }
             }
-            Ok(Value::from_iter(out))
+            Ok(crate::json::to_value(std::sync::Arc::new(
+                serde_json::Value::Object(out),
+            )))
         }
         _ => {
             let mut out = items(&value, "merge")?;
