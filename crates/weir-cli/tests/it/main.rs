@@ -6,6 +6,7 @@
 //! over HTTP (`server`), `weir dbt` on dbt projects (`dbt`), sharing the harness in `common`.
 
 mod bigquery;
+mod blueprints;
 mod buckets;
 mod common;
 mod core_tasks;
