@@ -191,6 +191,9 @@ pub enum ExecutionsCommand {
     Resume {
         /// The execution id, or a unique prefix of it.
         id: String,
+        /// A value for the Pause's `onResume` inputs, `NAME=VALUE`; repeatable.
+        #[arg(long = "input", short = 'i', value_name = "NAME=VALUE")]
+        inputs: Vec<String>,
     },
     /// Print the logs of an execution.
     Logs {

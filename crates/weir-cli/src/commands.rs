@@ -487,7 +487,7 @@ fn say_if_paused(ex: &weir_store::ExecutionRecord) {
 
 /// `weir executions resume`: a PAUSED execution continues in this process from its stored
 /// task runs, past the Pause task that stopped it.
-fn resume(h: &Home, id: &str) -> Result<u8> {
+fn resume(h: &Home, id: &str, inputs: &[String]) -> Result<u8> {
     let store = &*h.store;
     let id = resolve_execution(store, id)?;
     let ex = store
@@ -526,6 +526,18 @@ fn resume(h: &Home, id: &str) -> Result<u8> {
     );
     let flow = weir_flow::parse_flow(&file, &flow_record.source, &catalog)
         .map_err(|d| user_error(format!("flow `{file}` no longer validates: {}", d[0])))?;
+    // The Pause's `onResume` inputs, checked before anything continues.
+    let given = parse_pairs(inputs, "input")?;
+    weir_engine::resume::prepare(store, &catalog, &flow, &id, &given).map_err(|e| match e {
+        weir_engine::resume::ResumeError::Inputs(errors) => user_error_hint(
+            format!(
+                "invalid `onResume` inputs for execution {id}: {}; it stays PAUSED",
+                errors.join("; ")
+            ),
+            "give each with `-i NAME=VALUE`",
+        ),
+        e => anyhow::Error::new(e),
+    })?;
     let record = store
         .resume_execution(&id, Some(weir_engine::current_owner()))?
         .ok_or_else(|| user_error(format!("execution {id} was resumed by someone else")))?;
@@ -855,7 +867,7 @@ fn executions(home: &Path, cmd: ExecutionsCommand) -> Result<u8> {
                 ));
             }
         }
-        ExecutionsCommand::Resume { id } => return resume(&h, &id),
+        ExecutionsCommand::Resume { id, inputs } => return resume(&h, &id, &inputs),
         ExecutionsCommand::Show { id, json } => {
             let id = resolve_execution(store, &id)?;
             let v = execution_json(store, &id)?;

@@ -8,6 +8,7 @@ mod context;
 mod exec;
 pub mod ids;
 pub mod owner;
+pub mod resume;
 
 use std::collections::HashMap;
 use std::path::PathBuf;

@@ -414,3 +414,143 @@ tasks:
     }
     assert_eq!(contents, ["1\n2\n3\n", "4\n5\n6\n", "7\n8\n9\n", "10\n"]);
 }
+
+/// Kestra docs, io.kestra.plugin.core.flow.Pause, "vacation_approval_process": the
+/// `wait_for_approval` Pause asks `onResume` for `approved` (BOOLEAN, defaults true) and
+/// `reason` (STRING); the next task reads `outputs.wait_for_approval.onResume.approved`.
+#[test]
+fn pause_on_resume_inputs_reach_the_next_task() {
+    let env = Env::new();
+    let out = env.run_flow(
+        "vacation.yaml",
+        r#"
+id: vacation_approval_process
+namespace: company.team
+tasks:
+  - id: wait_for_approval
+    type: io.kestra.plugin.core.flow.Pause
+    onResume:
+      - id: approved
+        description: Whether to approve the request
+        type: BOOLEAN
+        defaults: true
+      - id: reason
+        description: Reason for approval or rejection
+        type: STRING
+  - id: approve
+    type: io.kestra.plugin.core.debug.Return
+    format: "{{ outputs.wait_for_approval.onResume.approved }} / {{ outputs.wait_for_approval.onResume.reason }}"
+"#,
+        &[],
+    );
+    assert_eq!(out.code, 0, "{out:#?}");
+    let id = out.id();
+    // A required input not given: an error naming it, and the execution stays PAUSED.
+    let r = env.weir(&["executions", "resume", &id, "-i", "approved=false"]);
+    assert_eq!(r.code, 2, "{r:#?}");
+    assert!(
+        r.stderr.contains("input `reason` is required"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(env.show(&id)["state"], "PAUSED");
+    // A value of the wrong type is refused too.
+    let r = env.weir(&[
+        "executions",
+        "resume",
+        &id,
+        "-i",
+        "approved=maybe",
+        "-i",
+        "reason=x",
+    ]);
+    assert_eq!(r.code, 2, "{r:#?}");
+    assert!(r.stderr.contains("input `approved`"), "{}", r.stderr);
+    let r = env.weir(&[
+        "executions",
+        "resume",
+        &id,
+        "-i",
+        "approved=false",
+        "-i",
+        "reason=team offsite",
+    ]);
+    assert_eq!(r.code, 0, "{r:#?}");
+    let ex = env.show(&id);
+    assert_eq!(ex["state"], "SUCCESS", "{ex:#}");
+    let pause = run_of(&ex, "wait_for_approval");
+    assert_eq!(pause["outputs"]["onResume"]["approved"], false, "{pause:#}");
+    assert_eq!(
+        run_of(&ex, "approve")["outputs"]["value"],
+        "false / team offsite"
+    );
+}
+
+/// Kestra docs, io.kestra.plugin.core.flow.Pause: a Pause without `pauseDuration` waits for a
+/// resume; with a `timeout`, if nobody resumes in time the Pause task FAILS (Kestra's rule:
+/// `behavior` applies to `pauseDuration`, a passed `timeout` fails the task), and the flow's
+/// `errors` run as for any failure.
+#[test]
+fn pause_resumed_after_its_timeout_fails() {
+    let env = Env::new();
+    let out = env.run_flow(
+        "timeout.yaml",
+        r#"
+id: pause_timeout
+namespace: company.team
+tasks:
+  - id: pause
+    type: io.kestra.plugin.core.flow.Pause
+    timeout: PT1S
+  - id: after
+    type: io.kestra.plugin.core.debug.Return
+    format: approved
+errors:
+  - id: on_error
+    type: io.kestra.plugin.core.debug.Return
+    format: "timed out"
+"#,
+        &[],
+    );
+    assert_eq!(out.code, 0, "{out:#?}");
+    let id = out.id();
+    let ex = env.show(&id);
+    assert_eq!(ex["state"], "PAUSED");
+    std::thread::sleep(std::time::Duration::from_millis(1300));
+    let r = env.weir(&["executions", "resume", &id]);
+    assert_eq!(r.code, 1, "{r:#?}");
+    let ex = env.show(&id);
+    assert_eq!(ex["state"], "FAILED", "{ex:#}");
+    assert_eq!(state_of(&ex, "pause"), "FAILED");
+    assert!(runs_of(&ex, "after").is_empty(), "{ex:#}");
+    assert_eq!(state_of(&ex, "on_error"), "SUCCESS");
+}
+
+/// Kestra docs, io.kestra.plugin.core.flow.Pause: resumed before its `timeout`, the Pause ends
+/// well and the tasks after it run.
+#[test]
+fn pause_resumed_before_its_timeout_goes_on() {
+    let env = Env::new();
+    let out = env.run_flow(
+        "timeout_ok.yaml",
+        r#"
+id: pause_timeout_ok
+namespace: company.team
+tasks:
+  - id: pause
+    type: io.kestra.plugin.core.flow.Pause
+    timeout: PT1H
+  - id: after
+    type: io.kestra.plugin.core.debug.Return
+    format: approved
+"#,
+        &[],
+    );
+    assert_eq!(out.code, 0, "{out:#?}");
+    let id = out.id();
+    let r = env.weir(&["executions", "resume", &id]);
+    assert_eq!(r.code, 0, "{r:#?}");
+    let ex = env.show(&id);
+    assert_eq!(ex["state"], "SUCCESS", "{ex:#}");
+    assert_eq!(run_of(&ex, "after")["outputs"]["value"], "approved");
+}

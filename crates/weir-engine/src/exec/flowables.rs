@@ -116,8 +116,31 @@ impl Exec {
         scope: &Scope,
     ) -> Ended {
         if run.state == State::Paused {
-            // Resumed: the pause is over.
+            // Resumed: past its `timeout` the Pause fails (as Kestra's does when nobody resumes
+            // in time); otherwise it ends well with the `onResume` values given on resume.
+            if let Some(deadline) = crate::resume::deadline(&run.outputs)
+                && chrono::Utc::now() > deadline
+            {
+                return (
+                    State::Failed,
+                    Some(format!(
+                        "nobody resumed the pause before its `timeout` ({}) ended at {}",
+                        task.timeout
+                            .map(weir_core::format_duration)
+                            .unwrap_or_default(),
+                        deadline.to_rfc3339()
+                    )),
+                );
+            }
             self.log.info(&format!("task `{}`: resumed", task.id));
+            let on_resume = run
+                .outputs
+                .get("onResume")
+                .cloned()
+                .unwrap_or_else(|| Value::Object(Default::default()));
+            let mut outs = serde_json::Map::new();
+            outs.insert("onResume".into(), on_resume);
+            self.store_outputs(task, run, scope, outs);
             return (State::Success, None);
         }
         let mut duration = None;
@@ -151,6 +174,17 @@ impl Exec {
             );
         }
         let Some(duration) = duration else {
+            // Waiting for a resume; a `timeout` sets the time it must come by.
+            if let Some(limit) = task.timeout {
+                let deadline = chrono::Utc::now()
+                    + chrono::Duration::from_std(limit).unwrap_or(chrono::Duration::MAX);
+                let mut outs = serde_json::Map::new();
+                outs.insert(
+                    crate::resume::DEADLINE.into(),
+                    Value::String(deadline.to_rfc3339()),
+                );
+                self.store_outputs(task, run, scope, outs);
+            }
             return (State::Paused, None);
         };
         let store = &self.engine.inner.store;
