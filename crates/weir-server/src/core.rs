@@ -389,9 +389,38 @@ impl Core {
         }
     }
 
+    /// A Pause whose `timeout` passed with nobody resuming it: back in the queue, where a
+    /// worker fails the Pause and the execution goes on to its `errors` and `finally`.
+    fn overdue_pauses(&self, now: DateTime<Utc>) {
+        let filter = weir_store::ExecutionFilter {
+            states: vec![weir_core::State::Paused],
+            ..Default::default()
+        };
+        let Ok(paused) = self.store.list_executions(&filter) else {
+            return;
+        };
+        for e in paused {
+            if e.owner
+                .is_some_and(|o| weir_engine::is_alive(o.pid, o.start))
+            {
+                continue;
+            }
+            if weir_engine::resume::overdue(&*self.store, &e.id, now).unwrap_or(false)
+                && matches!(self.store.resume_execution(&e.id, None), Ok(Some(_)))
+            {
+                (self.notice)(&format!(
+                    "execution `{}`: its Pause was not resumed before its `timeout`",
+                    e.id
+                ));
+                self.wake.notify_one();
+            }
+        }
+    }
+
     /// One look at every trigger and backfill. `starting`: the first look after a start,
     /// when every past date counts as missed (the server was down).
     pub fn tick(&self, now: DateTime<Utc>, starting: bool) {
+        self.overdue_pauses(now);
         for (record, flow) in self.deployed() {
             if flow.disabled {
                 continue;
