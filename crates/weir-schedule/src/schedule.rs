@@ -591,7 +591,7 @@ mod tests {
             s.labels,
             vec![("team".into(), "data".into()), ("n".into(), "1".into())]
         );
-        assert_eq!(s.stop_after, vec![State::Failed]);
+        assert_eq!(s.stop_after, vec![State::Failed, State::Paused]);
         assert_eq!(s.inputs["day"], "{{ trigger.date }}");
         let bad = |props: Value, property: &str| {
             let err = Schedule::parse(&trigger("io.kestra.plugin.core.trigger.Schedule", props))
