@@ -168,7 +168,7 @@ spec!(
         P::opt(
             "onResume",
             K::Any,
-            "Inputs asked on resume (accepted, not asked)."
+            "Inputs given on resume (`weir executions resume ID -i name=value`), checked like flow inputs; the next tasks read `outputs.<pause>.onResume.<name>`."
         ),
     ]
 );
