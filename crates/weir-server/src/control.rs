@@ -90,7 +90,13 @@ pub trait Control: Send + Sync + 'static {
     /// again as new attempts.
     fn restart(&self, id: &str) -> Result<ExecutionRecord, ControlError>;
     /// Resumes a PAUSED execution: back in the queue, a worker continues it past its Pause.
-    fn resume(&self, id: &str) -> Result<ExecutionRecord, ControlError> {
+    /// `inputs` are the values of the Pause's `onResume` inputs, checked like flow inputs.
+    fn resume(
+        &self,
+        id: &str,
+        inputs: &[(String, String)],
+    ) -> Result<ExecutionRecord, ControlError> {
+        let _ = inputs;
         Err(ControlError::Invalid(format!(
             "execution `{id}` cannot be resumed here"
         )))

@@ -779,7 +779,11 @@ impl Control for Core {
             .ok_or_else(|| not_found(format!("execution `{id}` not found")))
     }
 
-    fn resume(&self, id: &str) -> Result<ExecutionRecord, ControlError> {
+    fn resume(
+        &self,
+        id: &str,
+        inputs: &[(String, String)],
+    ) -> Result<ExecutionRecord, ControlError> {
         let e = self
             .store
             .get_execution(id)?
@@ -789,6 +793,15 @@ impl Control for Core {
                 "execution `{id}` is paused for a set time by weir process {}; it resumes by itself",
                 o.pid
             )));
+        }
+        if e.state == weir_core::State::Paused {
+            let (_, flow) = self.flow(&e.namespace, &e.flow_id, Some(e.flow_revision))?;
+            weir_engine::resume::prepare(&*self.store, &self.catalog, &flow, id, inputs).map_err(
+                |err| match err {
+                    weir_engine::resume::ResumeError::Store(s) => ControlError::from(s),
+                    other => ControlError::Invalid(other.to_string()),
+                },
+            )?;
         }
         let Some(resumed) = self.store.resume_execution(id, None)? else {
             return Err(ControlError::Invalid(format!(

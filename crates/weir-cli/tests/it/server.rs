@@ -1362,3 +1362,54 @@ fn restart_resumes_from_the_failed_task_and_replay_makes_a_new_execution() {
     // The original is left as it was.
     assert_eq!(s.execution(&eid), e);
 }
+
+/// Kestra's API: `POST /api/v1/executions/{executionId}/resume` takes the Pause's `onResume`
+/// values (Kestra docs, Pause: "vacation approval" example). A missing required value is a 422
+/// naming it and the execution stays PAUSED; with it, a worker continues the execution and the
+/// next task reads `outputs.<pause>.onResume.<input>`.
+#[test]
+fn the_resume_endpoint_takes_on_resume_inputs() {
+    let env = Env::new();
+    let dir = flows_dir(
+        &env,
+        &[(
+            "approval.yaml",
+            r#"
+id: approval
+namespace: company.team
+tasks:
+  - id: wait
+    type: io.kestra.plugin.core.flow.Pause
+    onResume:
+      - id: approved
+        type: BOOLEAN
+      - id: reason
+        type: STRING
+        defaults: none given
+  - id: after
+    type: io.kestra.plugin.core.debug.Return
+    format: "{{ outputs.wait.onResume.approved }} / {{ outputs.wait.onResume.reason }}"
+"#,
+        )],
+    );
+    let s = Server::start(&env, "resume", &["--flows", utf8(&dir)]);
+    let id = s.start_execution("company.team", "approval", None);
+    poll(Duration::from_secs(20), "the execution to pause", || {
+        let e = s.get(&format!("/api/v1/executions/{id}")).ok();
+        (state(&e) == "PAUSED").then_some(())
+    });
+    let refused = s.post(&format!("/api/v1/executions/{id}/resume"), Some(&json!({})));
+    assert_eq!(refused.status, 422, "{refused:#?}");
+    assert!(refused.body.contains("approved"), "{refused:#?}");
+    let e = s.get(&format!("/api/v1/executions/{id}")).ok();
+    assert_eq!(state(&e), "PAUSED");
+
+    let resumed = s.post(
+        &format!("/api/v1/executions/{id}/resume"),
+        Some(&json!({"approved": "true"})),
+    );
+    assert_eq!(resumed.status, 200, "{resumed:#?}");
+    let e = s.wait_ended(&id, Duration::from_secs(20));
+    assert_eq!(state(&e), "SUCCESS", "{e:#}");
+    assert_eq!(output(&e, "after"), "true / none given", "{e:#}");
+}

@@ -339,17 +339,28 @@ pub async fn restart_execution(
 
 #[utoipa::path(post, path = "/api/v1/executions/{executionId}/resume", tag = "Executions",
     params(("executionId" = String, Path, description = "The execution id")),
+    request_body(content = Object, description = "The Pause's `onResume` input values, as multipart/form-data (as Kestra sends them), a JSON object or a urlencoded form; none for a Pause without `onResume`", content_type = "multipart/form-data"),
     responses(
         (status = 200, description = "The execution, back in the queue to continue past its Pause", body = Execution),
         (status = 404, description = "No such execution", body = ErrorBody),
-        (status = 422, description = "The execution is not PAUSED", body = ErrorBody),
+        (status = 422, description = "The execution is not PAUSED, or an onResume input is missing or invalid", body = ErrorBody),
     ))]
 pub async fn resume_execution(
     State(st): State<ApiState>,
     Path(id): Path<String>,
+    req: Request,
 ) -> Result<Json<Execution>, ApiError> {
+    let inputs = read_inputs(
+        req,
+        Uploads {
+            storage: None,
+            namespace: "",
+            flow_id: "",
+        },
+    )
+    .await?;
     blocking(move || {
-        let rec = st.control.resume(&id)?;
+        let rec = st.control.resume(&id, &inputs)?;
         shape(&*st.store, &rec).map(Json)
     })
     .await
