@@ -434,24 +434,7 @@ fn run(home: &Path, args: RunArgs) -> Result<u8> {
     runtime.shutdown_timeout(std::time::Duration::from_millis(100));
 
     let ex = &outcome.execution;
-    log_stop_signal(&*h.store, ex);
-    let runs = h.store.task_runs(&ex.id)?;
-    eprintln!();
-    eprint!("{}", task_table(&runs));
-    eprintln!(
-        "\nexecution {} {} in {} ({}, flow {}.{} revision {})",
-        ex.id,
-        state_color(ex.state),
-        weir_core::format_duration(started.elapsed()),
-        plural(runs.len(), "task"),
-        ex.namespace,
-        ex.flow_id,
-        ex.flow_revision
-    );
-    if let Some(f) = &outcome.failure
-        && ex.state.is_failure()
-    {
-        eprintln!("{} {f}", paint("1;31", "error:"));
+    if let Some(f) = print_summary(&*h.store, &outcome, started, "")? {
         if args.trigger_date.is_none() && needs_trigger_date(f) {
             eprintln!(
                 "{} the flow reads `trigger.date`, which only a trigger sets: to run it by hand as \
@@ -569,12 +552,27 @@ fn resume(h: &Home, id: &str, inputs: &[String]) -> Result<u8> {
     })?;
     runtime.shutdown_timeout(std::time::Duration::from_millis(100));
     let ex = &outcome.execution;
+    print_summary(store, &outcome, started, " after resuming")?;
+    say_if_paused(ex);
+    emit(&format!("{}\n", ex.id));
+    Ok(if ex.state.is_failure() { 1 } else { 0 })
+}
+
+/// The end of `weir run` and `weir executions resume` on stderr: the task table, the
+/// execution's line and its failure; returns the failure when the execution failed, for hints.
+fn print_summary<'o>(
+    store: &dyn weir_store::Store,
+    outcome: &'o weir_engine::Outcome,
+    started: std::time::Instant,
+    how: &str,
+) -> Result<Option<&'o str>> {
+    let ex = &outcome.execution;
     log_stop_signal(store, ex);
     let runs = store.task_runs(&ex.id)?;
     eprintln!();
     eprint!("{}", task_table(&runs));
     eprintln!(
-        "\nexecution {} {} in {} after resuming ({}, flow {}.{} revision {})",
+        "\nexecution {} {} in {}{how} ({}, flow {}.{} revision {})",
         ex.id,
         state_color(ex.state),
         weir_core::format_duration(started.elapsed()),
@@ -583,14 +581,11 @@ fn resume(h: &Home, id: &str, inputs: &[String]) -> Result<u8> {
         ex.flow_id,
         ex.flow_revision
     );
-    if let Some(f) = &outcome.failure
-        && ex.state.is_failure()
-    {
+    let failure = outcome.failure.as_deref().filter(|_| ex.state.is_failure());
+    if let Some(f) = failure {
         eprintln!("{} {f}", paint("1;31", "error:"));
     }
-    say_if_paused(ex);
-    emit(&format!("{}\n", ex.id));
-    Ok(if ex.state.is_failure() { 1 } else { 0 })
+    Ok(failure)
 }
 
 fn flow_inputs_hint(flow: &Flow) -> String {
