@@ -6,6 +6,7 @@
 //! emulator when an endpoint is (`WEIR_GCS_ENDPOINT` / `STORAGE_EMULATOR_HOST`), otherwise the
 //! folders under `<home>/buckets` that S3's local buckets use too.
 
+use crate::s3::file_name;
 use crate::{Outputs, TaskContext, TaskError, de};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -92,15 +93,6 @@ fn gs(prop: &str, uri: &str) -> Result<(String, String), TaskError> {
 
 fn gs_uri(bucket: &str, key: &str) -> String {
     format!("gs://{bucket}/{key}")
-}
-
-fn file_name(path: &str) -> String {
-    path.trim_end_matches('/')
-        .rsplit('/')
-        .next()
-        .filter(|n| !n.is_empty() && *n != "." && *n != "..")
-        .unwrap_or("object")
-        .to_string()
 }
 
 #[derive(Deserialize)]

@@ -102,7 +102,7 @@ fn s3_uri(bucket: &str, key: &str) -> String {
 }
 
 /// The last segment of a key or URI: the name a file is stored under.
-fn file_name(path: &str) -> String {
+pub(crate) fn file_name(path: &str) -> String {
     path.trim_end_matches('/')
         .rsplit('/')
         .next()
