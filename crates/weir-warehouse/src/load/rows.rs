@@ -1307,7 +1307,11 @@ mod tests {
                 }
                 // A file `csv_core` finds malformed must not load; one it reads whole must load
                 // the same rows (the reader refuses more: an unterminated quote at the end).
-                let unterminated = Quoting::FieldStart.after(body.as_bytes(), b'"', b',') == Quoting::Quoted;
+                // `csv_core` ends a record at a lone `\r` as at `\n`, so a quote after one opens a
+                // field: the check sees it that way too.
+                let unterminated = Quoting::FieldStart
+                    .after(body.replace('\r', "\n").as_bytes(), b'"', b',')
+                    == Quoting::Quoted;
                 if unterminated { prop_assert!(failed, "{:?}", text); }
                 if bad { prop_assert!(failed, "{:?}", text); }
                 if !failed { prop_assert_eq!(got, want, "{:?}", text); }
