@@ -286,7 +286,7 @@ def main() -> int:
     try:
         home = scratch / "demo-home"
         log(f"making the data: weir demo --scale {args.scale} --from {args.start} --to {args.end} (not timed)")
-        demo = Proc([str(demo_weir), "demo", "--scale", args.scale, "--from", args.start, "--to", args.end,
+        demo = Proc([str(demo_weir), "demo", "--no-transform", "--scale", args.scale, "--from", args.start, "--to", args.end,
                      "--home", str(home)], cwd=scratch)
         warehouse = home / "demo" / "warehouse.duckdb"
         counts = subprocess.run([str(py), "-c", "import duckdb,sys,json; c=duckdb.connect(sys.argv[1], read_only=True); "
