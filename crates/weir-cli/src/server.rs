@@ -356,6 +356,7 @@ pub fn remote_query(
     let endpoint = format!("{}/api/v1/warehouse/query", server.url);
     let (status, text) = rt
         .block_on(async {
+            weir_storage::tls::install_crypto_provider();
             let mut req = reqwest::Client::new()
                 .post(&endpoint)
                 .header("content-type", "application/json")

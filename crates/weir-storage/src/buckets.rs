@@ -336,6 +336,7 @@ impl Buckets {
     }
 
     fn s3_store(&self, endpoint: &str, bucket: &str) -> Result<object_store::aws::AmazonS3> {
+        crate::tls::install_crypto_provider();
         let c = &self.config;
         let mut b = AmazonS3Builder::new()
             .with_endpoint(endpoint.trim_end_matches('/'))
@@ -381,6 +382,7 @@ impl Buckets {
     }
 
     fn gcs_store(&self, bucket: &str) -> Result<object_store::gcp::GoogleCloudStorage> {
+        crate::tls::install_crypto_provider();
         let c = &self.config;
         let http = c
             .endpoint

@@ -9,6 +9,7 @@ mod namespace_files;
 pub use namespace_files::NamespaceEntry;
 #[cfg(any(test, feature = "test-server"))]
 pub mod test_server;
+pub mod tls;
 
 use std::fs;
 use std::path::{Path, PathBuf};

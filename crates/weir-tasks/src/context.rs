@@ -123,6 +123,7 @@ impl HttpClient {
     pub fn get(&self) -> Result<&reqwest::Client, TaskError> {
         self.0
             .get_or_init(|| {
+                weir_storage::tls::install_crypto_provider();
                 reqwest::Client::builder()
                     .user_agent(concat!("weir/", env!("CARGO_PKG_VERSION")))
                     .build()

@@ -27,6 +27,7 @@ async fn serves_generated_files_at_release_paths() {
     let url = format!("{}/green/green_tripdata_2021-03.csv.gz", mirror.base_url());
     assert_eq!(mirror.url(Taxi::Green, 2021, 3), url);
 
+    install_tls();
     let client = reqwest::Client::new();
     let resp = client.get(&url).send().await.expect("GET");
     assert_eq!(resp.status(), 200);
@@ -81,6 +82,7 @@ async fn serves_a_per_taxi_folder_and_stops_on_drop() {
         .await
         .expect("start");
     let url = mirror.url(Taxi::Yellow, 2021, 1);
+    install_tls();
     let body = reqwest::get(&url)
         .await
         .expect("GET")
@@ -101,4 +103,10 @@ async fn serves_a_per_taxi_folder_and_stops_on_drop() {
         .await
         .expect("port free after drop");
     again.stop().await;
+}
+
+/// weir's rustls has no compiled-in crypto provider; reqwest needs one installed before it
+/// builds a client (weir itself does this in `weir_storage::tls`).
+fn install_tls() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
 }

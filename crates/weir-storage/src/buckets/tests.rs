@@ -271,3 +271,41 @@ fn from_env_defaults_the_region_and_hides_secrets() {
     assert!(from_env.region.is_some());
     assert_eq!(from_env.local_root, PathBuf::from("/tmp/b"));
 }
+
+/// Listens on loopback, and answers the bytes the first client sent before it hung up.
+fn first_bytes_listener() -> (u16, std::thread::JoinHandle<Vec<u8>>) {
+    use std::io::Read;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let seen = std::thread::spawn(move || {
+        let (mut conn, _) = listener.accept().expect("accept");
+        let mut buf = [0u8; 5];
+        conn.read_exact(&mut buf).expect("read");
+        buf.to_vec()
+    });
+    (port, seen)
+}
+
+/// weir's rustls has no compiled-in crypto provider (`crate::tls` installs ring): an `https://`
+/// S3 or GCS endpoint must still get a client that speaks TLS, not a panic or a plain request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_endpoints_speak_tls() {
+    for cloud in [Cloud::S3, Cloud::Gcs] {
+        let (port, seen) = first_bytes_listener();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let b = Buckets::new(BucketConfig {
+            cloud,
+            endpoint: Some(format!("https://127.0.0.1:{port}")),
+            access_key_id: Some(KEY_ID.into()),
+            secret_access_key: Some(SECRET.into()),
+            local_root: dir.path().into(),
+            ..BucketConfig::default()
+        });
+        // The listener hangs up after the first bytes, so the request itself fails.
+        let err = b.exists("data", "a.csv").await.expect_err("no TLS server");
+        assert!(err.to_string().contains("127.0.0.1"), "{err}");
+        let first = seen.join().expect("listener");
+        // A TLS record of type handshake (22), version 3.x: the ClientHello.
+        assert_eq!(&first[..2], &[22, 3], "{cloud:?} sent {first:?}");
+    }
+}
