@@ -1,13 +1,17 @@
-// Shared by the build scripts of every crate whose binaries or test binaries link DuckDB
-// (included, not a crate: build scripts cannot share code otherwise without a build-dependency).
+// Shared by the build scripts of the crates whose code loads DuckDB's shared library (included,
+// not a crate: build scripts cannot share code otherwise without a build-dependency).
 
-/// Lets the binaries find DuckDB's shared library at run time: an rpath to `DUCKDB_LIB_DIR`.
+/// Records where the build found DuckDB's shared library (`DUCKDB_LIB_DIR`, made absolute) as
+/// `WEIR_DUCKDB_BUILD_DIR`, the first place `duck/library.rs` looks when `WEIR_DUCKDB_LIB` is
+/// unset. Nothing is linked: the library is opened when a DuckDB warehouse is first used.
 fn weir_rpath() {
     println!("cargo:rerun-if-env-changed=DUCKDB_LIB_DIR");
     if let Ok(dir) = std::env::var("DUCKDB_LIB_DIR") {
-        let dir = std::fs::canonicalize(&dir)
+        // Absolute, but links kept: a `.duckdb` link that `dev/install-duckdb` moves to another
+        // DuckDB release is followed at run time, without a rebuild.
+        let dir = std::path::absolute(&dir)
             .map(|p| p.display().to_string())
             .unwrap_or(dir);
-        println!("cargo:rustc-link-arg=-Wl,-rpath,{dir}");
+        println!("cargo:rustc-env=WEIR_DUCKDB_BUILD_DIR={dir}");
     }
 }

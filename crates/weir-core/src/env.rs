@@ -34,6 +34,10 @@ pub const GOOGLE_APPLICATION_CREDENTIALS: &str = "GOOGLE_APPLICATION_CREDENTIALS
 /// A memory limit for DuckDB warehouse connections (`SET memory_limit`), e.g. `2GB`. Unset by
 /// default (DuckDB's own default, 80% of RAM).
 pub const WEIR_DUCKDB_MEMORY_LIMIT: &str = "WEIR_DUCKDB_MEMORY_LIMIT";
+/// DuckDB's shared library (`libduckdb.so`, or a folder holding it), loaded when a DuckDB
+/// warehouse is first used. Unset: the build's `DUCKDB_LIB_DIR`, the executable's folder, then the
+/// system's search.
+pub const WEIR_DUCKDB_LIB: &str = "WEIR_DUCKDB_LIB";
 
 /// The folder holding dbt's `profiles.yml` for `weir dbt`, as dbt reads it; `--profiles-dir`
 /// wins over it.

@@ -22,6 +22,7 @@ mod dbt_pg;
 mod dbt_run;
 mod dbt_snapshot;
 mod demo_transform;
+mod duckdb_library;
 mod engine;
 mod expressions;
 mod flowables;

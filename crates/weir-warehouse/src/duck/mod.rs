@@ -1,5 +1,6 @@
 //! The DuckDB adapter: an embedded database file, the default warehouse.
 
+mod library;
 mod load;
 
 use crate::load::{KeyedReader, LoadCounts, LoadPlan};
@@ -148,6 +149,8 @@ impl DuckWarehouse {
             target: target(),
             message,
         };
+        // DuckDB's library is opened here, on first use, not when the process starts.
+        library::ensure_loaded().map_err(|e| failed(e.to_string()))?;
         let conn = match path {
             Some(p) => {
                 if let Some(parent) = p.parent().filter(|p| !p.as_os_str().is_empty()) {
