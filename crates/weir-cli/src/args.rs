@@ -62,6 +62,9 @@ pub enum Command {
     },
     /// dbt's commands on a dbt project, in-process (`weir dbt ls`, `weir dbt deps`, …).
     Dbt(Box<DbtArgs>),
+    /// Maintain warehouse tables weir loads into (`weir warehouse index TABLE`).
+    #[command(subcommand)]
+    Warehouse(crate::warehouse::WarehouseCommand),
 }
 
 #[derive(Args)]

@@ -54,6 +54,7 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
             csv,
         } => query(&home, &url, &sql, json, csv),
         Command::Dbt(cmd) => crate::dbt::dbt(*cmd),
+        Command::Warehouse(cmd) => crate::warehouse::warehouse(&home, cmd),
         Command::Tasks => {
             // Every name a flow may use: each type, then its older names, marked as aliases.
             let rows: Vec<Vec<String>> = weir_tasks::registry::specs()

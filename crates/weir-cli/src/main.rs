@@ -8,6 +8,7 @@ mod demo;
 mod namespace;
 mod output;
 mod server;
+mod warehouse;
 
 use clap::Parser;
 use std::process::ExitCode;

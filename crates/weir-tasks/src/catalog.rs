@@ -1251,6 +1251,11 @@ spec!(
             K::Int,
             "How many malformed rows (wrong field count, unterminated quote, a value that does not parse for its column, bad UTF-8) the load may leave out. Default 0: the first one fails the load. Above 0 they are listed in a CSV in internal storage (output `rejectsUri`: line, column, reason, record) and counted in `rowsRejected`; more than this many fail the load, inserting nothing."
         ),
+        P::opt(
+            "keyIndex",
+            K::Bool,
+            "Give the table a key index when it has none, so that the check of the file's keys against the table costs time in proportion to the file, not the table: a B-tree index on the key column on PostgreSQL, the key in 16 bytes (a UUID column `<keyColumn>_bin`) on DuckDB; kept in the load's transaction and brought up to date when the table was written outside weir's loads. Default false: a table without one is never changed (`weir warehouse index TABLE` adds one too). The log says whether the index was used, created or brought up to date."
+        ),
         P::opt("delimiter", K::String, "Field separator. Default `,`.")
     )
 );

@@ -457,6 +457,8 @@ struct LoadProps {
     memory_limit: Option<String>,
     #[serde(default, deserialize_with = "de::u64_opt")]
     max_bad_rows: Option<u64>,
+    #[serde(default, deserialize_with = "de::bool_opt")]
+    key_index: Option<bool>,
 }
 
 /// `weir.warehouse.Load`: an idempotent, duplicate-free load (see `weir_warehouse::load`).
@@ -493,6 +495,7 @@ pub async fn load(ctx: &TaskContext) -> Result<Outputs, TaskError> {
         memory_limit: p.memory_limit.clone(),
         max_bad_rows: p.max_bad_rows.unwrap_or(0),
         rejects_file: None,
+        key_index: p.key_index == Some(true),
     };
     // Malformed rows, when some may be left out, go to a CSV in internal storage.
     let rejects_uri = if spec.max_bad_rows > 0 {
@@ -503,13 +506,15 @@ pub async fn load(ctx: &TaskContext) -> Result<Outputs, TaskError> {
         None
     };
     let started = std::time::Instant::now();
-    let report =
-        tokio::task::spawn_blocking(move || -> Result<weir_warehouse::LoadReport, TaskError> {
+    let (report, key_check) = tokio::task::spawn_blocking(
+        move || -> Result<(weir_warehouse::LoadReport, weir_warehouse::load::KeyCheck), TaskError> {
             let mut w = weir_warehouse::connect(&target).map_err(warehouse_err)?;
-            weir_warehouse::load::load(w.as_mut(), &spec).map_err(warehouse_err)
-        })
-        .await
-        .map_err(|e| TaskError::Failed(format!("the load stopped unexpectedly: {e}")))??;
+            weir_warehouse::load::load_checked(w.as_mut(), &spec).map_err(warehouse_err)
+        },
+    )
+    .await
+    .map_err(|e| TaskError::Failed(format!("the load stopped unexpectedly: {e}")))??;
+    ctx.log.info(&key_check.describe(&p.table));
     ctx.log.info(&format!(
         "{file_name} → {}: {} rows read, {} inserted, {} duplicates skipped, {} rejected in {:.1}s",
         p.table,

@@ -194,6 +194,7 @@ mod tests {
             memory_limit: None,
             max_bad_rows: 0,
             rejects_file: None,
+            key_index: false,
         }
     }
 

@@ -27,6 +27,7 @@ mod engine;
 mod expressions;
 mod flowables;
 mod gcp;
+mod load_index;
 mod namespace_files;
 mod pg;
 mod rejects;

@@ -9,6 +9,7 @@
 //! parallel.
 
 use super::{err, lit};
+use crate::load::key_index::{self, KeyCheck};
 use crate::load::{
     Batch, KeySet, KeyedReader, Kind, LoadCounts, LoadPlan, bad_value, key_hex, parse_key_hex,
     quote_ident, values,
@@ -456,11 +457,13 @@ enum Existing {
 /// The keys of the file's rows that the table already holds.
 ///
 /// An empty table holds none. Otherwise the file's keys are read in a first pass and DuckDB
-/// finds which of them the table has: memory grows with the file, not with the table.
+/// finds which of them the table has: memory grows with the file, not with the table. With a
+/// key index (`bin`, the key as a 16-byte UUID column) DuckDB joins on it instead of the text.
 fn existing_keys(
     conn: &duckdb::Connection,
     plan: &LoadPlan,
     rows: &KeyedReader,
+    bin: Option<&str>,
 ) -> Result<Existing> {
     let kc = quote_ident(&plan.key_column.0);
     let any: bool = conn
@@ -477,10 +480,21 @@ fn existing_keys(
         return Ok(Existing::Some(KeySet::default()));
     }
     let probe = |id: i64| {
-        let sql = format!(
-            "SELECT DISTINCT {kc} FROM {} WHERE {kc} IN (SELECT weir_key FROM {FUNCTION}({id}))",
-            plan.table
-        );
+        let sql = match bin {
+            // The join builds its hash table from the file's keys (the right side), so its
+            // memory grows with the file.
+            Some(bin) => format!(
+                "SELECT DISTINCT replace(CAST(t.{bin} AS VARCHAR), '-', '') FROM {} t \
+                 SEMI JOIN (SELECT CAST(weir_key AS UUID) AS k FROM {FUNCTION}({id})) f \
+                 ON t.{bin} = f.k",
+                plan.table,
+                bin = quote_ident(bin)
+            ),
+            None => format!(
+                "SELECT DISTINCT {kc} FROM {} WHERE {kc} IN (SELECT weir_key FROM {FUNCTION}({id}))",
+                plan.table
+            ),
+        };
         let mut stmt = conn.prepare(&sql)?;
         let mut found = stmt.query([])?;
         let mut keys = KeySet::default();
@@ -525,17 +539,97 @@ pub(super) fn load_rows(
     Ok(counts)
 }
 
+/// Reads one row of two integers.
+fn two_ints(conn: &duckdb::Connection, sql: &str, action: &str) -> Result<Option<(i64, i64)>> {
+    let mut stmt = conn.prepare(sql).map_err(err(action))?;
+    let mut rows = stmt.query([]).map_err(err(action))?;
+    match rows.next().map_err(err(action))? {
+        Some(r) => Ok(Some((
+            r.get::<_, i64>(0).map_err(err(action))?,
+            r.get::<_, i64>(1).map_err(err(action))?,
+        ))),
+        None => Ok(None),
+    }
+}
+
+/// Makes the table's key index usable for this load: creates it when asked and missing, and
+/// brings it up to date when the table changed since weir last recorded its shape. Returns the
+/// 16-byte key column, or `None` when the table has no key index.
+fn prepare_index(conn: &duckdb::Connection, plan: &LoadPlan) -> Result<(Option<String>, KeyCheck)> {
+    let kc = &plan.key_column.0;
+    let bin = match &plan.key_bin {
+        Some(bin) => bin.clone(),
+        None if plan.key_index => {
+            conn.execute_batch(&key_index::duck_create_sql(&plan.table, kc))
+                .map_err(err("creating the key index"))?;
+            return Ok((Some(key_index::bin_column(kc)), KeyCheck::Created));
+        }
+        None => return Ok((None, KeyCheck::Table)),
+    };
+    conn.execute_batch(&key_index::duck_meta_ddl())
+        .map_err(err("creating weir_key_index"))?;
+    let recorded = two_ints(
+        conn,
+        &key_index::duck_recorded_sql(&plan.table, kc),
+        "reading weir_key_index",
+    )?;
+    let now = two_ints(
+        conn,
+        &key_index::duck_shape_sql(&plan.table),
+        "reading the table's row count",
+    )?;
+    if recorded.is_some() && recorded == now {
+        return Ok((Some(bin), KeyCheck::Index));
+    }
+    // Rows were written outside weir's loads (or weir has no record): every row whose 16-byte
+    // key does not match its text key gets it. A deleted row took its key with it.
+    conn.execute_batch(&key_index::duck_repair_sql(&plan.table, kc))
+        .map_err(err("bringing the key index up to date"))?;
+    Ok((Some(bin), KeyCheck::Rebuilt))
+}
+
+/// Records the table's shape after the load, in the load's transaction.
+fn record_index(conn: &duckdb::Connection, plan: &LoadPlan) -> Result<()> {
+    let (count, extent) = two_ints(
+        conn,
+        &key_index::duck_shape_sql(&plan.table),
+        "reading the table's row count",
+    )?
+    .unwrap_or((0, 0));
+    conn.execute_batch(&key_index::duck_record_sql(
+        &plan.table,
+        &plan.key_column.0,
+        count,
+        extent,
+    ))
+    .map_err(err("recording the key index in weir_key_index"))
+}
+
 fn insert_rows(
     conn: &duckdb::Connection,
     plan: &LoadPlan,
     rows: KeyedReader,
 ) -> Result<LoadCounts> {
-    let existing = match existing_keys(conn, plan, &rows)? {
+    let (bin, key_check) = prepare_index(conn, plan)?;
+    let existing = match existing_keys(conn, plan, &rows, bin.as_deref())? {
         Existing::Some(keys) => keys,
-        Existing::All { read } => return Ok(LoadCounts { read, inserted: 0 }),
+        Existing::All { read } => {
+            if bin.is_some() {
+                record_index(conn, plan)?;
+            }
+            return Ok(LoadCounts {
+                read,
+                inserted: 0,
+                key_check,
+            });
+        }
     };
     let mut targets = vec![quote_ident(&plan.key_column.0)];
     let mut values = vec!["weir_key".to_string()];
+    if let Some(bin) = &bin {
+        targets.push(quote_ident(bin));
+        values.push("CAST(weir_key AS UUID)".into());
+    }
     if let Some((c, _, v)) = &plan.filename {
         targets.push(quote_ident(c));
         values.push(lit(v));
@@ -566,8 +660,12 @@ fn insert_rows(
         Ok(inserted)
     };
     let (read, _, inserted) = stream(rows, plan.kinds.clone(), &existing, insert)?;
+    if bin.is_some() {
+        record_index(conn, plan)?;
+    }
     Ok(LoadCounts {
         read,
         inserted: inserted as u64,
+        key_check,
     })
 }

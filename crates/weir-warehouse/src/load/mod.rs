@@ -9,9 +9,11 @@
 //! through `COPY` into a staging table and an anti-join. Everything happens in one transaction: a bad row fails the load and
 //! nothing is inserted.
 
+pub mod key_index;
 mod rows;
 pub(crate) mod values;
 
+pub use key_index::KeyCheck;
 pub use rows::{Batch, KeySet, KeyedReader, Reject, Rejects, bad_value, key_hex, parse_key_hex};
 pub use values::Kind;
 
@@ -43,6 +45,8 @@ pub struct LoadSpec {
     /// Where the malformed rows are written (CSV: line, column, reason, record) when
     /// `max_bad_rows` is above 0.
     pub rejects_file: Option<PathBuf>,
+    /// Create the table's key index when it has none (`keyIndex: true`; see `key_index`).
+    pub key_index: bool,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -73,6 +77,10 @@ pub struct LoadPlan {
     /// Whether malformed rows are rejected rather than failing the load: then every pass
     /// that inserts must read the whole file, to find them.
     pub tolerant: bool,
+    /// DuckDB: the table's 16-byte key column (`key_index::bin_column`), when it has one.
+    pub key_bin: Option<String>,
+    /// Create the key index when the table has none.
+    pub key_index: bool,
 }
 
 /// Rows read from the file and inserted into the table by an adapter's `load_rows`.
@@ -80,10 +88,16 @@ pub struct LoadPlan {
 pub struct LoadCounts {
     pub read: u64,
     pub inserted: u64,
+    pub key_check: KeyCheck,
 }
 
 /// Loads a file idempotently. Opens and ends its own transaction.
 pub fn load(w: &mut dyn Warehouse, spec: &LoadSpec) -> Result<LoadReport> {
+    load_checked(w, spec).map(|(report, _)| report)
+}
+
+/// `load`, also saying how the file's keys were checked against the table.
+pub fn load_checked(w: &mut dyn Warehouse, spec: &LoadSpec) -> Result<(LoadReport, KeyCheck)> {
     let (plan, mut rows) = plan(w, spec).map_err(|e| load_error(spec, e))?;
     refuse_legacy_keys(w, &plan, &rows).map_err(|e| load_error(spec, e))?;
     let rejects = (spec.max_bad_rows > 0).then(|| {
@@ -126,12 +140,13 @@ pub fn load(w: &mut dyn Warehouse, spec: &LoadSpec) -> Result<LoadReport> {
         return Err(load_error(spec, e));
     }
     w.commit()?;
-    Ok(LoadReport {
+    let report = LoadReport {
         rows_read: counts.read,
         inserted: counts.inserted,
         duplicates_skipped: counts.read.saturating_sub(counts.inserted + rejected),
         rejected,
-    })
+    };
+    Ok((report, counts.key_check))
 }
 
 /// Writes the malformed rows of a load as CSV: `line,column,reason,record`.
@@ -305,6 +320,19 @@ fn plan(w: &mut dyn Warehouse, spec: &LoadSpec) -> Result<(LoadPlan, KeyedReader
         k
     };
     rows.set_columns(columns, key_fields);
+    let bin = key_index::bin_column(&key_column.0);
+    let key_bin = match w.engine() {
+        crate::Engine::DuckDb => target_cols
+            .iter()
+            .find(|(c, t)| c.eq_ignore_ascii_case(&bin) && t.eq_ignore_ascii_case("UUID"))
+            .map(|(c, _)| c.clone()),
+        _ => None,
+    };
+    if spec.key_index && w.engine() == crate::Engine::Redshift {
+        return Err(WarehouseError::Load(
+            "`keyIndex` is not available on Redshift (it has no B-tree indexes)".into(),
+        ));
+    }
     let plan = LoadPlan {
         table: spec.table.clone(),
         kinds: typed.iter().map(|(_, t)| Kind::of(t)).collect(),
@@ -313,6 +341,8 @@ fn plan(w: &mut dyn Warehouse, spec: &LoadSpec) -> Result<(LoadPlan, KeyedReader
         filename,
         memory_limit: spec.memory_limit.clone(),
         tolerant: spec.max_bad_rows > 0,
+        key_bin,
+        key_index: spec.key_index,
     };
     Ok((plan, rows))
 }
