@@ -47,6 +47,39 @@ pub fn generic_test_sql(
     adapter: &str,
 ) -> Result<String, TestSqlError> {
     let _ = adapter; // The four built-ins read the same on every adapter weir speaks.
+    builtin_sql(test, graph, relation_of, false)
+}
+
+/// The built-in `unique` test's failing rows with the tested column collected first (a
+/// materialized CTE) and grouped from there; the same rows as [`generic_test_sql`]'s. `None`
+/// for every other test.
+///
+/// For DuckDB: its hash aggregate can no longer go out of core once one of its input
+/// pipelines has finished, so grouping a `union all` whose first branch is small and a later
+/// one large runs out of memory under a memory limit instead of spilling. Collected first, the
+/// keys come from one pipeline, and the aggregate spills as it should.
+pub fn unique_test_sql_collected(
+    test: &Node,
+    graph: &Graph,
+    relation_of: &dyn Fn(&str) -> Option<String>,
+) -> Result<Option<String>, TestSqlError> {
+    match test.test.as_ref() {
+        Some(meta)
+            if meta.name == "unique" && meta.namespace.as_deref().is_none_or(|ns| ns == "dbt") =>
+        {
+            builtin_sql(test, graph, relation_of, true).map(Some)
+        }
+        _ => Ok(None),
+    }
+}
+
+/// The built-ins' SQL; `collect_first`: `unique` groups a materialized CTE of its column.
+fn builtin_sql(
+    test: &Node,
+    graph: &Graph,
+    relation_of: &dyn Fn(&str) -> Option<String>,
+    collect_first: bool,
+) -> Result<String, TestSqlError> {
     let meta = test.test.as_ref().ok_or_else(|| TestSqlError::Invalid {
         test: test.name.clone(),
         message: "not a generic test".into(),
@@ -99,6 +132,12 @@ pub fn generic_test_sql(
     let column = quoted_column(graph.node(&tested_id), &column);
 
     Ok(match meta.name.as_str() {
+        "unique" if collect_first => format!(
+            "with dbt_weir_unique_input as materialized (\n    select {column} as unique_field\n    \
+             from {model}\n    where {column} is not null\n)\nselect\n    unique_field,\n    \
+             count(*) as n_records\nfrom dbt_weir_unique_input\ngroup by unique_field\n\
+             having count(*) > 1\n"
+        ),
         "unique" => format!(
             "select\n    {column} as unique_field,\n    count(*) as n_records\nfrom {model}\n\
              where {column} is not null\ngroup by {column}\nhaving count(*) > 1\n"

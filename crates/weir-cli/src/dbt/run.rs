@@ -988,9 +988,49 @@ impl Runner<'_> {
         } else {
             sql
         };
+        // DuckDB and the built-in `unique`: its keys collected first where grouping them
+        // straight from the relation may not spill (`tests_sql::unique_test_sql_collected`):
+        // always over a view (a `union all` is the usual case), and once more after running out
+        // of memory over anything else. The compiled file keeps dbt's query.
+        let collected = || {
+            if conn.kind != "duckdb" || store {
+                return None;
+            }
+            let relation_of = |id: &str| self.relation(id).map(|r| r.render(conn.as_ref()));
+            tests_sql::unique_test_sql_collected(node, self.graph, &relation_of)
+                .ok()
+                .flatten()
+        };
+        let over_view = self
+            .graph
+            .node(&node.unique_id)
+            .and_then(|n| n.test.as_ref())
+            .and_then(|t| t.attached_node.as_deref())
+            .and_then(|id| self.node(id))
+            .is_some_and(|n| n.resource_type == ResourceType::Model && n.materialized() == "view");
+        let sql = match over_view.then(collected).flatten() {
+            Some(c) => c,
+            None => sql,
+        };
         let wrapped = tests_sql::wrap_test_sql(&sql, &config);
         self.write_file("run", node, &wrapped);
-        let rows = match conn.lock().query(&wrapped) {
+        let mut result = conn.lock().query(&wrapped);
+        if let Err(e) = &result
+            && !over_view
+            && e.to_string().contains("Out of Memory Error")
+            && let Some(c) = collected()
+        {
+            let msg = format!(
+                "{}: DuckDB ran out of memory grouping the keys; running the test again with \
+                 its keys collected first",
+                node.name
+            );
+            crate::dbt::log::event("Note", Level::Debug, &msg, json!({"msg": msg}));
+            let wrapped = tests_sql::wrap_test_sql(&c, &config);
+            self.write_file("run", node, &wrapped);
+            result = conn.lock().query(&wrapped);
+        }
+        let rows = match result {
             Ok(r) => r,
             Err(e) => {
                 return failed(format!(
@@ -1660,6 +1700,7 @@ pub fn execute(verb: Verb, flags: &DbtFlags) -> Result<u8> {
         fail_fast: flags.fail_fast,
     };
     let results = run::execute(&plan, options, &runner, &on_event);
+    checkpoint_on_one_thread(&runner.conns);
     let elapsed = started.elapsed();
 
     // Artifacts.
@@ -1819,11 +1860,48 @@ pub fn execute(verb: Verb, flags: &DbtFlags) -> Result<u8> {
 // ---------------------------------------------------------------------------------------------
 // Artifacts.
 
-/// The profile's DuckDB `settings:` (dbt-duckdb's `SET key = value` on each connection).
+/// DuckDB's memory limit for a dbt run whose profile sets none (nor `WEIR_DUCKDB_MEMORY_LIMIT`).
+///
+/// DuckDB's own default is 80 % of the machine's memory, and it keeps every page it reads
+/// cached up to that limit, so a build's footprint grows with the machine rather than with the
+/// project (dbt-duckdb leaves it so). Under a limit, what a build does spills to the database's
+/// temporary folder (`<file>.tmp`): sorts, joins, aggregates, table writes. 128 MB keeps a whole
+/// `weir dbt build` of the example project at 1.2 M trips — weir itself, DuckDB's buffers and
+/// what DuckDB allocates outside them while four nodes run at once — under 300 MB, and builds
+/// the demo's six full months (12.5 M trips) too.
+pub(crate) const DEFAULT_MEMORY_LIMIT: &str = "128MB";
+
+/// Writes what the build left in DuckDB's write-ahead log into the database file now, on one
+/// DuckDB thread: DuckDB does it anyway when the last connection closes, with all its threads,
+/// each compressing its own row groups, which is the build's peak of memory for a few hundred
+/// milliseconds (tens of MB above the memory limit at the example's 1.2 M trips). Failures are
+/// left to the checkpoint at close.
+fn checkpoint_on_one_thread(conns: &[Arc<Conn>]) {
+    let Some(conn) = conns.first().filter(|c| c.engine == Engine::DuckDb) else {
+        return;
+    };
+    let mut wh = conn.lock();
+    if wh.execute("SET threads = 1").is_ok() {
+        let _ = wh.execute("CHECKPOINT");
+    }
+}
+
+/// The profile's DuckDB `settings:` (dbt-duckdb's `SET key = value` on each connection), then
+/// weir's `memory_limit` ([`DEFAULT_MEMORY_LIMIT`]) when neither the profile nor
+/// `WEIR_DUCKDB_MEMORY_LIMIT` names one.
 fn duckdb_settings(target: &weir_dbt::project::Target, wh: &mut dyn Warehouse) -> Result<()> {
     let weir_dbt::project::Adapter::DuckDb(d) = &target.adapter else {
         return Ok(());
     };
+    let limited =
+        d.settings.keys().any(|k| {
+            k.eq_ignore_ascii_case("memory_limit") || k.eq_ignore_ascii_case("max_memory")
+        }) || std::env::var(weir_core::env::WEIR_DUCKDB_MEMORY_LIMIT)
+            .is_ok_and(|v| !v.trim().is_empty());
+    if !limited {
+        wh.execute(&format!("SET memory_limit = {}", lit(DEFAULT_MEMORY_LIMIT)))
+            .map_err(|e| user_error(format!("could not set DuckDB's memory_limit: {e}")))?;
+    }
     for (key, value) in &d.settings {
         if !key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
             return Err(user_error(format!(

@@ -17,6 +17,7 @@ mod dbt;
 mod dbt_cli;
 mod dbt_compiled;
 mod dbt_flags;
+mod dbt_memory;
 mod dbt_packages;
 mod dbt_pg;
 mod dbt_run;

@@ -176,6 +176,25 @@ fn package_tests_are_unsupported_by_name() {
 }
 
 #[test]
+fn unique_with_its_keys_collected_first() {
+    let g = graph();
+    let node = test_node(&g, "test.shop.unique_orders_id.");
+    assert_eq!(
+        unique_test_sql_collected(node, &g, &relation_of).unwrap(),
+        Some(
+            "with dbt_weir_unique_input as materialized (\n    select id as unique_field\n    \
+             from \"db\".\"main\".\"orders\"\n    where id is not null\n)\nselect\n    \
+             unique_field,\n    count(*) as n_records\nfrom dbt_weir_unique_input\n\
+             group by unique_field\nhaving count(*) > 1\n"
+                .into()
+        )
+    );
+    // Only `unique` has another form.
+    let node = test_node(&g, "test.shop.accepted_values_orders_status");
+    assert_eq!(unique_test_sql_collected(node, &g, &relation_of), Ok(None));
+}
+
+#[test]
 fn unknown_relations_are_errors() {
     let g = graph();
     let node = test_node(&g, "test.shop.unique_orders_id.");
