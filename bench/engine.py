@@ -4,6 +4,8 @@
 Cases (all run in this one process, interleaved round-robin so that a change in
 machine load hits every case alike):
 
+  noop        `/bin/true`: what starting any process costs on this machine (the baseline of the
+              start-up targets).
   version     `weir --version`: process start-up alone, no state, no flow.
   log-1       a flow of 1 Log task: start-up + state creation + flow parse + 1 task.
   log-40      a flow of 40 sequential Log tasks.
@@ -20,7 +22,9 @@ than at 40). They run fewer times (--long-runs), interleaved with the rest.
 Every weir run gets a fresh, empty `--home`, so creating the SQLite state
 (database, schema, WAL) is part of the measured cost, as it is for a first run.
 
-Targets (from the issue):
+Targets (from the issues):
+  * median(version) - median(noop) <= 5 ms, median(log-1) - median(noop) <= 12 ms: a command
+    that never touches DuckDB does not pay for loading its library
   * per-task engine overhead = (median(log-40) - median(log-1)) / 39 < 1 ms
   * median(log-40) end to end, start-up included, < 50 ms
   * median(shell-40) / median(bare-40) <= 1.3
@@ -58,6 +62,9 @@ FIB_OUT = "55"
 TARGET_PER_TASK_MS = 1.0
 TARGET_LOG40_MS = 50.0
 TARGET_SHELL_RATIO = 1.3
+TARGET_VERSION_OVER_NOOP_MS = 5.0
+TARGET_LOG1_OVER_NOOP_MS = 12.0
+NOOP = shutil.which("true") or "/bin/true"
 
 
 def sh_quote(s: str) -> str:
@@ -222,6 +229,7 @@ def main() -> int:
                 raise SystemExit(f"bare loop printed {got!r}")
 
         cases = [
+            Case("noop", f"{NOOP} (any process start-up)", lambda _h: [NOOP]),
             Case("version", "weir --version (start-up only)", lambda _h: [str(weir), "--version"]),
             Case("log-1", "flow of 1 Log task", run_argv("log1.yaml"), check_flow(1, None), True),
             Case("log-40", f"flow of {N_TASKS} Log tasks", run_argv("log40.yaml"), check_flow(N_TASKS, None), True),
@@ -274,7 +282,13 @@ def main() -> int:
     per_iteration = (med[f"foreach-{big}"] - med["log-1"]) / big
     ratio = med["shell-40"] / med["bare-40"]
     shell_over_bare_per_task = (med["shell-40"] - med["bare-40"]) / N_TASKS
+    version_over_noop = med["version"] - med["noop"]
+    log1_over_noop = med["log-1"] - med["noop"]
     targets = {
+        "version_over_noop": {"value_ms": version_over_noop, "target_ms": TARGET_VERSION_OVER_NOOP_MS,
+                              "pass": version_over_noop <= TARGET_VERSION_OVER_NOOP_MS},
+        "log1_over_noop": {"value_ms": log1_over_noop, "target_ms": TARGET_LOG1_OVER_NOOP_MS,
+                           "pass": log1_over_noop <= TARGET_LOG1_OVER_NOOP_MS},
         "per_task_overhead": {"value_ms": per_task, "target_ms": TARGET_PER_TASK_MS,
                               "pass": per_task < TARGET_PER_TASK_MS},
         "log40_end_to_end": {"value_ms": med["log-40"], "target_ms": TARGET_LOG40_MS,
@@ -294,12 +308,17 @@ def main() -> int:
         s = st[c.name]
         print(f"{c.name:<10} {s['median_ms']:>8.1f}ms {s['min_ms']:>8.1f}ms {s['p90_ms']:>8.1f}ms   {c.desc}", file=out)
     print("\nderived (from medians)", file=out)
+    print(f"  no-op process ({NOOP})                   {med['noop']:8.2f} ms", file=out)
     print(f"  start-up (weir --version)                {med['version']:8.2f} ms", file=out)
     print(f"  1-Log flow minus start-up (state+parse+1) {med['log-1'] - med['version']:7.2f} ms", file=out)
     print(f"  shell-40 minus bare-40, per task         {shell_over_bare_per_task:8.2f} ms", file=out)
     print("\ntargets", file=out)
     mark = lambda ok: "PASS" if ok else "MISS"  # noqa: E731
     t = targets
+    print(f"  {mark(t['version_over_noop']['pass'])}  weir --version over the no-op = {version_over_noop:.2f} ms  "
+          f"(target <= {TARGET_VERSION_OVER_NOOP_MS:g} ms)", file=out)
+    print(f"  {mark(t['log1_over_noop']['pass'])}  1-Log flow over the no-op = {log1_over_noop:.2f} ms  "
+          f"(target <= {TARGET_LOG1_OVER_NOOP_MS:g} ms)", file=out)
     print(f"  {mark(t['per_task_overhead']['pass'])}  engine overhead per task "
           f"(log-40 - log-1)/39 = {per_task:.3f} ms  (target < {TARGET_PER_TASK_MS:g} ms)", file=out)
     print(f"  {mark(t['log40_end_to_end']['pass'])}  40-Log flow end to end median = {med['log-40']:.1f} ms  "
@@ -331,7 +350,9 @@ def main() -> int:
                   "(state creation included); cases interleaved round-robin",
         "load": {"loadavg_before": load_before, "loadavg_after": load_after, "builds_seen": busy_seen},
         "cases": st,
-        "derived": {"startup_ms": med["version"], "log1_minus_startup_ms": med["log-1"] - med["version"],
+        "derived": {"noop_ms": med["noop"], "startup_ms": med["version"],
+                    "version_over_noop_ms": version_over_noop, "log1_over_noop_ms": log1_over_noop,
+                    "log1_minus_startup_ms": med["log-1"] - med["version"],
                     "per_task_overhead_ms": per_task,
                     "per_task_ms_at": {str(k): v for k, v in per_task_at.items()},
                     f"per_foreach_iteration_ms_at_{big}": per_iteration, "shell40_over_bare40_ratio": ratio,
