@@ -1,7 +1,8 @@
-//! Lets this crate's binaries and test binaries find DuckDB's shared library at run time.
-include!("rpath.rs");
+//! Records where the build found DuckDB's shared library, the first place `duck/library.rs`
+//! looks for it at run time.
+include!("duckdb_dir.rs");
 
 fn main() {
-    println!("cargo:rerun-if-changed=rpath.rs");
-    weir_rpath();
+    println!("cargo:rerun-if-changed=duckdb_dir.rs");
+    weir_duckdb_dir();
 }
