@@ -33,7 +33,17 @@ Baselines run in a venv under ~/.cache/weir/bench-venv (duckdb 1.5.x pinned, dlt
 this script itself needs only Python 3.11's standard library. Peak memory is the maximum
 resident set size from `/usr/bin/time -v` (or RUSAGE_CHILDREN when it is missing).
 
+Growth case (`--growth`, instead of the cases above): the same month loaded by `weir demo` into
+a table that already holds 0, 10 M, 50 M, 100 M rows (`--growth-sizes`), on DuckDB and on
+PostgreSQL, each without a key index (the article's table as it is) and with one (`weir warehouse
+index`). The table is filled untimed with direct SQL (md5 keys of generated rows, taxi-like
+values; with the key index, the 16-byte key column on DuckDB and the B-tree on PostgreSQL, then
+ANALYZE); the timed part is the demo's `load` task. Reported: seconds, microseconds per file row,
+the ratio to the empty table without a key index (target <= 1.2 at 100 M), weir's peak RSS
+(< 500 MB), and the key check the load logged.
+
 Usage: python3 bench/load.py [--runs N] [--scale S] [--weir PATH] [--no-dlt] [--no-postgres]
+       python3 bench/load.py --growth [--growth-sizes 0,10M,50M,100M] [--weir PATH] [--no-postgres]
 """
 
 from __future__ import annotations
@@ -460,6 +470,209 @@ class Postgres:
             shutil.rmtree(self.root, ignore_errors=True)
 
 
+# --- Growth -----------------------------------------------------------------------------------
+
+YELLOW_DDL = """CREATE TABLE IF NOT EXISTS public.yellow_tripdata (
+  unique_row_id text, filename text, VendorID text, tpep_pickup_datetime timestamp,
+  tpep_dropoff_datetime timestamp, passenger_count integer, trip_distance double precision,
+  RatecodeID text, store_and_fwd_flag text, PULocationID text, DOLocationID text, payment_type integer,
+  fare_amount double precision, extra double precision, mta_tax double precision, tip_amount double precision,
+  tolls_amount double precision, improvement_surcharge double precision, total_amount double precision,
+  congestion_surcharge double precision)"""
+
+
+def fill_sql(engine: str, start: int, n: int, bin_column: bool) -> str:
+    """INSERT of n generated trips (rows start..start+n) with md5 keys; earlier months' files."""
+    if engine == "duckdb":
+        series, i, ts0 = f"range({start}, {start + n}) r(i)", "i", "TIMESTAMP '2015-01-01'"
+        secs = lambda e: f"to_seconds({e})"  # noqa: E731
+        md5 = "md5('fill:' || i)"
+        cols, extra = "", ""
+        if bin_column:
+            cols, extra = ", unique_row_id_bin", f", CAST({md5} AS UUID)"
+    else:
+        series, i, ts0 = f"generate_series({start}, {start + n - 1}) i", "i", "TIMESTAMP '2015-01-01'"
+        secs = lambda e: f"make_interval(secs => {e})"  # noqa: E731
+        md5 = "md5('fill:' || i)"
+        cols, extra = "", ""
+    return (f"INSERT INTO public.yellow_tripdata (unique_row_id, filename, VendorID, tpep_pickup_datetime, "
+            f"tpep_dropoff_datetime, passenger_count, trip_distance, RatecodeID, store_and_fwd_flag, PULocationID, "
+            f"DOLocationID, payment_type, fare_amount, extra, mta_tax, tip_amount, tolls_amount, "
+            f"improvement_surcharge, total_amount, congestion_surcharge{cols}) "
+            f"SELECT {md5}, 'yellow_tripdata_' || (2015 + {i} / 30000000) || '.csv', ({i} % 2 + 1)::text, "
+            f"{ts0} + {secs(f'({i} * 7) % 200000000')}, {ts0} + {secs(f'({i} * 7) % 200000000 + 600')}, "
+            f"({i} % 6)::integer, ({i} % 300) / 10.0, '1', 'N', ({i} % 265)::text, (({i} * 7) % 265)::text, "
+            f"({i} % 4)::integer, ({i} % 60) + 2.5, 0.5, 0.5, ({i} % 5)::double precision, 0, 0.3, "
+            f"({i} % 60) + 6.3, 2.5{extra} FROM {series}")
+
+
+def parse_size(text: str) -> int:
+    t = text.strip().upper()
+    mult = {"K": 1_000, "M": 1_000_000, "G": 1_000_000_000}.get(t[-1:], 1)
+    return int(float(t.rstrip("KMG")) * mult)
+
+
+def growth(args, weir: Path, weir_version: str) -> int:
+    """The growth case: the month into tables of several sizes, without and with a key index."""
+    scale_arg = repr(args.scale)
+    sizes = [parse_size(x) for x in args.growth_sizes.split(",") if x.strip()]
+    pg_sizes = [parse_size(x) for x in (args.growth_pg_sizes or args.growth_sizes).split(",") if x.strip()]
+    env = dict(os.environ, NO_COLOR="1")
+    scratch = Path(tempfile.mkdtemp(prefix="weir-bench-growth-"))
+    pg = None
+    pg_skip = None
+    if args.no_postgres:
+        pg_skip = "not run: --no-postgres"
+    elif not (PG_BIN / "initdb").exists() or shutil.which("psql") is None or os.geteuid() != 0:
+        pg_skip = "not run: no PostgreSQL 15 or not root"
+    results: list[dict] = []
+    load_before = loadavg()
+    busy_seen = busy_builds()
+    try:
+        log(f"weir: {weir} ({weir_version})\ngenerating yellow {MONTH} at scale {scale_arg} (not timed)...")
+        gen_home = scratch / "gen-home"
+        Proc([str(weir), "--home", str(gen_home), "demo", "--scale", scale_arg, "--from", MONTH, "--to", MONTH,
+              "--taxi", "yellow", "--no-transform"], env=env)
+        found = sorted(gen_home.glob(f"demo/tlc/*/{FILE_GZ}"))
+        if not found:
+            raise SystemExit(f"the demo left no {FILE_GZ} under {gen_home}/demo/tlc")
+        src_gz = scratch / FILE_GZ
+        os.replace(found[0], src_gz)
+        data_dir_name = found[0].parent.name
+        shutil.rmtree(gen_home, ignore_errors=True)
+        with gzip.open(src_gz, "rb") as f:
+            file_rows = sum(1 for _ in f) - 1
+        w = Weir(weir, scale_arg, data_dir_name, src_gz, scratch)
+        if pg_skip is None:
+            pg = Postgres()
+            log(f"PostgreSQL {pg.version} on 127.0.0.1:{pg.port}")
+
+        def weir_query(url: str, sql: str) -> None:
+            subprocess.run([str(weir), "query", url, sql], check=True, capture_output=True, text=True, env=env)
+
+        def one(engine: str, size: int, index: bool) -> None:
+            home = w.fresh_home()
+            if engine == "duckdb":
+                db = home / "demo" / "warehouse.duckdb"
+                url = f"jdbc:duckdb:{db}"
+                demo_url = None
+            else:
+                dbname = f"g{len(results)}"
+                pg.psql("postgres", f"CREATE DATABASE {dbname}")
+                url = demo_url = pg.url(dbname)
+            t0 = time.perf_counter()
+            weir_query(url, YELLOW_DDL)
+            if index:
+                subprocess.run([str(weir), "--home", str(home), "warehouse", "index", "public.yellow_tripdata",
+                                "--url", url], check=True, capture_output=True, text=True, env=env)
+            step = 5_000_000
+            for start in range(0, size, step):
+                n = min(step, size - start)
+                if engine == "duckdb":
+                    weir_query(url, fill_sql("duckdb", start, n, index))
+                else:
+                    pg.psql(dbname, fill_sql("postgres", start, n, index))
+            if engine == "duckdb" and index and size:
+                # What a load records after writing: the table's row count and row-id extent.
+                weir_query(url, "DELETE FROM weir_key_index; INSERT INTO weir_key_index SELECT "
+                                "'public.yellow_tripdata', 'unique_row_id', count(*), coalesce(max(rowid) + 1, 0) "
+                                "FROM public.yellow_tripdata")
+            if engine == "postgres":
+                pg.psql(dbname, "VACUUM ANALYZE public.yellow_tripdata")
+                pg.psql(dbname, "CHECKPOINT")
+            fill_s = time.perf_counter() - t0
+            argv = [str(weir), "--home", str(home), "demo", "--scale", scale_arg, "--from", MONTH, "--to", MONTH,
+                    "--taxi", "yellow", "--no-transform"]
+            if demo_url:
+                argv += ["--url", demo_url]
+            # The demo's closing check (count(DISTINCT key) under 256 MB) may run out of memory on a
+            # large table after the load succeeded: the load task's own state decides.
+            p = Proc(argv, env=env, check=False)
+            line = next((ln for ln in p.stdout.splitlines() if ln.startswith(f"yellow {MONTH}")), None)
+            if line is None:
+                raise SystemExit(f"no result line in the demo's output:\n{p.stdout}\n{p.stderr}")
+            exec_id = line.split()[-1]
+            ex = json.loads(subprocess.run([str(weir), "--home", str(home), "executions", "show", exec_id, "--json"],
+                                           capture_output=True, text=True, check=True, env=env).stdout)
+            run = next(r for r in ex["taskRuns"] if r["taskId"] == "load")
+            logs = subprocess.run([str(weir), "--home", str(home), "executions", "logs", exec_id],
+                                  capture_output=True, text=True, env=env).stdout
+            check = next((ln.split("key check: ", 1)[1] for ln in logs.splitlines() if "key check: " in ln), None)
+            secs = run_seconds(run)
+            res = {"engine": engine, "table_rows": size, "key_index": index, "load_s": secs,
+                   "us_per_file_row": secs / file_rows * 1e6, "max_rss_mb": p.max_rss_mb,
+                   "rows_inserted": run["outputs"].get("rowsInserted"), "fill_s": round(fill_s, 1),
+                   "key_check": check}
+            if res["rows_inserted"] != file_rows - run["outputs"].get("duplicatesSkipped", 0):
+                raise SystemExit(f"unexpected counts: {run['outputs']}")
+            results.append(res)
+            log(f"  {engine:8} {size:>11,} rows  index={index!s:5}  load {secs:6.2f} s  "
+                f"RSS {p.max_rss_mb or 0:4.0f} MB  (fill {fill_s:.0f} s)  {check}")
+            shutil.rmtree(home, ignore_errors=True)
+            if engine == "postgres":
+                pg.psql("postgres", f"DROP DATABASE {dbname}")
+
+        for engine, engine_sizes in (("duckdb", sizes), ("postgres", pg_sizes)):
+            if engine == "postgres" and pg is None:
+                continue
+            for size in engine_sizes:
+                for index in (False, True):
+                    for _ in range(args.runs):
+                        one(engine, size, index)
+    finally:
+        if pg is not None:
+            pg.stop()
+        shutil.rmtree(scratch, ignore_errors=True)
+
+    def med(engine, size, index):
+        xs = [r["load_s"] for r in results if (r["engine"], r["table_rows"], r["key_index"]) == (engine, size, index)]
+        return median(xs)
+
+    out = sys.stdout
+    print(f"\ngrowth: yellow {MONTH} at scale {scale_arg} ({file_rows} rows) into tables of N rows; "
+          f"medians of {args.runs} run(s)\n", file=out)
+    print(f"{'engine':<9} {'rows in table':>14} {'key index':>9} {'load':>8} {'us/row':>7} {'vs empty':>8} "
+          f"{'max RSS':>8}", file=out)
+    summary = []
+    for engine in ("duckdb", "postgres"):
+        base = med(engine, 0, False)
+        for size in sorted({r["table_rows"] for r in results if r["engine"] == engine}):
+            for index in (False, True):
+                m = med(engine, size, index)
+                if m is None:
+                    continue
+                rss = max((r["max_rss_mb"] or 0) for r in results
+                          if (r["engine"], r["table_rows"], r["key_index"]) == (engine, size, index))
+                ratio = m / base if base else None
+                summary.append({"engine": engine, "table_rows": size, "key_index": index, "median_load_s": m,
+                                "us_per_file_row": m / file_rows * 1e6, "ratio_vs_empty_no_index": ratio,
+                                "max_rss_mb": rss})
+                print(f"{engine:<9} {size:>14,} {'yes' if index else 'no':>9} {m:7.2f}s {m / file_rows * 1e6:7.2f} "
+                      f"{ratio or 0:7.2f}x {rss:6.0f}MB", file=out)
+    print("\n(vs empty: the median load time over the same engine's empty table without a key index; "
+          "target <= 1.2 at 100 M rows; RSS target < 500 MB)", file=out)
+    today = dt.date.today().isoformat()
+    path = Path(args.out) if args.out else RESULTS / f"load-growth-{today}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout.strip()
+    doc = {
+        "benchmark": "load-growth",
+        "date": dt.datetime.now().isoformat(timespec="seconds"),
+        "git_commit": commit or None,
+        "command": " ".join([Path(sys.executable).name, "bench/load.py"] + sys.argv[1:]),
+        "weir": str(weir), "weir_version": weir_version,
+        "host": {"cpus": os.cpu_count(), "platform": platform.platform()},
+        "file": {"name": FILE_GZ, "scale": args.scale, "rows": file_rows},
+        "postgres": {"version": pg.version if pg else None, "skipped": pg_skip},
+        "load": {"loadavg_before": load_before, "loadavg_after": loadavg(), "builds_seen": busy_seen},
+        "summary": summary,
+        "samples": results,
+    }
+    path.write_text(json.dumps(doc, indent=2) + "\n")
+    print(f"\nwrote {path.relative_to(REPO) if path.is_relative_to(REPO) else path}", file=out)
+    return 0
+
+
 # --- Cases ------------------------------------------------------------------------------------
 
 def median(xs):
@@ -476,6 +689,11 @@ def main() -> int:
     ap.add_argument("--dlt-runs", type=int, help="runs of the dlt case (default: --runs)")
     ap.add_argument("--no-postgres", action="store_true", help="skip the PostgreSQL cases")
     ap.add_argument("--out", help="JSON output path (default bench/results/load-<date>.json)")
+    ap.add_argument("--growth", action="store_true",
+                    help="run the growth case only: the month into tables of --growth-sizes rows")
+    ap.add_argument("--growth-sizes", default="0,10M,50M,100M",
+                    help="rows already in the table, comma-separated, K/M suffixes (default 0,10M,50M,100M)")
+    ap.add_argument("--growth-pg-sizes", help="sizes for PostgreSQL (default: --growth-sizes)")
     args = ap.parse_args()
     if args.runs < 1:
         ap.error("--runs must be at least 1")
@@ -486,6 +704,8 @@ def main() -> int:
     if not weir.is_file():
         raise SystemExit(f"no weir binary at {weir}")
     weir_version = subprocess.run([str(weir), "--version"], capture_output=True, text=True).stdout.strip()
+    if args.growth:
+        return growth(args, weir, weir_version)
     py, dlt_skip = ensure_venv(not args.no_dlt)
     pg_skip = None
     if args.no_postgres:

@@ -8,9 +8,10 @@ use weir_warehouse::load::key_index;
 
 #[derive(Subcommand)]
 pub enum WarehouseCommand {
-    /// Give TABLE a key index, so that a load's existing-key check costs time in proportion to
-    /// the file instead of the table: a B-tree index on the key column on PostgreSQL, the key in
-    /// 16 bytes (a UUID column `<key column>_bin`) on DuckDB. Does nothing when it has one.
+    /// Give TABLE a key index, making a load's existing-key check cheaper on large tables: on
+    /// PostgreSQL a B-tree index on the key column (lookups that cost time with the file, not
+    /// the table); on DuckDB the key in 16 bytes (a UUID column `<key column>_bin`, a faster
+    /// scan). Does nothing when it has one.
     Index {
         /// The table, as a Load task names it (`public.yellow_tripdata`).
         table: String,

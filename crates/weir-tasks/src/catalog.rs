@@ -1254,7 +1254,7 @@ spec!(
         P::opt(
             "keyIndex",
             K::Bool,
-            "Give the table a key index when it has none, so that the check of the file's keys against the table costs time in proportion to the file, not the table: a B-tree index on the key column on PostgreSQL, the key in 16 bytes (a UUID column `<keyColumn>_bin`) on DuckDB; kept in the load's transaction and brought up to date when the table was written outside weir's loads. Default false: a table without one is never changed (`weir warehouse index TABLE` adds one too). The log says whether the index was used, created or brought up to date."
+            "Give the table a key index when it has none, to make the check of the file's keys against the table cheaper on large tables: on PostgreSQL a B-tree index on the key column (lookups whose cost follows the file, not the table; ~2 µs more per inserted row); on DuckDB the key in 16 bytes (a UUID column `<keyColumn>_bin`, a faster scan of the table), kept in the load's transaction and brought up to date when the table was written outside weir's loads. Default false: a table without one is never changed (`weir warehouse index TABLE` adds one too). The log says whether the index was used, created or brought up to date."
         ),
         P::opt("delimiter", K::String, "Field separator. Default `,`.")
     )

@@ -348,6 +348,8 @@ impl Warehouse for PgWarehouse {
         // in order, both by the lookups and by the inserts into the index (about 4x faster
         // than in file order, measured).
         let mut source = STAGE.to_string();
+        // The staging table's size, for the planner.
+        self.execute(&format!("ANALYZE {STAGE}"))?;
         let mut forced = false;
         if key_check != KeyCheck::Table {
             source = format!("(SELECT * FROM {STAGE} ORDER BY weir_key)");
@@ -365,6 +367,12 @@ impl Warehouse for PgWarehouse {
                 forced = true;
             }
         }
+        if !forced {
+            // A table whose statistics say it is empty (analysed before its first load) would
+            // get a nested loop that scans the table once per staged row, rereading the rows
+            // this very INSERT adds: quadratic. A hash anti join reads it once.
+            self.execute("SET LOCAL enable_nestloop = off")?;
+        }
         let inserted = self.execute(&format!(
             "INSERT INTO {t} ({kc}{fc}, {cols}) SELECT weir_key{fv}, {cols} FROM {source} s WHERE NOT EXISTS (SELECT 1 FROM {t} t WHERE t.{kc} = s.weir_key); DROP TABLE {STAGE}",
             t = plan.table,
@@ -372,6 +380,8 @@ impl Warehouse for PgWarehouse {
         ))?;
         if forced {
             self.execute("RESET enable_hashjoin; RESET enable_mergejoin")?;
+        } else {
+            self.execute("RESET enable_nestloop")?;
         }
         Ok(LoadCounts {
             read: rows.rows_read,

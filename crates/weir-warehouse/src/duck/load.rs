@@ -481,12 +481,11 @@ fn existing_keys(
     }
     let probe = |id: i64| {
         let sql = match bin {
-            // The join builds its hash table from the file's keys (the right side), so its
-            // memory grows with the file.
+            // As below: DuckDB hashes the file's keys (the subquery), so memory grows with the
+            // file, and scans the table's 16-byte keys against them.
             Some(bin) => format!(
-                "SELECT DISTINCT replace(CAST(t.{bin} AS VARCHAR), '-', '') FROM {} t \
-                 SEMI JOIN (SELECT CAST(weir_key AS UUID) AS k FROM {FUNCTION}({id})) f \
-                 ON t.{bin} = f.k",
+                "SELECT DISTINCT replace(CAST({bin} AS VARCHAR), '-', '') FROM {} \
+                 WHERE {bin} IN (SELECT CAST(weir_key AS UUID) FROM {FUNCTION}({id}))",
                 plan.table,
                 bin = quote_ident(bin)
             ),

@@ -1,11 +1,12 @@
-//! The load's key index: what lets the existing-key check of a load cost time in proportion to
-//! the file rather than to the table (see ARCHITECTURE.md, "The key index").
+//! The load's key index: what makes the existing-key check of a load cheaper on a large table —
+//! in proportion to the file on PostgreSQL (see ARCHITECTURE.md, "The key index").
 //!
 //! - PostgreSQL: a B-tree index on the key column. The server keeps it in step with every write
 //!   (weir's, a plain `INSERT`, a `DELETE`, a restore), so it can never be stale; the load
 //!   probes it for each of the file's keys (an index anti-join).
 //! - DuckDB: a `UUID` column `<key column>_bin` beside the text key, holding the same 128 bits
-//!   in 16 bytes, which DuckDB scans and joins several times faster than 32 hex characters.
+//!   in 16 bytes, which DuckDB joins faster than 32 hex characters on large tables (still a
+//!   scan: DuckDB has no index a load could probe within its memory cap).
 //!   It lives in the row, so a `DELETE` can never leave it behind; a row written without it (a
 //!   plain `INSERT`, an `UPDATE` of the key) is found through the table's row count and row-id
 //!   extent, which weir records in `weir_key_index` in the load's own transaction, and the
