@@ -1700,7 +1700,6 @@ pub fn execute(verb: Verb, flags: &DbtFlags) -> Result<u8> {
         fail_fast: flags.fail_fast,
     };
     let results = run::execute(&plan, options, &runner, &on_event);
-    checkpoint_on_one_thread(&runner.conns);
     let elapsed = started.elapsed();
 
     // Artifacts.
@@ -1870,21 +1869,6 @@ pub fn execute(verb: Verb, flags: &DbtFlags) -> Result<u8> {
 /// what DuckDB allocates outside them while four nodes run at once — under 300 MB, and builds
 /// the demo's six full months (12.5 M trips) too.
 pub(crate) const DEFAULT_MEMORY_LIMIT: &str = "128MB";
-
-/// Writes what the build left in DuckDB's write-ahead log into the database file now, on one
-/// DuckDB thread: DuckDB does it anyway when the last connection closes, with all its threads,
-/// each compressing its own row groups, which is the build's peak of memory for a few hundred
-/// milliseconds (tens of MB above the memory limit at the example's 1.2 M trips). Failures are
-/// left to the checkpoint at close.
-fn checkpoint_on_one_thread(conns: &[Arc<Conn>]) {
-    let Some(conn) = conns.first().filter(|c| c.engine == Engine::DuckDb) else {
-        return;
-    };
-    let mut wh = conn.lock();
-    if wh.execute("SET threads = 1").is_ok() {
-        let _ = wh.execute("CHECKPOINT");
-    }
-}
 
 /// The profile's DuckDB `settings:` (dbt-duckdb's `SET key = value` on each connection), then
 /// weir's `memory_limit` ([`DEFAULT_MEMORY_LIMIT`]) when neither the profile nor
