@@ -50,7 +50,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from machine import busy_builds, loadavg  # noqa: E402
+from machine import busy_builds, loadavg, git_commit, result_path  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 PROJECT = REPO / "examples" / "nyc-taxi" / "transform"
@@ -362,9 +362,8 @@ def main() -> int:
               f"{', '.join(f'{k}x{v}' for k, v in sorted(busy.items())) or 'none'}; "
               f"load before {load_before}, after {load_after}).", file=out)
 
-    path = Path(args.out) if args.out else RESULTS / f"dbt-{dt.date.today().isoformat()}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout.strip()
+    path = result_path(args.out, RESULTS, "dbt")
+    commit = git_commit(REPO)
     dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO,
                            capture_output=True, text=True).stdout.split("\n")
     doc = {

@@ -49,7 +49,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from machine import busy_builds, loadavg
+from machine import busy_builds, git_commit, loadavg, result_path
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "bench" / "results"
@@ -334,10 +334,8 @@ def main() -> int:
         print(f"\nWARNING: machine not quiet (builds seen: {', '.join(f'{k}×{v}' for k, v in sorted(busy_seen.items())) or 'none'}; "
               f"load before {load_before}, after {load_after}); re-run when idle.", file=out)
 
-    today = dt.date.today().isoformat()
-    path = Path(args.out) if args.out else RESULTS / f"engine-{today}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout.strip()
+    path = result_path(args.out, RESULTS, "engine")
+    commit = git_commit(REPO)
     doc = {
         "benchmark": "engine",
         "date": dt.datetime.now().isoformat(timespec="seconds"),

@@ -66,7 +66,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from machine import busy_builds, loadavg  # noqa: E402
+from machine import busy_builds, loadavg, git_commit, result_path  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "bench" / "results"
@@ -651,10 +651,8 @@ def growth(args, weir: Path, weir_version: str) -> int:
                       f"{ratio or 0:7.2f}x {rss:6.0f}MB", file=out)
     print("\n(vs empty: the median load time over the same engine's empty table without a key index; "
           "target <= 1.2 at 100 M rows; RSS target < 500 MB)", file=out)
-    today = dt.date.today().isoformat()
-    path = Path(args.out) if args.out else RESULTS / f"load-growth-{today}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout.strip()
+    path = result_path(args.out, RESULTS, "load-growth")
+    commit = git_commit(REPO)
     doc = {
         "benchmark": "load-growth",
         "date": dt.datetime.now().isoformat(timespec="seconds"),
@@ -991,10 +989,8 @@ def main() -> int:
               f"{', '.join(f'{k}×{v}' for k, v in sorted(busy_seen.items())) or 'none'}; "
               f"load before {load_before}, after {load_after}); re-run when idle.", file=out)
 
-    today = dt.date.today().isoformat()
-    path = Path(args.out) if args.out else RESULTS / f"load-{today}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout.strip()
+    path = result_path(args.out, RESULTS, "load")
+    commit = git_commit(REPO)
     dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO,
                            capture_output=True, text=True).stdout.split("\n")
     doc = {

@@ -1,4 +1,4 @@
-# How busy the machine is while a benchmark runs; shared by engine.py and load.py.
+# How busy the machine is while a benchmark runs, and where its results go; shared by the benchmarks.
 import subprocess
 from pathlib import Path
 
@@ -18,3 +18,16 @@ def loadavg() -> list[float]:
         return [float(x) for x in Path("/proc/loadavg").read_text().split()[:3]]
     except OSError:
         return []
+
+
+def result_path(out: str | None, results: Path, name: str) -> Path:
+    """`--out` when given, else `results/<name>-<today>.json`; its folder exists."""
+    import datetime as dt
+    path = Path(out) if out else results / f"{name}-{dt.date.today().isoformat()}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def git_commit(repo: Path) -> str:
+    """The commit the benchmark ran from ('' outside a git checkout)."""
+    return subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True).stdout.strip()

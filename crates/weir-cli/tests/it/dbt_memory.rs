@@ -31,14 +31,20 @@ fn project(env: &Env, profile_text: &str, files: &[(&str, &str)]) {
 }
 
 fn build(env: &Env) -> crate::common::Out {
-    env.weir(&[
+    build_with(env, &[])
+}
+
+fn build_with(env: &Env, extra: &[&str]) -> crate::common::Out {
+    let mut args = vec![
         "dbt",
         "build",
         "--project-dir",
         "mem",
         "--profiles-dir",
         "mem",
-    ])
+    ];
+    args.extend_from_slice(extra);
+    env.weir(&args)
 }
 
 fn query(env: &Env, sql: &str) -> Vec<Value> {
@@ -165,16 +171,7 @@ fn a_unique_test_over_a_source_view_runs_again_with_its_keys_collected_after_run
          create view trips as select id from small union all select id from big; \
          select 1 as done",
     );
-    let o = env.weir(&[
-        "dbt",
-        "build",
-        "--project-dir",
-        "mem",
-        "--profiles-dir",
-        "mem",
-        "--log-level",
-        "debug",
-    ]);
+    let o = build_with(&env, &["--log-level", "debug"]);
     assert_eq!(o.code, 0, "{o:#?}");
     assert!(o.stdout.contains("PASS=1 WARN=0 ERROR=0"), "{}", o.stdout);
     assert!(
