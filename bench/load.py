@@ -35,15 +35,21 @@ resident set size from `/usr/bin/time -v` (or RUSAGE_CHILDREN when it is missing
 
 Growth case (`--growth`, instead of the cases above): the same month loaded by `weir demo` into
 a table that already holds 0, 10 M, 50 M, 100 M rows (`--growth-sizes`), on DuckDB and on
-PostgreSQL, each without a key index (the article's table as it is) and with one (`weir warehouse
-index`). The table is filled untimed with direct SQL (md5 keys of generated rows, taxi-like
-values; with the key index, the 16-byte key column on DuckDB and the B-tree on PostgreSQL, then
-ANALYZE); the timed part is the demo's `load` task. Reported: seconds, microseconds per file row,
+PostgreSQL (`--growth-engines`), each without a key index (the article's table as it is) and with
+one. The table is filled untimed with direct SQL (md5 text keys of generated rows, taxi-like
+values), the same way in both cases; with the key index, `weir warehouse index` then builds weir's
+key store from the table (timed apart: `index_s`). The timed part is the demo's `load` task.
+PostgreSQL runs with wal_level=minimal and fills the table in the transaction that creates it, with
+fsync, full_page_writes and synchronous_commit off; they are back on, and the table VACUUM
+ANALYZEd and CHECKPOINTed, before anything is timed. Each sample's database is dropped before the
+next fill; the free disk is checked before and during each fill (bytes per row as measured), and
+the run stops cleanly when a fill would not fit. Reported: seconds, microseconds per file row,
 the ratio to the empty table without a key index (target <= 1.2 at 100 M), weir's peak RSS
-(< 500 MB), and the key check the load logged.
+(< 500 MB), the key check the load logged, fill seconds and bytes per row.
 
 Usage: python3 bench/load.py [--runs N] [--scale S] [--weir PATH] [--no-dlt] [--no-postgres]
-       python3 bench/load.py --growth [--growth-sizes 0,10M,50M,100M] [--weir PATH] [--no-postgres]
+       python3 bench/load.py --growth [--growth-sizes 0,10M,50M,100M] [--growth-pg-sizes ...]
+               [--growth-engines duckdb,postgres] [--growth-no-index] [--runs N] [--weir PATH] [--no-postgres]
 """
 
 from __future__ import annotations
@@ -503,13 +509,14 @@ PG_FILL_MODE = {"fsync": "off", "full_page_writes": "off", "synchronous_commit":
 PG_DURABLE = {"fsync": "on", "full_page_writes": "on", "synchronous_commit": "on"}
 
 FILL_CHUNK = 5_000_000
-# Disk per filled row before one was measured on this run (measured 2026-12-01 with these fills;
-# see bench/README.md); the first chunk of a fill measures it and the check is repeated per chunk.
-DEFAULT_BYTES_PER_ROW = {"duckdb": 120.0, "postgres": 330.0}
+# Disk per filled row before one was measured on this run (these fills measured 36.5 and 205 at
+# 10 M rows; see bench/README.md); each chunk of a fill measures it and the check is repeated.
+DEFAULT_BYTES_PER_ROW = {"duckdb": 40.0, "postgres": 215.0}
 # The key store built by `weir warehouse index` (fingerprints, filters, fences, sort runs): a bound.
 KEY_STORE_BYTES_PER_ROW = 40.0
-# Kept free on top of every estimate: the month's load itself, WAL, temp files, other users.
-DISK_RESERVE = 4_000_000_000
+# Kept free on top of every estimate (`--growth-keep-free`): the month's load itself, WAL, temp
+# files, other users of the disk.
+DISK_RESERVE_GB = 4.0
 
 
 class DiskFull(Exception):
@@ -639,9 +646,11 @@ def growth(args, weir: Path, weir_version: str) -> int:
         def weir_query(url: str, sql: str) -> None:
             subprocess.run([str(weir), "query", url, sql], check=True, capture_output=True, text=True, env=env)
 
+        reserve = args.growth_keep_free * 1e9
+
         def need_bytes(engine: str, rows: int, index: bool) -> float:
             per_row = bytes_per_row[engine] + (KEY_STORE_BYTES_PER_ROW if index else 0)
-            return rows * per_row * 1.05 + DISK_RESERVE
+            return rows * per_row * 1.05 + reserve
 
         def check_fits(engine: str, size: int, done: int, index: bool, what: str) -> None:
             free = disk_free(scratch)
@@ -649,7 +658,7 @@ def growth(args, weir: Path, weir_version: str) -> int:
             src = "measured" if measured.get(engine) else "default"
             log(f"  disk {what}: {gb(free)} free; {size - done:,} more rows need ~{gb(need)} "
                 f"({bytes_per_row[engine]:.0f} B/row {src}{', + key store' if index else ''}, "
-                f"+ {gb(DISK_RESERVE)} kept free)")
+                f"+ {gb(reserve)} kept free)")
             if need > free:
                 raise DiskFull(f"{engine} at {size:,} rows would not fit: ~{gb(need)} needed "
                                f"({bytes_per_row[engine]:.0f} B/row {src}), {gb(free)} free on {scratch}")
@@ -865,6 +874,8 @@ def main() -> int:
                     help="engines of the growth case, comma-separated (default duckdb,postgres)")
     ap.add_argument("--growth-no-index", action="store_true",
                     help="growth case without the key index samples (no `weir warehouse index`)")
+    ap.add_argument("--growth-keep-free", type=float, default=DISK_RESERVE_GB, metavar="GB",
+                    help=f"growth case: disk kept free beyond each fill's estimate (default {DISK_RESERVE_GB:g})")
     args = ap.parse_args()
     if args.runs < 1:
         ap.error("--runs must be at least 1")
