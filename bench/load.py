@@ -821,7 +821,7 @@ def growth(args, weir: Path, weir_version: str) -> int:
                                 "max_rss_mb": rss, "median_index_s": index_s, "median_fill_s": fill_s,
                                 "bytes_per_row": bpr})
                 print(f"{engine:<9} {size:>14,} {'yes' if index else 'no':>9} {m:7.2f}s {m / file_rows * 1e6:7.2f} "
-                      f"{ratio or 0:7.2f}x {rss:6.0f}MB "
+                      f"{f'{ratio:.2f}x' if ratio else '-':>8} {rss:6.0f}MB "
                       f"{f'{index_s:7.1f}s' if index_s is not None else '      -':>8} {fill_s:6.0f}s "
                       f"{f'{bpr:.0f}' if bpr else '-':>6}", file=out)
     print("\n(vs empty: the median load time over the same engine's empty table without a key index; "
