@@ -8,11 +8,12 @@ use weir_warehouse::load::key_index;
 
 #[derive(Subcommand)]
 pub enum WarehouseCommand {
-    /// Give TABLE a key index, making a load's existing-key check cheaper on large tables: on
-    /// PostgreSQL a B-tree index on the key column (lookups that cost time with the file, not
-    /// the table); on DuckDB the key in 16 bytes (a UUID column `<key column>_bin`, scanned
-    /// instead of the text key: faster at 30-50 M rows, slower at 100 M as measured). Does
-    /// nothing when it has one.
+    /// Give TABLE a key index, so that a load checks a file of new rows against it in time that
+    /// grows with the file, not the table: weir's own store of the table's key fingerprints
+    /// (beside a DuckDB file; under `$WEIR_KEY_CACHE`, default `~/.cache/weir/keys`, for
+    /// PostgreSQL), built here from the table's key column and kept in step by every load.
+    /// Writes by anything else are noticed (a token in `weir_key_store`) and the index is rebuilt
+    /// before use. Does nothing when the table has one.
     Index {
         /// The table, as a Load task names it (`public.yellow_tripdata`).
         table: String,

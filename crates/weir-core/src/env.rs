@@ -2,6 +2,9 @@
 
 /// The folder holding all of weir's state (SQLite file, internal storage). Default `./.weir`.
 pub const WEIR_HOME: &str = "WEIR_HOME";
+/// Where the key indexes of PostgreSQL tables are kept (weir's own files, a cache the warehouse
+/// validates). Default `$XDG_CACHE_HOME/weir/keys`, else `~/.cache/weir/keys`.
+pub const WEIR_KEY_CACHE: &str = "WEIR_KEY_CACHE";
 /// Prefix of secrets: `secret('NAME')` reads `SECRET_NAME`.
 pub const SECRET_PREFIX: &str = "SECRET_";
 /// Set to anything to turn off colours in terminal output.

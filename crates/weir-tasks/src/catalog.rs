@@ -1254,7 +1254,7 @@ spec!(
         P::opt(
             "keyIndex",
             K::Bool,
-            "Give the table a key index when it has none, to make the check of the file's keys against the table cheaper on large tables: on PostgreSQL a B-tree index on the key column (lookups whose cost follows the file, not the table; ~2 µs more per inserted row); on DuckDB the key in 16 bytes (a UUID column `<keyColumn>_bin` scanned instead of the text key: faster at 30-50 M rows, slower at 100 M as measured), kept in the load's transaction and brought up to date when the table was written outside weir's loads. Default false: a table without one is never changed (`weir warehouse index TABLE` adds one too). The log says whether the index was used, created or brought up to date."
+            "Give the table a key index when it has none: weir's own store of the table's key fingerprints (beside a DuckDB file; in `$WEIR_KEY_CACHE`, default `~/.cache/weir/keys`, for PostgreSQL), with which a file of new rows is checked against the table without reading the table, so a load costs time with the file, not the table. A token in the table `weir_key_store` (renewed by a trigger on PostgreSQL; the table's row count and row-id extent on DuckDB) tells when someone else wrote the table; the index is then rebuilt from the table before it is used, and keys it may hold are always checked against the table itself. Default false: a table without one is never changed (`weir warehouse index TABLE` adds one too). The log says whether the index was used, created or rebuilt."
         ),
         P::opt("delimiter", K::String, "Field separator. Default `,`.")
     )

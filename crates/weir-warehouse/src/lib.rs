@@ -121,11 +121,19 @@ pub trait Warehouse: Send {
     /// Inserts the rows of a load (`load::load` has opened the file, checked the columns and
     /// begun the transaction): each row `rows` yields, with its key and the file name, into
     /// `plan.table`, except rows whose key the table already holds.
+    /// With the table's key index (`known`), a row whose key the index does not know is new
+    /// to the table, and the keys inserted are returned for the index.
     fn load_rows(
         &mut self,
         plan: &load::LoadPlan,
         rows: load::KeyedReader,
+        known: Option<&load::KnownKeys>,
     ) -> Result<load::LoadCounts>;
+    /// Calls `each` with the first column of every row of a query, as text, streaming.
+    fn scan_text(&mut self, sql: &str, each: &mut dyn FnMut(&[u8]) -> Result<()>) -> Result<()>;
+    /// Where weir keeps the key indexes of this warehouse's tables (`load::key_store`), or
+    /// `None` when it has no such place.
+    fn key_store_root(&self) -> Option<std::path::PathBuf>;
     /// The column names and types of a table, in order; `None` when it does not exist.
     fn table_columns(&mut self, table: &str) -> Result<Option<Vec<(String, String)>>>;
     /// Proves the connection works by doing what real work does: a round trip.

@@ -1,21 +1,18 @@
 //! The PostgreSQL adapter, also used for Redshift (same wire protocol).
 
-use crate::load::key_index::{self, KeyCheck};
-use crate::load::{Batch, KeySet, KeyedReader, LoadCounts, LoadPlan, key_hex, quote_ident};
+use crate::load::{
+    Batch, KeySet, KeyedReader, KnownKeys, LoadCounts, LoadPlan, key_hex, quote_ident,
+};
 use crate::pg_values;
 use crate::url::PgConfig;
 use crate::{CsvOptions, Engine, Result, Rows, Warehouse, WarehouseError};
 use postgres::{Client, NoTls, SimpleQueryMessage};
 use std::io::{BufRead, BufReader, Read, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// The staging table of loads.
 const STAGE: &str = "weir_load_stage";
-
-/// With a key index, how many times the file's rows the table must hold for the load to look
-/// each key up in the index rather than let the planner hash the table.
-const INDEX_JOIN_RATIO: u64 = 6;
 
 /// Rows read from the file per batch during a load.
 const BATCH_ROWS: usize = 2048;
@@ -23,6 +20,17 @@ const BATCH_ROWS: usize = 2048;
 pub struct PgWarehouse {
     client: Client,
     engine: Engine,
+    /// Names the server and database among key indexes (`key_store_root`).
+    place: String,
+}
+
+/// The folder of PostgreSQL key indexes: `WEIR_KEY_CACHE`, else the user's cache folder.
+fn key_cache() -> Option<PathBuf> {
+    let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
+    var(weir_core::env::WEIR_KEY_CACHE)
+        .map(PathBuf::from)
+        .or_else(|| var("XDG_CACHE_HOME").map(|c| PathBuf::from(c).join("weir").join("keys")))
+        .or_else(|| var("HOME").map(|h| PathBuf::from(h).join(".cache").join("weir").join("keys")))
 }
 
 fn describe(e: &postgres::Error) -> String {
@@ -79,10 +87,45 @@ impl PgWarehouse {
             target: cfg.to_string(),
             message: describe(&e),
         })?;
+        let place = format!("pg-{}-{}-{}", cfg.host, cfg.port, cfg.database)
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
         Ok(PgWarehouse {
             client,
             engine: cfg.engine,
+            place,
         })
+    }
+}
+
+impl PgWarehouse {
+    /// Writes keys into a new temporary table `name (k text)`.
+    fn stage_keys(&mut self, name: &str, keys: &[u128]) -> Result<()> {
+        self.execute(&format!(
+            "DROP TABLE IF EXISTS {name}; CREATE TEMP TABLE {name} (k text)"
+        ))?;
+        let mut copy = self
+            .client
+            .copy_in(format!("COPY {name} FROM STDIN").as_str())
+            .map_err(err("COPY"))?;
+        let mut out = Vec::with_capacity(keys.len() * 33);
+        for &k in keys {
+            out.extend_from_slice(&key_hex(k));
+            out.push(b'\n');
+        }
+        copy.write_all(&out).map_err(|e| WarehouseError::Engine {
+            action: "COPY".into(),
+            message: e.to_string(),
+        })?;
+        copy.finish().map_err(err("COPY"))?;
+        Ok(())
     }
 }
 
@@ -93,27 +136,6 @@ fn returns_rows(sql: &str) -> bool {
         .unwrap_or("")
         .to_ascii_uppercase();
     matches!(head.as_str(), "SELECT" | "WITH" | "VALUES" | "TABLE")
-}
-
-impl PgWarehouse {
-    /// Whether the table has a B-tree index on the key column; creates one (in the load's
-    /// transaction) when the load asks for it and there is none. PostgreSQL keeps an index in
-    /// step with every write, so it is never stale.
-    fn key_index(&mut self, plan: &LoadPlan) -> Result<KeyCheck> {
-        if self.engine != Engine::Postgres {
-            return Ok(KeyCheck::Table);
-        }
-        let kc = &plan.key_column.0;
-        let found = self.query(&key_index::pg_find_sql(&plan.table, kc))?;
-        if !found.rows.is_empty() {
-            return Ok(KeyCheck::Index);
-        }
-        if !plan.key_index {
-            return Ok(KeyCheck::Table);
-        }
-        self.execute(&key_index::pg_create_sql(&plan.table, kc))?;
-        Ok(KeyCheck::Created)
-    }
 }
 
 impl Warehouse for PgWarehouse {
@@ -284,7 +306,12 @@ impl Warehouse for PgWarehouse {
         Ok(text_lines.saturating_sub(u64::from(header)))
     }
 
-    fn load_rows(&mut self, plan: &LoadPlan, mut rows: KeyedReader) -> Result<LoadCounts> {
+    fn load_rows(
+        &mut self,
+        plan: &LoadPlan,
+        mut rows: KeyedReader,
+        known: Option<&KnownKeys>,
+    ) -> Result<LoadCounts> {
         // The file's new rows (one per key) go to a staging table shaped like the target's
         // columns; one INSERT then skips keys the table already holds.
         let kc = quote_ident(&plan.key_column.0);
@@ -308,9 +335,13 @@ impl Warehouse for PgWarehouse {
             out.clear();
             r
         };
+        let mut keys = Vec::new();
         let mut batch = Batch::with_capacity(BATCH_ROWS, plan.kinds.len());
         while rows.next_batch(&none, &mut batch, true, BATCH_ROWS)? {
             for r in 0..batch.len() {
+                if known.is_some() {
+                    keys.push(batch.key(r));
+                }
                 out.extend_from_slice(&key_hex(batch.key(r)));
                 for (i, kind) in plan.kinds.iter().enumerate() {
                     rows.check_field(&batch, r, i, kind)?;
@@ -335,7 +366,7 @@ impl Warehouse for PgWarehouse {
             }
         }
         write(&mut copy, &mut out)?;
-        let staged = copy.finish().map_err(err("COPY"))?;
+        copy.finish().map_err(err("COPY"))?;
         let (fc, fv) = match &plan.filename {
             Some((c, _, v)) => (
                 format!(", {}", quote_ident(c)),
@@ -343,51 +374,89 @@ impl Warehouse for PgWarehouse {
             ),
             None => (String::new(), String::new()),
         };
-        let key_check = self.key_index(plan)?;
-        // With a B-tree on the key, rows go in in key order: the index's pages are then visited
-        // in order, both by the lookups and by the inserts into the index (about 4x faster
-        // than in file order, measured).
-        let mut source = STAGE.to_string();
-        // The staging table's size, for the planner.
-        self.execute(&format!("ANALYZE {STAGE}"))?;
-        let mut forced = false;
-        if key_check != KeyCheck::Table {
-            source = format!("(SELECT * FROM {STAGE} ORDER BY weir_key)");
-            // Each staged key looked up in the index (a nested-loop anti join) costs time with
-            // the file; hashing the table costs time with the table. The lookups pay off once
-            // the table holds several times the file's rows (~6x, measured), and the planner,
-            // which cannot tell, is then kept from hashing the whole table.
-            let big = self.query(&format!(
-                "SELECT (reltuples >= {}) AS big FROM pg_class WHERE oid = to_regclass('{}')",
-                staged.saturating_mul(INDEX_JOIN_RATIO),
-                plan.table.replace('\'', "''")
-            ))?;
-            if big.rows.first().and_then(|r| r.first()) == Some(&serde_json::json!(true)) {
-                self.execute("SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off")?;
-                forced = true;
+        let t = &plan.table;
+        let cols = cols.join(", ");
+        let inserted = match known {
+            // With the key index, only the keys it may know are looked up in the table (almost
+            // never any for a file of new rows): no part of the table is read otherwise.
+            Some(known) => {
+                let maybe = known.maybe_present(&keys)?;
+                let mut filter = String::new();
+                if !maybe.is_empty() {
+                    // Hash joins both: the keys found in the table, then the staged rows
+                    // without them (never a nested loop over a temporary table the planner
+                    // has no statistics for).
+                    self.stage_keys("weir_maybe", &maybe)?;
+                    self.execute(&format!(
+                        "SET LOCAL enable_nestloop = off; \
+                         CREATE TEMP TABLE weir_found AS SELECT DISTINCT t.{kc} AS k FROM {t} t \
+                         JOIN weir_maybe m ON t.{kc} = m.k; DROP TABLE weir_maybe"
+                    ))?;
+                    filter =
+                        " WHERE NOT EXISTS (SELECT 1 FROM weir_found f WHERE f.k = s.weir_key)"
+                            .to_string();
+                }
+                let n = self.execute(&format!(
+                    "INSERT INTO {t} ({kc}{fc}, {cols}) SELECT weir_key{fv}, {cols} FROM {STAGE} s{filter}; DROP TABLE {STAGE}"
+                ))?;
+                if !maybe.is_empty() {
+                    self.execute("DROP TABLE weir_found; RESET enable_nestloop")?;
+                }
+                n
             }
-        }
-        if !forced {
-            // A table whose statistics say it is empty (analysed before its first load) would
-            // get a nested loop that scans the table once per staged row, rereading the rows
-            // this very INSERT adds: quadratic. A hash anti join reads it once.
-            self.execute("SET LOCAL enable_nestloop = off")?;
-        }
-        let inserted = self.execute(&format!(
-            "INSERT INTO {t} ({kc}{fc}, {cols}) SELECT weir_key{fv}, {cols} FROM {source} s WHERE NOT EXISTS (SELECT 1 FROM {t} t WHERE t.{kc} = s.weir_key); DROP TABLE {STAGE}",
-            t = plan.table,
-            cols = cols.join(", "),
-        ))?;
-        if forced {
-            self.execute("RESET enable_hashjoin; RESET enable_mergejoin")?;
-        } else {
-            self.execute("RESET enable_nestloop")?;
-        }
+            None => {
+                // The staging table's size, for the planner.
+                self.execute(&format!("ANALYZE {STAGE}"))?;
+                // A table whose statistics say it is empty (analysed before its first load)
+                // would get a nested loop that scans the table once per staged row, rereading
+                // the rows this very INSERT adds: quadratic. A hash anti join reads it once.
+                self.execute("SET LOCAL enable_nestloop = off")?;
+                let n = self.execute(&format!(
+                    "INSERT INTO {t} ({kc}{fc}, {cols}) SELECT weir_key{fv}, {cols} FROM {STAGE} s WHERE NOT EXISTS (SELECT 1 FROM {t} t WHERE t.{kc} = s.weir_key); DROP TABLE {STAGE}"
+                ))?;
+                self.execute("RESET enable_nestloop")?;
+                n
+            }
+        };
         Ok(LoadCounts {
             read: rows.rows_read,
             inserted,
-            key_check,
+            keys,
         })
+    }
+
+    fn scan_text(&mut self, sql: &str, each: &mut dyn FnMut(&[u8]) -> Result<()>) -> Result<()> {
+        // COPY's text format: one line per row; keys (hex digits) need no unescaping, and any
+        // other text is not a weir key either way.
+        let reader = self
+            .client
+            .copy_out(format!("COPY ({sql}) TO STDOUT").as_str())
+            .map_err(err("COPY TO"))?;
+        let mut reader = BufReader::with_capacity(1 << 20, reader);
+        let mut line = Vec::new();
+        loop {
+            line.clear();
+            let n = reader
+                .read_until(b'\n', &mut line)
+                .map_err(|e| WarehouseError::Engine {
+                    action: "COPY TO".into(),
+                    message: e.to_string(),
+                })?;
+            if n == 0 {
+                return Ok(());
+            }
+            if line.last() == Some(&b'\n') {
+                line.pop();
+            }
+            each(&line)?;
+        }
+    }
+
+    fn key_store_root(&self) -> Option<PathBuf> {
+        if self.engine != Engine::Postgres {
+            return None;
+        }
+        key_cache().map(|c| c.join(&self.place))
     }
 
     fn table_columns(&mut self, table: &str) -> Result<Option<Vec<(String, String)>>> {

@@ -9,7 +9,7 @@
 //! parallel.
 
 use super::{err, lit};
-use crate::load::key_index::{self, KeyCheck};
+use crate::load::key_index::KnownKeys;
 use crate::load::{
     Batch, KeySet, KeyedReader, Kind, LoadCounts, LoadPlan, bad_value, key_hex, parse_key_hex,
     quote_ident, values,
@@ -387,12 +387,16 @@ fn produce(
     fields: bool,
     tx: &SyncSender<Batch>,
     used: &Receiver<Batch>,
+    mut keys: Option<&mut Vec<u128>>,
 ) -> Result<Option<(u64, u64)>> {
     let width = if fields { rows.columns().len() } else { 0 };
     let mut batch = Batch::with_capacity(VECTOR_SIZE, width);
     let mut sent = 0u64;
     while rows.next_batch(existing, &mut batch, fields, VECTOR_SIZE)? {
         sent += batch.len() as u64;
+        if let Some(keys) = keys.as_deref_mut() {
+            keys.extend((0..batch.len()).map(|r| batch.key(r)));
+        }
         let next = used
             .try_recv()
             .unwrap_or_else(|_| Batch::with_capacity(VECTOR_SIZE, width));
@@ -411,6 +415,7 @@ fn stream<T>(
     rows: KeyedReader,
     kinds: Vec<Kind>,
     existing: &KeySet,
+    keys: Option<&mut Vec<u128>>,
     run: impl FnOnce(i64) -> duckdb::Result<T>,
 ) -> Result<(u64, u64, T)> {
     let fields = !kinds.is_empty();
@@ -428,7 +433,9 @@ fn stream<T>(
     std::thread::scope(|s| {
         let producer = std::thread::Builder::new()
             .name("weir-load-read".into())
-            .spawn_scoped(s, move || produce(rows, existing, fields, &tx, &used_rx))
+            .spawn_scoped(s, move || {
+                produce(rows, existing, fields, &tx, &used_rx, keys)
+            })
             .map_err(|e| WarehouseError::Load(format!("cannot start the reading thread: {e}")))?;
         let ran = run(registered.id);
         registered.source.close();
@@ -457,13 +464,12 @@ enum Existing {
 /// The keys of the file's rows that the table already holds.
 ///
 /// An empty table holds none. Otherwise the file's keys are read in a first pass and DuckDB
-/// finds which of them the table has: memory grows with the file, not with the table. With a
-/// key index (`bin`, the key as a 16-byte UUID column) DuckDB joins on it instead of the text.
+/// finds which of them the table has: memory grows with the file, not with the table, but the
+/// whole key column is read.
 fn existing_keys(
     conn: &duckdb::Connection,
     plan: &LoadPlan,
     rows: &KeyedReader,
-    bin: Option<&str>,
 ) -> Result<Existing> {
     let kc = quote_ident(&plan.key_column.0);
     let any: bool = conn
@@ -480,33 +486,16 @@ fn existing_keys(
         return Ok(Existing::Some(KeySet::default()));
     }
     let probe = |id: i64| {
-        let sql = match bin {
-            // As below: DuckDB hashes the file's keys (the subquery), so memory grows with the
-            // file, and scans the table's 16-byte keys against them.
-            Some(bin) => format!(
-                "SELECT DISTINCT replace(CAST({bin} AS VARCHAR), '-', '') FROM {} \
-                 WHERE {bin} IN (SELECT CAST(weir_key AS UUID) FROM {FUNCTION}({id}))",
-                plan.table,
-                bin = quote_ident(bin)
-            ),
-            None => format!(
-                "SELECT DISTINCT {kc} FROM {} WHERE {kc} IN (SELECT weir_key FROM {FUNCTION}({id}))",
-                plan.table
-            ),
-        };
-        let mut stmt = conn.prepare(&sql)?;
-        let mut found = stmt.query([])?;
-        let mut keys = KeySet::default();
-        while let Some(row) = found.next()? {
-            if let duckdb::types::ValueRef::Text(t) = row.get_ref(0)?
-                && let Some(k) = parse_key_hex(t)
-            {
-                keys.insert(k);
-            }
-        }
-        Ok(keys)
+        // DuckDB hashes the file's keys (the subquery), so memory grows with the file, and
+        // scans the table's keys against them.
+        let sql = format!(
+            "SELECT DISTINCT {kc} FROM {} WHERE {kc} IN (SELECT weir_key FROM {FUNCTION}({id}))",
+            plan.table
+        );
+        found_keys(conn, &sql)
     };
-    let (read, distinct, keys) = stream(rows.reopen()?, Vec::new(), &KeySet::default(), probe)?;
+    let (read, distinct, keys) =
+        stream(rows.reopen()?, Vec::new(), &KeySet::default(), None, probe)?;
     // With malformed rows allowed, the inserting pass must still run to reject them.
     Ok(if keys.len() as u64 == distinct && !plan.tolerant {
         // A month loaded again: nothing to insert, no second pass.
@@ -516,10 +505,26 @@ fn existing_keys(
     })
 }
 
+/// The keys (32 hex digits) a query returns in its first column.
+fn found_keys(conn: &duckdb::Connection, sql: &str) -> duckdb::Result<KeySet> {
+    let mut stmt = conn.prepare(sql)?;
+    let mut found = stmt.query([])?;
+    let mut keys = KeySet::default();
+    while let Some(row) = found.next()? {
+        if let duckdb::types::ValueRef::Text(t) = row.get_ref(0)?
+            && let Some(k) = parse_key_hex(t)
+        {
+            keys.insert(k);
+        }
+    }
+    Ok(keys)
+}
+
 pub(super) fn load_rows(
     conn: &duckdb::Connection,
     plan: &LoadPlan,
     rows: KeyedReader,
+    known: Option<&KnownKeys>,
 ) -> Result<LoadCounts> {
     // DuckDB keeps written blocks cached up to its memory limit (80% of RAM by default); a
     // load needs little, so it runs under a cap and the connection's own limit comes back after.
@@ -529,13 +534,197 @@ pub(super) fn load_rows(
     let limit = plan.memory_limit.as_deref().unwrap_or(LOAD_MEMORY_LIMIT);
     conn.execute_batch(&format!("SET memory_limit = {}", lit(limit)))
         .map_err(err("SET memory_limit"))?;
-    let result = insert_rows(conn, plan, rows);
+    let result = match known {
+        Some(known) => insert_known(conn, plan, rows, known),
+        None => insert_rows(conn, plan, rows),
+    };
     let restored = conn
         .execute_batch(&format!("SET memory_limit = {}", lit(&previous)))
         .map_err(err("SET memory_limit"));
     let counts = result?;
     restored?;
     Ok(counts)
+}
+
+/// The INSERT of a load's rows from the table function, and how many rows it inserted.
+fn insert_sql(plan: &LoadPlan, id: i64) -> String {
+    let mut targets = vec![quote_ident(&plan.key_column.0)];
+    let mut values = vec!["weir_key".to_string()];
+    if let Some((c, _, v)) = &plan.filename {
+        targets.push(quote_ident(c));
+        values.push(lit(v));
+    }
+    for (i, ((c, ty), kind)) in plan.columns.iter().zip(&plan.kinds).enumerate() {
+        targets.push(quote_ident(c));
+        values.push(match kind {
+            // Types weir does not parse arrive as text and are cast by DuckDB.
+            Kind::Other(_) => format!("CAST(c{i} AS {ty})"),
+            _ => format!("c{i}"),
+        });
+    }
+    format!(
+        "INSERT INTO {} ({}) SELECT {} FROM {FUNCTION}({id})",
+        plan.table,
+        targets.join(", "),
+        values.join(", ")
+    )
+}
+
+/// Streams the file's rows that are not in `existing` into the table, collecting their keys
+/// into `keys` when given.
+fn insert_stream(
+    conn: &duckdb::Connection,
+    plan: &LoadPlan,
+    rows: KeyedReader,
+    existing: &KeySet,
+    keys: Option<&mut Vec<u128>>,
+) -> Result<(u64, u64)> {
+    let insert = |id: i64| {
+        // Without insertion order DuckDB writes row groups from all its threads at once.
+        conn.execute_batch("SET preserve_insertion_order = false")?;
+        let inserted = conn.execute(&insert_sql(plan, id), []);
+        let reset = conn.execute_batch("RESET preserve_insertion_order");
+        let inserted = inserted?;
+        reset?;
+        Ok(inserted)
+    };
+    let (read, _, inserted) = stream(rows, plan.kinds.clone(), existing, keys, insert)?;
+    Ok((read, inserted as u64))
+}
+
+/// A load without a key index: the file's keys are checked against the whole key column.
+fn insert_rows(
+    conn: &duckdb::Connection,
+    plan: &LoadPlan,
+    rows: KeyedReader,
+) -> Result<LoadCounts> {
+    let existing = match existing_keys(conn, plan, &rows)? {
+        Existing::Some(keys) => keys,
+        Existing::All { read } => {
+            return Ok(LoadCounts {
+                read,
+                ..LoadCounts::default()
+            });
+        }
+    };
+    let (read, inserted) = insert_stream(conn, plan, rows, &existing, None)?;
+    Ok(LoadCounts {
+        read,
+        inserted,
+        keys: Vec::new(),
+    })
+}
+
+/// Keys read from the start of the file to tell a file loaded before from a new one.
+const SAMPLE_KEYS: usize = 2048;
+
+/// A load with the table's key index (`key_index`), in one pass over the file when its rows are
+/// new to the table.
+///
+/// The file's first keys are looked up first. When the index says none of them may be in the
+/// table, the file's rows go straight in, and only then are their keys looked up: those the index
+/// says may be in the table (almost always none) are checked against the rows that were there
+/// before, and the new copies of the ones found are deleted again, in the same transaction. When
+/// some first keys may be in the table (a file loaded before), the load checks the file's keys
+/// against the key column first, as without an index.
+fn insert_known(
+    conn: &duckdb::Connection,
+    plan: &LoadPlan,
+    rows: KeyedReader,
+    known: &KnownKeys,
+) -> Result<LoadCounts> {
+    let mut keys = Vec::new();
+    if !known.is_empty()
+        && !known
+            .maybe_present(&rows.first_keys(SAMPLE_KEYS)?)?
+            .is_empty()
+    {
+        let existing = match existing_keys(conn, plan, &rows)? {
+            Existing::Some(keys) => keys,
+            Existing::All { read } => {
+                return Ok(LoadCounts {
+                    read,
+                    ..LoadCounts::default()
+                });
+            }
+        };
+        let (read, inserted) = insert_stream(conn, plan, rows, &existing, Some(&mut keys))?;
+        return Ok(LoadCounts {
+            read,
+            inserted,
+            keys,
+        });
+    }
+    let (_, extent) = two_ints(
+        conn,
+        &format!(
+            "SELECT count(*), coalesce(max(rowid) + 1, 0) FROM {}",
+            plan.table
+        ),
+        "reading the table's row count",
+    )?
+    .unwrap_or((0, 0));
+    let (read, mut inserted) =
+        insert_stream(conn, plan, rows, &KeySet::default(), Some(&mut keys))?;
+    let maybe = if known.is_empty() {
+        Vec::new()
+    } else {
+        known.maybe_present(&keys)?
+    };
+    if !maybe.is_empty() {
+        // The keys of removed copies stay in `keys`: the table holds them.
+        inserted = inserted.saturating_sub(remove_copies(conn, plan, extent, &maybe)?);
+    }
+    Ok(LoadCounts {
+        read,
+        inserted,
+        keys,
+    })
+}
+
+/// Deletes the rows this load inserted (row id at or past `extent`) whose key the table held
+/// before (a row id below it), among `maybe`; returns how many.
+fn remove_copies(
+    conn: &duckdb::Connection,
+    plan: &LoadPlan,
+    extent: i64,
+    maybe: &[u128],
+) -> Result<u64> {
+    let kc = quote_ident(&plan.key_column.0);
+    conn.execute_batch(
+        "CREATE OR REPLACE TEMP TABLE weir_maybe (k VARCHAR); \
+         CREATE OR REPLACE TEMP TABLE weir_held (k VARCHAR)",
+    )
+    .map_err(err("creating weir_maybe"))?;
+    {
+        let mut app = conn
+            .appender("weir_maybe")
+            .map_err(err("writing weir_maybe"))?;
+        for &k in maybe {
+            let hex = key_hex(k);
+            let text = std::str::from_utf8(&hex).unwrap_or_default();
+            app.append_row([text]).map_err(err("writing weir_maybe"))?;
+        }
+        app.flush().map_err(err("writing weir_maybe"))?;
+    }
+    conn.execute_batch(&format!(
+        "INSERT INTO weir_held SELECT DISTINCT {kc} FROM {t} \
+         WHERE rowid < {extent} AND {kc} IN (SELECT k FROM weir_maybe)",
+        t = plan.table
+    ))
+    .map_err(err("checking the key index's candidates against the table"))?;
+    let removed = conn
+        .execute(
+            &format!(
+                "DELETE FROM {t} WHERE rowid >= {extent} AND {kc} IN (SELECT k FROM weir_held)",
+                t = plan.table
+            ),
+            [],
+        )
+        .map_err(err("removing rows the table already held"))?;
+    conn.execute_batch("DROP TABLE weir_maybe; DROP TABLE weir_held")
+        .map_err(err("dropping weir_maybe"))?;
+    Ok(removed as u64)
 }
 
 /// Reads one row of two integers.
@@ -549,122 +738,4 @@ fn two_ints(conn: &duckdb::Connection, sql: &str, action: &str) -> Result<Option
         ))),
         None => Ok(None),
     }
-}
-
-/// Makes the table's key index usable for this load: creates it when asked and missing, and
-/// brings it up to date when the table changed since weir last recorded its shape. Returns the
-/// 16-byte key column, or `None` when the table has no key index.
-fn prepare_index(conn: &duckdb::Connection, plan: &LoadPlan) -> Result<(Option<String>, KeyCheck)> {
-    let kc = &plan.key_column.0;
-    let bin = match &plan.key_bin {
-        Some(bin) => bin.clone(),
-        None if plan.key_index => {
-            conn.execute_batch(&key_index::duck_create_sql(&plan.table, kc))
-                .map_err(err("creating the key index"))?;
-            return Ok((Some(key_index::bin_column(kc)), KeyCheck::Created));
-        }
-        None => return Ok((None, KeyCheck::Table)),
-    };
-    conn.execute_batch(&key_index::duck_meta_ddl())
-        .map_err(err("creating weir_key_index"))?;
-    let recorded = two_ints(
-        conn,
-        &key_index::duck_recorded_sql(&plan.table, kc),
-        "reading weir_key_index",
-    )?;
-    let now = two_ints(
-        conn,
-        &key_index::duck_shape_sql(&plan.table),
-        "reading the table's row count",
-    )?;
-    if recorded.is_some() && recorded == now {
-        return Ok((Some(bin), KeyCheck::Index));
-    }
-    // Rows were written outside weir's loads (or weir has no record): every row whose 16-byte
-    // key does not match its text key gets it. A deleted row took its key with it.
-    conn.execute_batch(&key_index::duck_repair_sql(&plan.table, kc))
-        .map_err(err("bringing the key index up to date"))?;
-    Ok((Some(bin), KeyCheck::Rebuilt))
-}
-
-/// Records the table's shape after the load, in the load's transaction.
-fn record_index(conn: &duckdb::Connection, plan: &LoadPlan) -> Result<()> {
-    let (count, extent) = two_ints(
-        conn,
-        &key_index::duck_shape_sql(&plan.table),
-        "reading the table's row count",
-    )?
-    .unwrap_or((0, 0));
-    conn.execute_batch(&key_index::duck_record_sql(
-        &plan.table,
-        &plan.key_column.0,
-        count,
-        extent,
-    ))
-    .map_err(err("recording the key index in weir_key_index"))
-}
-
-fn insert_rows(
-    conn: &duckdb::Connection,
-    plan: &LoadPlan,
-    rows: KeyedReader,
-) -> Result<LoadCounts> {
-    let (bin, key_check) = prepare_index(conn, plan)?;
-    let existing = match existing_keys(conn, plan, &rows, bin.as_deref())? {
-        Existing::Some(keys) => keys,
-        Existing::All { read } => {
-            if bin.is_some() {
-                record_index(conn, plan)?;
-            }
-            return Ok(LoadCounts {
-                read,
-                inserted: 0,
-                key_check,
-            });
-        }
-    };
-    let mut targets = vec![quote_ident(&plan.key_column.0)];
-    let mut values = vec!["weir_key".to_string()];
-    if let Some(bin) = &bin {
-        targets.push(quote_ident(bin));
-        values.push("CAST(weir_key AS UUID)".into());
-    }
-    if let Some((c, _, v)) = &plan.filename {
-        targets.push(quote_ident(c));
-        values.push(lit(v));
-    }
-    for (i, ((c, ty), kind)) in plan.columns.iter().zip(&plan.kinds).enumerate() {
-        targets.push(quote_ident(c));
-        values.push(match kind {
-            // Types weir does not parse arrive as text and are cast by DuckDB.
-            Kind::Other(_) => format!("CAST(c{i} AS {ty})"),
-            _ => format!("c{i}"),
-        });
-    }
-    let insert = |id: i64| {
-        // Without insertion order DuckDB writes row groups from all its threads at once.
-        conn.execute_batch("SET preserve_insertion_order = false")?;
-        let inserted = conn.execute(
-            &format!(
-                "INSERT INTO {} ({}) SELECT {} FROM {FUNCTION}({id})",
-                plan.table,
-                targets.join(", "),
-                values.join(", ")
-            ),
-            [],
-        );
-        let reset = conn.execute_batch("RESET preserve_insertion_order");
-        let inserted = inserted?;
-        reset?;
-        Ok(inserted)
-    };
-    let (read, _, inserted) = stream(rows, plan.kinds.clone(), &existing, insert)?;
-    if bin.is_some() {
-        record_index(conn, plan)?;
-    }
-    Ok(LoadCounts {
-        read,
-        inserted: inserted as u64,
-        key_check,
-    })
 }

@@ -3,7 +3,7 @@
 mod library;
 mod load;
 
-use crate::load::{KeyedReader, LoadCounts, LoadPlan};
+use crate::load::{KeyedReader, KnownKeys, LoadCounts, LoadPlan};
 use crate::text;
 use crate::{CsvOptions, Engine, Result, Rows, Warehouse, WarehouseError};
 use duckdb::arrow::datatypes::DataType;
@@ -14,6 +14,8 @@ use std::sync::{LazyLock, Mutex, PoisonError};
 
 pub struct DuckWarehouse {
     conn: duckdb::Connection,
+    /// The database file; `None` in memory.
+    path: Option<PathBuf>,
     /// Held while this connection lives, so that `close_idle` can tell which instances have
     /// no connection out.
     _user: Option<std::sync::Arc<()>>,
@@ -179,7 +181,13 @@ impl DuckWarehouse {
         // `main`. Both exist, and unqualified names find tables in either.
         conn.execute_batch("SET search_path = 'main,public'")
             .map_err(|e| failed(e.to_string()))?;
-        Ok(DuckWarehouse { conn, _user: user })
+        Ok(DuckWarehouse {
+            conn,
+            path: path
+                .as_ref()
+                .map(|p| std::path::absolute(p).unwrap_or_else(|_| p.clone())),
+            _user: user,
+        })
     }
 }
 
@@ -407,8 +415,33 @@ impl Warehouse for DuckWarehouse {
             .map_err(err("COPY TO"))
     }
 
-    fn load_rows(&mut self, plan: &LoadPlan, rows: KeyedReader) -> Result<LoadCounts> {
-        load::load_rows(&self.conn, plan, rows)
+    fn load_rows(
+        &mut self,
+        plan: &LoadPlan,
+        rows: KeyedReader,
+        known: Option<&KnownKeys>,
+    ) -> Result<LoadCounts> {
+        load::load_rows(&self.conn, plan, rows, known)
+    }
+
+    fn scan_text(&mut self, sql: &str, each: &mut dyn FnMut(&[u8]) -> Result<()>) -> Result<()> {
+        let mut stmt = self.conn.prepare(sql).map_err(err("reading"))?;
+        let mut rows = stmt.query([]).map_err(err("reading"))?;
+        while let Some(row) = rows.next().map_err(err("reading"))? {
+            if let ValueRef::Text(t) = row.get_ref(0).map_err(err("reading"))? {
+                each(t)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Beside the database file: `<file>.keys/`.
+    fn key_store_root(&self) -> Option<PathBuf> {
+        self.path.as_ref().map(|p| {
+            let mut name = p.as_os_str().to_owned();
+            name.push(".keys");
+            PathBuf::from(name)
+        })
     }
 
     fn table_columns(&mut self, table: &str) -> Result<Option<Vec<(String, String)>>> {

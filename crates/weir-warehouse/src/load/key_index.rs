@@ -1,22 +1,31 @@
-//! The load's key index: what makes the existing-key check of a load cheaper on a large table —
-//! in proportion to the file on PostgreSQL (see ARCHITECTURE.md, "The key index").
+//! The load's key index: what lets a load check its file's keys against a large table in time
+//! that grows with the file, not the table (see ARCHITECTURE.md, "The key index").
 //!
-//! - PostgreSQL: a B-tree index on the key column. The server keeps it in step with every write
-//!   (weir's, a plain `INSERT`, a `DELETE`, a restore), so it can never be stale; the load
-//!   probes it for each of the file's keys (an index anti-join).
-//! - DuckDB: a `UUID` column `<key column>_bin` beside the text key, holding the same 128 bits
-//!   in 16 bytes, which DuckDB joins faster than 32 hex characters on large tables (still a
-//!   scan: DuckDB has no index a load could probe within its memory cap).
-//!   It lives in the row, so a `DELETE` can never leave it behind; a row written without it (a
-//!   plain `INSERT`, an `UPDATE` of the key) is found through the table's row count and row-id
-//!   extent, which weir records in `weir_key_index` in the load's own transaction, and the
-//!   column is then brought up to date before it is used.
+//! It is weir's own (`key_store`): the fingerprints of the table's keys in files beside the
+//! warehouse (DuckDB: `<database file>.keys/`; PostgreSQL: `$WEIR_KEY_CACHE`, by default
+//! `~/.cache/weir/keys`), plus one row per indexed table in the warehouse's `weir_key_store`:
+//! a token naming the store's state that matches the table.
 //!
-//! A table without one loads as always (the whole key column is checked); weir creates one only
-//! when asked (`weir warehouse index TABLE`, or the Load task's `keyIndex: true`).
+//! - A load takes the store's state for the token the database holds; it writes its new keys as
+//!   a run, and a new token, in its own transaction. If the database never commits, it still
+//!   holds the old token, whose state the store keeps.
+//! - Writes weir does not make change the token or are seen: on PostgreSQL a statement trigger
+//!   on the table (insert, update, delete, truncate) sets a new random token; DuckDB has no
+//!   triggers, so weir records the table's row count and row-id extent with the token and
+//!   compares them. A token or shape weir did not leave means the store is rebuilt from the
+//!   table before it is used.
+//! - The store's "maybe" answers (a key in the table, deleted since, or a fingerprint shared by
+//!   chance) are checked against the table itself, so nothing the store remembers can make a
+//!   load skip a row the table does not hold.
+//!
+//! A table without one loads as always (the file's keys are checked against the whole key
+//! column); weir creates one only when asked (`weir warehouse index TABLE`, or the Load task's
+//! `keyIndex: true`).
 
-use super::quote_ident;
+use super::key_store::{self, KeyStore, Run};
+use super::{parse_key_hex, quote_ident};
 use crate::{Engine, Result, Warehouse, WarehouseError};
+use std::path::PathBuf;
 
 /// How a load checked the file's keys against the table.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -29,7 +38,7 @@ pub enum KeyCheck {
     /// This load created the key index (`keyIndex: true`), then used it.
     Created,
     /// The key index was out of date (the table was written outside weir's loads); this load
-    /// brought it up to date, then used it.
+    /// rebuilt it from the table, then used it.
     Rebuilt,
 }
 
@@ -49,7 +58,7 @@ impl KeyCheck {
             }
             KeyCheck::Rebuilt => format!(
                 "key check: the key index of `{table}` was out of date (the table was written \
-                 outside weir's loads); brought it up to date, then used it"
+                 outside weir's loads); rebuilt it from the table, then used it"
             ),
         }
     }
@@ -64,116 +73,301 @@ pub enum Created {
     Existing(String),
 }
 
-/// The DuckDB key column holding the key in 16 bytes.
-pub fn bin_column(key_column: &str) -> String {
-    format!("{key_column}_bin")
-}
-
-/// weir's record of each DuckDB key index: the table's row count and row-id extent when a load
-/// last brought the index up to date.
-pub(crate) const DUCK_META: &str = "weir_key_index";
-
-pub(crate) fn duck_meta_ddl() -> String {
-    format!(
-        "CREATE TABLE IF NOT EXISTS {DUCK_META} (table_name VARCHAR, key_column VARCHAR, \
-         row_count BIGINT, row_extent BIGINT)"
-    )
-}
+/// The table in the warehouse naming each key index's current state.
+pub(crate) const META: &str = "weir_key_store";
 
 fn lit(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
 }
 
-/// The table's row count and row-id extent (one past the largest row id): DuckDB answers both
-/// from its row groups' metadata, without reading the key column.
-pub(crate) fn duck_shape_sql(table: &str) -> String {
-    format!("SELECT count(*), coalesce(max(rowid) + 1, 0) FROM {table}")
+/// A table's key index, opened and in step with the table, for one load.
+pub struct KnownKeys {
+    store: KeyStore,
+    runs: Vec<Run>,
+    /// The table's row count and row-id extent before the load (DuckDB).
+    before: (Option<i64>, Option<i64>),
+    pub check: KeyCheck,
 }
 
-pub(crate) fn duck_recorded_sql(table: &str, key_column: &str) -> String {
-    format!(
-        "SELECT row_count, row_extent FROM {DUCK_META} WHERE table_name = {} AND key_column = {}",
+impl KnownKeys {
+    /// Those of `keys` the table may hold; every other key is certainly not in it.
+    pub fn maybe_present(&self, keys: &[u128]) -> Result<Vec<u128>> {
+        let mut fps: Vec<u64> = keys.iter().map(|&k| key_store::fingerprint(k)).collect();
+        fps.sort_unstable();
+        fps.dedup();
+        let found = self.store.probe(
+            &key_store::State {
+                token: String::new(),
+                runs: self.runs.clone(),
+            },
+            &fps,
+        )?;
+        Ok(keys
+            .iter()
+            .copied()
+            .filter(|&k| found.binary_search(&key_store::fingerprint(k)).is_ok())
+            .collect())
+    }
+
+    /// How many keys the index holds.
+    pub fn len(&self) -> u64 {
+        self.runs.iter().map(|r| r.count).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Where the store of `table`'s key index lives, or `None` when the warehouse has no place for
+/// one (an in-memory DuckDB).
+fn store_dir(w: &dyn Warehouse, table: &str, key_column: &str) -> Option<PathBuf> {
+    let safe = |s: &str| -> String {
+        s.chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '_' || c == '.' {
+                    c.to_ascii_lowercase()
+                } else {
+                    '_'
+                }
+            })
+            .collect()
+    };
+    w.key_store_root()
+        .map(|root| root.join(format!("{}--{}", safe(table), safe(key_column))))
+}
+
+/// The row of `weir_key_store` for the table: its token, row count and row-id extent.
+type Recorded = (String, Option<i64>, Option<i64>);
+
+fn meta_exists(w: &mut dyn Warehouse) -> Result<bool> {
+    let rows = w.query(&format!(
+        "SELECT count(*) AS n FROM information_schema.tables WHERE table_name = {}",
+        lit(META)
+    ))?;
+    Ok(rows
+        .rows
+        .first()
+        .and_then(|r| r.first())
+        .and_then(|v| v.as_i64().or_else(|| v.as_str()?.parse().ok()))
+        .unwrap_or(0)
+        > 0)
+}
+
+fn recorded(w: &mut dyn Warehouse, table: &str, key_column: &str) -> Result<Option<Recorded>> {
+    if !meta_exists(w)? {
+        return Ok(None);
+    }
+    // On PostgreSQL the row is locked for the load: two loads into one table take turns.
+    let lock = if w.engine() == Engine::Postgres {
+        " FOR UPDATE"
+    } else {
+        ""
+    };
+    let rows = w.query(&format!(
+        "SELECT token, row_count, row_extent FROM {META} WHERE table_name = {} AND key_column = {}{lock}",
         lit(table),
         lit(key_column)
-    )
+    ))?;
+    let Some(row) = rows.rows.first() else {
+        return Ok(None);
+    };
+    let num = |i: usize| {
+        row.get(i)
+            .and_then(|v| v.as_i64().or_else(|| v.as_str()?.parse().ok()))
+    };
+    let token = row
+        .first()
+        .and_then(|v| v.as_str())
+        .unwrap_or_default()
+        .to_string();
+    Ok(Some((token, num(1), num(2))))
 }
 
-/// Records the table's shape for its index, replacing the earlier record.
-pub(crate) fn duck_record_sql(table: &str, key_column: &str, count: i64, extent: i64) -> String {
-    format!(
-        "{}; DELETE FROM {DUCK_META} WHERE table_name = {t} AND key_column = {k}; \
-         INSERT INTO {DUCK_META} VALUES ({t}, {k}, {count}, {extent})",
-        duck_meta_ddl(),
+/// DuckDB: the table's row count and row-id extent (one past the largest row id), which any
+/// insert or delete changes. `None` on engines whose triggers change the token instead.
+fn shape(w: &mut dyn Warehouse, table: &str) -> Result<(Option<i64>, Option<i64>)> {
+    if w.engine() != Engine::DuckDb {
+        return Ok((None, None));
+    }
+    let rows = w.query(&format!(
+        "SELECT count(*) AS n, coalesce(max(rowid) + 1, 0) AS e FROM {table}"
+    ))?;
+    let num = |i: usize| {
+        rows.rows
+            .first()
+            .and_then(|r| r.get(i))
+            .and_then(|v| v.as_i64().or_else(|| v.as_str()?.parse().ok()))
+    };
+    Ok((num(0), num(1)))
+}
+
+/// Creates `weir_key_store` and, on PostgreSQL, the trigger that renews the table's token on
+/// every write.
+fn setup(w: &mut dyn Warehouse, table: &str, key_column: &str) -> Result<()> {
+    match w.engine() {
+        Engine::DuckDb => {
+            w.execute(&format!(
+                "CREATE TABLE IF NOT EXISTS {META} (table_name VARCHAR, key_column VARCHAR, \
+                 token VARCHAR, row_count BIGINT, row_extent BIGINT)"
+            ))?;
+        }
+        Engine::Postgres => {
+            w.execute(&format!(
+                "CREATE TABLE IF NOT EXISTS {META} (table_name text, key_column text, \
+                 token text, row_count bigint, row_extent bigint, \
+                 PRIMARY KEY (table_name, key_column))"
+            ))?;
+            w.execute(&format!(
+                "CREATE OR REPLACE FUNCTION weir_key_store_touch() RETURNS trigger \
+                 LANGUAGE plpgsql AS $weir$ BEGIN \
+                 UPDATE {META} SET token = md5(random()::text || clock_timestamp()::text) \
+                 WHERE table_name = TG_ARGV[0] AND key_column = TG_ARGV[1]; \
+                 RETURN NULL; END $weir$"
+            ))?;
+            let name: String = format!("weir_key_store_{key_column}")
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() {
+                        c.to_ascii_lowercase()
+                    } else {
+                        '_'
+                    }
+                })
+                .take(63)
+                .collect();
+            w.execute(&format!(
+                "DROP TRIGGER IF EXISTS {name} ON {table}; \
+                 CREATE TRIGGER {name} AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON {table} \
+                 FOR EACH STATEMENT EXECUTE FUNCTION weir_key_store_touch({}, {})",
+                lit(table),
+                lit(key_column)
+            ))?;
+        }
+        other => {
+            return Err(WarehouseError::Load(format!(
+                "a key index is not available on {other:?}"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Reads every key of the table into a fresh store.
+fn rebuild(w: &mut dyn Warehouse, store: &mut KeyStore, table: &str, kc: &str) -> Result<Vec<Run>> {
+    store.clear()?;
+    let mut builder = store.builder();
+    let q = quote_ident(kc);
+    w.scan_text(
+        &format!("SELECT {q} FROM {table} WHERE {q} IS NOT NULL"),
+        &mut |text| {
+            // A key that is not 32 hex digits is no weir key: no load's row can have it.
+            match parse_key_hex(text) {
+                Some(k) => builder.push(key_store::fingerprint(k)),
+                None => Ok(()),
+            }
+        },
+    )?;
+    builder.finish()
+}
+
+/// Opens the table's key index for a load, in the load's transaction: `None` when it has none
+/// and `create` is false. Creates it when asked, and rebuilds it when the table changed outside
+/// weir's loads.
+pub fn prepare(
+    w: &mut dyn Warehouse,
+    table: &str,
+    key_column: &str,
+    create: bool,
+) -> Result<Option<KnownKeys>> {
+    let found = recorded(w, table, key_column)?;
+    if found.is_none() && !create {
+        return Ok(None);
+    }
+    let dir = store_dir(w, table, key_column).ok_or_else(|| {
+        WarehouseError::Load(
+            "a key index needs a warehouse kept in a file or a server; an in-memory DuckDB has \
+             none"
+                .into(),
+        )
+    })?;
+    let mut store = KeyStore::open(&dir)?;
+    let now = shape(w, table)?;
+    let (runs, check) = match found {
+        None => {
+            setup(w, table, key_column)?;
+            (
+                rebuild(w, &mut store, table, key_column)?,
+                KeyCheck::Created,
+            )
+        }
+        Some((token, count, extent)) => match store.state(&token) {
+            Some(state) if now == (count, extent) => (state.runs.clone(), KeyCheck::Index),
+            _ => (
+                rebuild(w, &mut store, table, key_column)?,
+                KeyCheck::Rebuilt,
+            ),
+        },
+    };
+    Ok(Some(KnownKeys {
+        store,
+        runs,
+        before: now,
+        check,
+    }))
+}
+
+/// Adds the keys a load inserted to the index, with a new token, in the load's transaction
+/// (before it commits).
+pub fn finish(
+    w: &mut dyn Warehouse,
+    table: &str,
+    key_column: &str,
+    mut known: KnownKeys,
+    inserted: &[u128],
+) -> Result<()> {
+    let mut fps: Vec<u64> = inserted
+        .iter()
+        .map(|&k| key_store::fingerprint(k))
+        .collect();
+    fps.sort_unstable();
+    fps.dedup();
+    let runs = if fps.is_empty() {
+        known.runs.clone()
+    } else {
+        let run = known.store.write_run(&fps)?;
+        known.store.add_run(&known.runs, run)?
+    };
+    let token = key_store::new_token();
+    // Rows a transaction adds get their lasting row ids when it commits: appended after the
+    // table's extent, without the ones it deleted again. The extent the table will have is the
+    // one before plus the rows this load added.
+    let (count, _) = shape(w, table)?;
+    let extent = match (known.before, count) {
+        ((Some(c0), Some(e0)), Some(c1)) => Some(e0 + (c1 - c0)),
+        _ => None,
+    };
+    let num = |v: Option<i64>| v.map_or("NULL".to_string(), |n| n.to_string());
+    w.execute(&format!(
+        "DELETE FROM {META} WHERE table_name = {t} AND key_column = {k}",
         t = lit(table),
         k = lit(key_column)
-    )
-}
-
-/// Sets the 16-byte key of every row whose text key it does not match (rows written outside
-/// weir's loads). A key that is not 32 hex digits gets NULL: no weir key can equal it.
-pub(crate) fn duck_repair_sql(table: &str, key_column: &str) -> String {
-    let (kc, bin) = (
-        quote_ident(key_column),
-        quote_ident(&bin_column(key_column)),
-    );
-    format!(
-        "UPDATE {table} SET {bin} = TRY_CAST({kc} AS UUID) \
-         WHERE {bin} IS DISTINCT FROM TRY_CAST({kc} AS UUID)"
-    )
-}
-
-/// The name of the PostgreSQL index weir creates.
-fn pg_index_name(table: &str, key_column: &str) -> String {
-    let base: String = table
-        .rsplit('.')
-        .next()
-        .unwrap_or(table)
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
-        .collect();
-    let kc: String = key_column
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
-        .collect();
-    let mut name = format!("weir_{base}_{kc}_key");
-    name.truncate(63);
-    name.to_ascii_lowercase()
-}
-
-/// The SQL finding a usable B-tree index whose first column is the key column.
-pub(crate) fn pg_find_sql(table: &str, key_column: &str) -> String {
-    format!(
-        "SELECT c.relname::text FROM pg_index i \
-         JOIN pg_class c ON c.oid = i.indexrelid \
-         JOIN pg_am am ON am.oid = c.relam \
-         JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0] \
-         WHERE i.indrelid = to_regclass({}) AND a.attname = {} AND am.amname = 'btree' \
-         AND i.indisvalid AND i.indisready AND i.indpred IS NULL AND i.indexprs IS NULL \
-         LIMIT 1",
+    ))?;
+    w.execute(&format!(
+        "INSERT INTO {META} (table_name, key_column, token, row_count, row_extent) \
+         VALUES ({}, {}, {}, {}, {})",
         lit(table),
-        lit(key_column)
-    )
+        lit(key_column),
+        lit(&token),
+        num(count),
+        num(extent)
+    ))?;
+    // The store names the new state before the database commits to it; until then (or if it
+    // never does) the database's token still names the state before.
+    known.store.commit(&token, runs)
 }
 
-/// The SQL creating weir's B-tree index on the key column.
-pub(crate) fn pg_create_sql(table: &str, key_column: &str) -> String {
-    format!(
-        "CREATE INDEX {} ON {table} ({})",
-        pg_index_name(table, key_column),
-        quote_ident(key_column)
-    )
-}
-
-/// SQL that adds and fills DuckDB's 16-byte key column, and records the table's shape.
-pub(crate) fn duck_create_sql(table: &str, key_column: &str) -> String {
-    let bin = quote_ident(&bin_column(key_column));
-    format!(
-        "ALTER TABLE {table} ADD COLUMN {bin} UUID; {}",
-        duck_repair_sql(table, key_column)
-    )
-}
-
-/// The key column as the table spells it, checked to be text.
+/// The key column as the table spells it, checked to exist.
 fn key_column_of(w: &mut dyn Warehouse, table: &str, key_column: &str) -> Result<String> {
     let cols = w
         .table_columns(table)?
@@ -192,70 +386,37 @@ fn key_column_of(w: &mut dyn Warehouse, table: &str, key_column: &str) -> Result
         })
 }
 
-/// Whether `table` has a key index for `key_column`, and its name.
-pub fn find(w: &mut dyn Warehouse, table: &str, key_column: &str) -> Result<Option<String>> {
-    let kc = key_column_of(w, table, key_column)?;
-    match w.engine() {
-        Engine::DuckDb => {
-            let bin = bin_column(&kc);
-            let cols = w.table_columns(table)?.unwrap_or_default();
-            Ok(cols
-                .iter()
-                .find(|(c, t)| c.eq_ignore_ascii_case(&bin) && t.eq_ignore_ascii_case("UUID"))
-                .map(|(c, _)| format!("column `{c}`")))
-        }
-        Engine::Postgres => {
-            let rows = w.query(&pg_find_sql(table, &kc))?;
-            Ok(rows
-                .rows
-                .first()
-                .and_then(|r| r.first())
-                .and_then(|v| v.as_str())
-                .map(|n| format!("index `{n}`")))
-        }
-        other => Err(WarehouseError::Load(format!(
-            "a key index is not available on {other:?}"
-        ))),
-    }
-}
-
 /// Creates the key index of `table` in one transaction (`weir warehouse index`), unless it has
 /// one.
 pub fn create(w: &mut dyn Warehouse, table: &str, key_column: &str) -> Result<Created> {
-    if let Some(found) = find(w, table, key_column)? {
-        return Ok(Created::Existing(found));
+    if !matches!(w.engine(), Engine::DuckDb | Engine::Postgres) {
+        return Err(WarehouseError::Load(format!(
+            "a key index is not available on {:?}",
+            w.engine()
+        )));
     }
     let kc = key_column_of(w, table, key_column)?;
+    let where_ = |w: &dyn Warehouse| {
+        store_dir(w, table, &kc).map_or_else(String::new, |d| format!(" in `{}`", d.display()))
+    };
     w.begin()?;
-    let made = (|| -> Result<String> {
-        match w.engine() {
-            Engine::DuckDb => {
-                w.execute(&duck_create_sql(table, &kc))?;
-                let shape = w.query(&duck_shape_sql(table))?;
-                let num = |i: usize| {
-                    shape
-                        .rows
-                        .first()
-                        .and_then(|r| r.get(i))
-                        .and_then(|v| v.as_i64().or_else(|| v.as_str()?.parse().ok()))
-                        .unwrap_or(-1)
-                };
-                w.execute(&duck_record_sql(table, &kc, num(0), num(1)))?;
-                Ok(format!(
-                    "column `{}` (UUID, the key in 16 bytes)",
-                    bin_column(&kc)
-                ))
-            }
-            _ => {
-                w.execute(&pg_create_sql(table, &kc))?;
-                Ok(format!("index `{}`", pg_index_name(table, &kc)))
-            }
+    let made = (|| -> Result<Created> {
+        if recorded(w, table, &kc)?.is_some() {
+            return Ok(Created::Existing(format!("weir's key store{}", where_(w))));
         }
+        let known = prepare(w, table, &kc, true)?
+            .ok_or_else(|| WarehouseError::Load("the key index was not created".into()))?;
+        let keys = known.len();
+        finish(w, table, &kc, known, &[])?;
+        Ok(Created::New(format!(
+            "weir's key store{}, {keys} keys",
+            where_(w)
+        )))
     })();
     match made {
         Ok(what) => {
             w.commit()?;
-            Ok(Created::New(what))
+            Ok(what)
         }
         Err(e) => {
             let _ = w.rollback();
@@ -267,16 +428,6 @@ pub fn create(w: &mut dyn Warehouse, table: &str, key_column: &str) -> Result<Cr
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn pg_index_names_are_plain_and_short() {
-        assert_eq!(
-            pg_index_name("public.yellow_tripdata", "unique_row_id"),
-            "weir_yellow_tripdata_unique_row_id_key"
-        );
-        assert!(pg_index_name(&"x".repeat(100), "k").len() <= 63);
-        assert_eq!(pg_index_name("\"My T\"", "k"), "weir__my_t__k_key");
-    }
 
     #[test]
     fn every_check_names_the_table() {

@@ -10,10 +10,11 @@
 //! nothing is inserted.
 
 pub mod key_index;
+pub mod key_store;
 mod rows;
 pub(crate) mod values;
 
-pub use key_index::KeyCheck;
+pub use key_index::{KeyCheck, KnownKeys};
 pub use rows::{Batch, KeySet, KeyedReader, Reject, Rejects, bad_value, key_hex, parse_key_hex};
 pub use values::Kind;
 
@@ -77,18 +78,18 @@ pub struct LoadPlan {
     /// Whether malformed rows are rejected rather than failing the load: then every pass
     /// that inserts must read the whole file, to find them.
     pub tolerant: bool,
-    /// DuckDB: the table's 16-byte key column (`key_index::bin_column`), when it has one.
-    pub key_bin: Option<String>,
     /// Create the key index when the table has none.
     pub key_index: bool,
 }
 
 /// Rows read from the file and inserted into the table by an adapter's `load_rows`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LoadCounts {
     pub read: u64,
     pub inserted: u64,
-    pub key_check: KeyCheck,
+    /// With a key index: the keys of the rows inserted (more may be listed: keys the table
+    /// already held), which the index adds.
+    pub keys: Vec<u128>,
 }
 
 /// Loads a file idempotently. Opens and ends its own transaction.
@@ -108,7 +109,15 @@ pub fn load_checked(w: &mut dyn Warehouse, spec: &LoadSpec) -> Result<(LoadRepor
         rows.reject_into(r.clone(), plan.kinds.clone());
     }
     w.begin()?;
-    let counts = match w.load_rows(&plan, rows) {
+    let known = match key_index::prepare(w, &plan.table, &plan.key_column.0, plan.key_index) {
+        Ok(known) => known,
+        Err(e) => {
+            let _ = w.rollback();
+            return Err(load_error(spec, e));
+        }
+    };
+    let key_check = known.as_ref().map_or(KeyCheck::Table, |k| k.check);
+    let counts = match w.load_rows(&plan, rows, known.as_ref()) {
         Ok(counts) => counts,
         Err(e) => {
             let _ = w.rollback();
@@ -139,6 +148,12 @@ pub fn load_checked(w: &mut dyn Warehouse, spec: &LoadSpec) -> Result<(LoadRepor
         let _ = w.rollback();
         return Err(load_error(spec, e));
     }
+    if let Some(known) = known
+        && let Err(e) = key_index::finish(w, &plan.table, &plan.key_column.0, known, &counts.keys)
+    {
+        let _ = w.rollback();
+        return Err(load_error(spec, e));
+    }
     w.commit()?;
     let report = LoadReport {
         rows_read: counts.read,
@@ -146,7 +161,7 @@ pub fn load_checked(w: &mut dyn Warehouse, spec: &LoadSpec) -> Result<(LoadRepor
         duplicates_skipped: counts.read.saturating_sub(counts.inserted + rejected),
         rejected,
     };
-    Ok((report, counts.key_check))
+    Ok((report, key_check))
 }
 
 /// Writes the malformed rows of a load as CSV: `line,column,reason,record`.
@@ -320,17 +335,9 @@ fn plan(w: &mut dyn Warehouse, spec: &LoadSpec) -> Result<(LoadPlan, KeyedReader
         k
     };
     rows.set_columns(columns, key_fields);
-    let bin = key_index::bin_column(&key_column.0);
-    let key_bin = match w.engine() {
-        crate::Engine::DuckDb => target_cols
-            .iter()
-            .find(|(c, t)| c.eq_ignore_ascii_case(&bin) && t.eq_ignore_ascii_case("UUID"))
-            .map(|(c, _)| c.clone()),
-        _ => None,
-    };
     if spec.key_index && w.engine() == crate::Engine::Redshift {
         return Err(WarehouseError::Load(
-            "`keyIndex` is not available on Redshift (it has no B-tree indexes)".into(),
+            "`keyIndex` is not available on Redshift".into(),
         ));
     }
     let plan = LoadPlan {
@@ -341,7 +348,6 @@ fn plan(w: &mut dyn Warehouse, spec: &LoadSpec) -> Result<(LoadPlan, KeyedReader
         filename,
         memory_limit: spec.memory_limit.clone(),
         tolerant: spec.max_bad_rows > 0,
-        key_bin,
         key_index: spec.key_index,
     };
     Ok((plan, rows))

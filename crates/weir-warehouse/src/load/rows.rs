@@ -877,8 +877,17 @@ impl KeyedReader {
     /// The keys the first `n` records of the file had under the old key text (see the module's
     /// documentation), to recognise a file an older weir loaded.
     pub fn legacy_keys(&self, n: usize) -> Result<Vec<u128>> {
+        self.sample_keys(n, true)
+    }
+
+    /// The keys of the first `n` distinct records of the file.
+    pub fn first_keys(&self, n: usize) -> Result<Vec<u128>> {
+        self.sample_keys(n, false)
+    }
+
+    fn sample_keys(&self, n: usize, legacy: bool) -> Result<Vec<u128>> {
         let mut again = self.reopen()?;
-        again.legacy = true;
+        again.legacy = legacy;
         let mut batch = Batch::with_capacity(n, 0);
         let mut keys = Vec::new();
         while keys.len() < n && again.next_batch(&KeySet::default(), &mut batch, false, n)? {
