@@ -5,6 +5,8 @@ pub const WEIR_HOME: &str = "WEIR_HOME";
 /// Where the key indexes of PostgreSQL tables are kept (weir's own files, a cache the warehouse
 /// validates). Default `$XDG_CACHE_HOME/weir/keys`, else `~/.cache/weir/keys`.
 pub const WEIR_KEY_CACHE: &str = "WEIR_KEY_CACHE";
+/// Set to anything to have loads print how long each of their steps took (stderr).
+pub const WEIR_TRACE_LOAD: &str = "WEIR_TRACE_LOAD";
 /// Prefix of secrets: `secret('NAME')` reads `SECRET_NAME`.
 pub const SECRET_PREFIX: &str = "SECRET_";
 /// Set to anything to turn off colours in terminal output.

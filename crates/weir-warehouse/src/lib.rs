@@ -129,8 +129,13 @@ pub trait Warehouse: Send {
         rows: load::KeyedReader,
         known: Option<&load::KnownKeys>,
     ) -> Result<load::LoadCounts>;
-    /// Calls `each` with the first column of every row of a query, as text, streaming.
-    fn scan_text(&mut self, sql: &str, each: &mut dyn FnMut(&[u8]) -> Result<()>) -> Result<()>;
+    /// Calls `each` with every non-NULL value of a text column, in bounded memory.
+    fn scan_column(
+        &mut self,
+        table: &str,
+        column: &str,
+        each: &mut dyn FnMut(&[u8]) -> Result<()>,
+    ) -> Result<()>;
     /// Where weir keeps the key indexes of this warehouse's tables (`load::key_store`), or
     /// `None` when it has no such place.
     fn key_store_root(&self) -> Option<std::path::PathBuf>;

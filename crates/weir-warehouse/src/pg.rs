@@ -1,5 +1,6 @@
 //! The PostgreSQL adapter, also used for Redshift (same wire protocol).
 
+use crate::load::key_index;
 use crate::load::{
     Batch, KeySet, KeyedReader, KnownKeys, LoadCounts, LoadPlan, key_hex, quote_ident,
 };
@@ -367,6 +368,7 @@ impl Warehouse for PgWarehouse {
         }
         write(&mut copy, &mut out)?;
         copy.finish().map_err(err("COPY"))?;
+        crate::load::trace("staged (COPY)");
         let (fc, fv) = match &plan.filename {
             Some((c, _, v)) => (
                 format!(", {}", quote_ident(c)),
@@ -376,11 +378,14 @@ impl Warehouse for PgWarehouse {
         };
         let t = &plan.table;
         let cols = cols.join(", ");
+        let mut fingerprints = Vec::new();
         let inserted = match known {
             // With the key index, only the keys it may know are looked up in the table (almost
             // never any for a file of new rows): no part of the table is read otherwise.
             Some(known) => {
-                let maybe = known.maybe_present(&keys)?;
+                fingerprints = key_index::fingerprints(&keys);
+                let maybe = known.maybe_present_of(&keys, &fingerprints)?;
+                crate::load::trace("key index probed");
                 let mut filter = String::new();
                 if !maybe.is_empty() {
                     // Hash joins both: the keys found in the table, then the staged rows
@@ -421,16 +426,25 @@ impl Warehouse for PgWarehouse {
         Ok(LoadCounts {
             read: rows.rows_read,
             inserted,
-            keys,
+            fingerprints,
         })
     }
 
-    fn scan_text(&mut self, sql: &str, each: &mut dyn FnMut(&[u8]) -> Result<()>) -> Result<()> {
-        // COPY's text format: one line per row; keys (hex digits) need no unescaping, and any
-        // other text is not a weir key either way.
+    fn scan_column(
+        &mut self,
+        table: &str,
+        column: &str,
+        each: &mut dyn FnMut(&[u8]) -> Result<()>,
+    ) -> Result<()> {
+        // COPY's text format, streamed: one line per row; keys (hex digits) need no
+        // unescaping, and any other text is not a weir key either way.
+        let col = quote_ident(column);
         let reader = self
             .client
-            .copy_out(format!("COPY ({sql}) TO STDOUT").as_str())
+            .copy_out(
+                format!("COPY (SELECT {col} FROM {table} WHERE {col} IS NOT NULL) TO STDOUT")
+                    .as_str(),
+            )
             .map_err(err("COPY TO"))?;
         let mut reader = BufReader::with_capacity(1 << 20, reader);
         let mut line = Vec::new();

@@ -9,7 +9,7 @@
 //! parallel.
 
 use super::{err, lit};
-use crate::load::key_index::KnownKeys;
+use crate::load::key_index::{self, KnownKeys};
 use crate::load::{
     Batch, KeySet, KeyedReader, Kind, LoadCounts, LoadPlan, bad_value, key_hex, parse_key_hex,
     quote_ident, values,
@@ -26,7 +26,7 @@ use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 const VECTOR_SIZE: usize = 2048;
 
 /// DuckDB's memory limit during a load unless the task sets one (`memoryLimit`).
-const LOAD_MEMORY_LIMIT: &str = "256MB";
+pub(super) const LOAD_MEMORY_LIMIT: &str = "256MB";
 
 /// The table function's name.
 const FUNCTION: &str = "weir_load_rows";
@@ -611,7 +611,7 @@ fn insert_rows(
     Ok(LoadCounts {
         read,
         inserted,
-        keys: Vec::new(),
+        fingerprints: Vec::new(),
     })
 }
 
@@ -634,11 +634,12 @@ fn insert_known(
     known: &KnownKeys,
 ) -> Result<LoadCounts> {
     let mut keys = Vec::new();
-    if !known.is_empty()
+    let sampled = !known.is_empty()
         && !known
             .maybe_present(&rows.first_keys(SAMPLE_KEYS)?)?
-            .is_empty()
-    {
+            .is_empty();
+    crate::load::trace("first keys sampled");
+    if sampled {
         let existing = match existing_keys(conn, plan, &rows)? {
             Existing::Some(keys) => keys,
             Existing::All { read } => {
@@ -652,25 +653,20 @@ fn insert_known(
         return Ok(LoadCounts {
             read,
             inserted,
-            keys,
+            fingerprints: key_index::fingerprints(&keys),
         });
     }
-    let (_, extent) = two_ints(
-        conn,
-        &format!(
-            "SELECT count(*), coalesce(max(rowid) + 1, 0) FROM {}",
-            plan.table
-        ),
-        "reading the table's row count",
-    )?
-    .unwrap_or((0, 0));
+    let extent = known.extent_before().unwrap_or(0);
     let (read, mut inserted) =
         insert_stream(conn, plan, rows, &KeySet::default(), Some(&mut keys))?;
+    crate::load::trace("one-pass insert");
+    let fingerprints = key_index::fingerprints(&keys);
     let maybe = if known.is_empty() {
         Vec::new()
     } else {
-        known.maybe_present(&keys)?
+        known.maybe_present_of(&keys, &fingerprints)?
     };
+    crate::load::trace("key index probed");
     if !maybe.is_empty() {
         // The keys of removed copies stay in `keys`: the table holds them.
         inserted = inserted.saturating_sub(remove_copies(conn, plan, extent, &maybe)?);
@@ -678,7 +674,7 @@ fn insert_known(
     Ok(LoadCounts {
         read,
         inserted,
-        keys,
+        fingerprints,
     })
 }
 
@@ -725,17 +721,4 @@ fn remove_copies(
     conn.execute_batch("DROP TABLE weir_maybe; DROP TABLE weir_held")
         .map_err(err("dropping weir_maybe"))?;
     Ok(removed as u64)
-}
-
-/// Reads one row of two integers.
-fn two_ints(conn: &duckdb::Connection, sql: &str, action: &str) -> Result<Option<(i64, i64)>> {
-    let mut stmt = conn.prepare(sql).map_err(err(action))?;
-    let mut rows = stmt.query([]).map_err(err(action))?;
-    match rows.next().map_err(err(action))? {
-        Some(r) => Ok(Some((
-            r.get::<_, i64>(0).map_err(err(action))?,
-            r.get::<_, i64>(1).map_err(err(action))?,
-        ))),
-        None => Ok(None),
-    }
 }

@@ -191,6 +191,35 @@ impl DuckWarehouse {
     }
 }
 
+impl DuckWarehouse {
+    /// `scan_column`'s reading, `RANGE` row ids at a time up to `extent`.
+    fn scan_ranges(
+        &mut self,
+        table: &str,
+        col: &str,
+        extent: i64,
+        each: &mut dyn FnMut(&[u8]) -> Result<()>,
+    ) -> Result<()> {
+        const RANGE: i64 = 1 << 20;
+        let mut from = 0;
+        while from < extent {
+            let sql = format!(
+                "SELECT {col} FROM {table} WHERE rowid >= {from} AND rowid < {} AND {col} IS NOT NULL",
+                from + RANGE
+            );
+            let mut stmt = self.conn.prepare(&sql).map_err(err("reading the table"))?;
+            let mut rows = stmt.query([]).map_err(err("reading the table"))?;
+            while let Some(row) = rows.next().map_err(err("reading the table"))? {
+                if let ValueRef::Text(t) = row.get_ref(0).map_err(err("reading the table"))? {
+                    each(t)?;
+                }
+            }
+            from += RANGE;
+        }
+        Ok(())
+    }
+}
+
 /// Microseconds from a value in `unit`, saturating (infinite timestamps are `i64::MAX`).
 fn micros(unit: TimeUnit, v: i64) -> i64 {
     match unit {
@@ -424,15 +453,40 @@ impl Warehouse for DuckWarehouse {
         load::load_rows(&self.conn, plan, rows, known)
     }
 
-    fn scan_text(&mut self, sql: &str, each: &mut dyn FnMut(&[u8]) -> Result<()>) -> Result<()> {
-        let mut stmt = self.conn.prepare(sql).map_err(err("reading"))?;
-        let mut rows = stmt.query([]).map_err(err("reading"))?;
-        while let Some(row) = rows.next().map_err(err("reading"))? {
-            if let ValueRef::Text(t) = row.get_ref(0).map_err(err("reading"))? {
-                each(t)?;
-            }
-        }
-        Ok(())
+    fn scan_column(
+        &mut self,
+        table: &str,
+        column: &str,
+        each: &mut dyn FnMut(&[u8]) -> Result<()>,
+    ) -> Result<()> {
+        // A query's whole result is held in memory before its first row is read, so the table
+        // is read a range of row ids at a time (DuckDB skips the other row groups).
+        let extent: i64 = self
+            .conn
+            .query_row(
+                &format!("SELECT coalesce(max(rowid) + 1, 0) FROM {table}"),
+                [],
+                |r| r.get(0),
+            )
+            .map_err(err("reading the table"))?;
+        let col = crate::load::quote_ident(column);
+        // Under a load's memory cap: DuckDB would otherwise keep the blocks it read cached, up
+        // to 80% of the machine's memory.
+        let previous: String = self
+            .conn
+            .query_row("SELECT current_setting('memory_limit')", [], |r| r.get(0))
+            .map_err(err("reading memory_limit"))?;
+        self.conn
+            .execute_batch(&format!(
+                "SET memory_limit = {}",
+                lit(load::LOAD_MEMORY_LIMIT)
+            ))
+            .map_err(err("SET memory_limit"))?;
+        let scanned = self.scan_ranges(table, &col, extent, each);
+        self.conn
+            .execute_batch(&format!("SET memory_limit = {}", lit(&previous)))
+            .map_err(err("SET memory_limit"))?;
+        scanned
     }
 
     /// Beside the database file: `<file>.keys/`.

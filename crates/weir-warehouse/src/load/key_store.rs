@@ -53,9 +53,9 @@ pub fn fingerprint(key: u128) -> u64 {
     (key >> 64) as u64
 }
 
-fn io_err(what: &str, path: &Path) -> impl FnOnce(std::io::Error) -> WarehouseError {
-    let at = format!("{what} `{}`", path.display());
-    move |e| WarehouseError::Load(format!("key index: {at}: {e}"))
+/// The error of an I/O call on a store file, formatted only when there is one.
+fn io_err<'a>(what: &'a str, path: &'a Path) -> impl FnOnce(std::io::Error) -> WarehouseError + 'a {
+    move |e| WarehouseError::Load(format!("key index: {what} `{}`: {e}", path.display()))
 }
 
 /// One run file and its number of fingerprints.

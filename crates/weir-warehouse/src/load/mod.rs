@@ -87,9 +87,10 @@ pub struct LoadPlan {
 pub struct LoadCounts {
     pub read: u64,
     pub inserted: u64,
-    /// With a key index: the keys of the rows inserted (more may be listed: keys the table
-    /// already held), which the index adds.
-    pub keys: Vec<u128>,
+    /// With a key index: the sorted fingerprints of the keys inserted
+    /// (`key_index::fingerprints`; more may be listed: keys the table already held), which the
+    /// index adds.
+    pub fingerprints: Vec<u64>,
 }
 
 /// Loads a file idempotently. Opens and ends its own transaction.
@@ -99,8 +100,8 @@ pub fn load(w: &mut dyn Warehouse, spec: &LoadSpec) -> Result<LoadReport> {
 
 /// `load`, also saying how the file's keys were checked against the table.
 pub fn load_checked(w: &mut dyn Warehouse, spec: &LoadSpec) -> Result<(LoadReport, KeyCheck)> {
+    trace("start");
     let (plan, mut rows) = plan(w, spec).map_err(|e| load_error(spec, e))?;
-    refuse_legacy_keys(w, &plan, &rows).map_err(|e| load_error(spec, e))?;
     let rejects = (spec.max_bad_rows > 0).then(|| {
         let keep = usize::try_from(spec.max_bad_rows).unwrap_or(usize::MAX);
         Arc::new(Mutex::new(Rejects::new(keep)))
@@ -116,6 +117,11 @@ pub fn load_checked(w: &mut dyn Warehouse, spec: &LoadSpec) -> Result<(LoadRepor
             return Err(load_error(spec, e));
         }
     };
+    if let Err(e) = refuse_legacy_keys(w, &plan, &rows, known.as_ref()) {
+        let _ = w.rollback();
+        return Err(load_error(spec, e));
+    }
+    trace("key index and legacy check");
     let key_check = known.as_ref().map_or(KeyCheck::Table, |k| k.check);
     let counts = match w.load_rows(&plan, rows, known.as_ref()) {
         Ok(counts) => counts,
@@ -124,6 +130,7 @@ pub fn load_checked(w: &mut dyn Warehouse, spec: &LoadSpec) -> Result<(LoadRepor
             return Err(load_error(spec, e));
         }
     };
+    trace("rows inserted");
     let rejects =
         rejects.map(|r| std::mem::take(&mut *r.lock().unwrap_or_else(PoisonError::into_inner)));
     let rejected = rejects.as_ref().map_or(0, |r| r.count);
@@ -149,12 +156,20 @@ pub fn load_checked(w: &mut dyn Warehouse, spec: &LoadSpec) -> Result<(LoadRepor
         return Err(load_error(spec, e));
     }
     if let Some(known) = known
-        && let Err(e) = key_index::finish(w, &plan.table, &plan.key_column.0, known, &counts.keys)
+        && let Err(e) = key_index::finish(
+            w,
+            &plan.table,
+            &plan.key_column.0,
+            known,
+            &counts.fingerprints,
+        )
     {
         let _ = w.rollback();
         return Err(load_error(spec, e));
     }
+    trace("key index written");
     w.commit()?;
+    trace("committed");
     let report = LoadReport {
         rows_read: counts.read,
         inserted: counts.inserted,
@@ -201,8 +216,20 @@ const LEGACY_SAMPLE: usize = 64;
 
 /// Fails when the table holds rows of this file keyed with weir's old key text (fields joined by
 /// 0x1f): loading it again would insert every row a second time under its new key. Costs one
-/// lookup of a few keys when the table has rows, nothing when it is empty.
-fn refuse_legacy_keys(w: &mut dyn Warehouse, plan: &LoadPlan, rows: &KeyedReader) -> Result<()> {
+/// lookup of a few keys when the table has rows (answered by the key index when it has one),
+/// nothing when it is empty.
+fn refuse_legacy_keys(
+    w: &mut dyn Warehouse,
+    plan: &LoadPlan,
+    rows: &KeyedReader,
+    known: Option<&KnownKeys>,
+) -> Result<()> {
+    if let Some(known) = known {
+        let keys = rows.legacy_keys(LEGACY_SAMPLE)?;
+        if known.maybe_present(&keys)?.is_empty() {
+            return Ok(());
+        }
+    }
     let kc = quote_ident(&plan.key_column.0);
     let any = w.query(&format!(
         "SELECT 1 AS x FROM {} WHERE {kc} IS NOT NULL LIMIT 1",
@@ -351,6 +378,25 @@ fn plan(w: &mut dyn Warehouse, spec: &LoadSpec) -> Result<(LoadPlan, KeyedReader
         key_index: spec.key_index,
     };
     Ok((plan, rows))
+}
+
+/// With `WEIR_TRACE_LOAD` set, prints how long each step of a load took, to stderr (for
+/// finding where a load's time goes; see bench/README.md).
+pub(crate) fn trace(step: &str) {
+    use std::sync::OnceLock;
+    static START: OnceLock<Option<std::time::Instant>> = OnceLock::new();
+    static LAST: Mutex<Option<std::time::Instant>> = Mutex::new(None);
+    let on = START.get_or_init(|| {
+        std::env::var_os(weir_core::env::WEIR_TRACE_LOAD).map(|_| std::time::Instant::now())
+    });
+    if on.is_none() {
+        return;
+    }
+    let now = std::time::Instant::now();
+    let mut last = LAST.lock().unwrap_or_else(PoisonError::into_inner);
+    let since = last.map_or(0.0, |l| now.duration_since(l).as_secs_f64());
+    eprintln!("weir load trace: {step}: {since:.3}s");
+    *last = Some(now);
 }
 
 fn load_error(spec: &LoadSpec, e: WarehouseError) -> WarehouseError {

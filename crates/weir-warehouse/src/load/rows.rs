@@ -398,6 +398,16 @@ impl KeyedReader {
     /// Opens a file and reads past its header lines; returns the reader and the header's
     /// column names when the file has a header.
     pub fn open(file: &Path, name: &str, csv: &CsvOptions) -> Result<(Self, Option<Vec<String>>)> {
+        Self::open_for(file, name, csv, None)
+    }
+
+    /// `open`, with room for `keys` distinct keys (`None`: as many as the file probably holds).
+    fn open_for(
+        file: &Path,
+        name: &str,
+        csv: &CsvOptions,
+        keys: Option<usize>,
+    ) -> Result<(Self, Option<Vec<String>>)> {
         let f = std::fs::File::open(file)
             .map_err(|e| WarehouseError::Load(format!("cannot open `{name}`: {e}")))?;
         let input: Box<dyn Read + Send> = if csv.gzip {
@@ -421,7 +431,9 @@ impl KeyedReader {
         // so the set rarely grows while it fills.
         let size = std::fs::metadata(file).map_or(0, |m| m.len());
         let guess = (size / 80).saturating_mul(if csv.gzip { 4 } else { 1 });
-        let seen = KeySet::with_capacity(usize::try_from(guess.min(1 << 24)).unwrap_or(0));
+        let seen = KeySet::with_capacity(
+            keys.unwrap_or_else(|| usize::try_from(guess.min(1 << 24)).unwrap_or(0)),
+        );
         let mut reader = KeyedReader {
             file: file.to_path_buf(),
             csv: csv.clone(),
@@ -479,7 +491,11 @@ impl KeyedReader {
 
     /// The same file from its start, with the same columns and key: for a second pass.
     pub fn reopen(&self) -> Result<Self> {
-        let (mut again, _) = KeyedReader::open(&self.file, &self.name, &self.csv)?;
+        self.reopen_for(None)
+    }
+
+    fn reopen_for(&self, keys: Option<usize>) -> Result<Self> {
+        let (mut again, _) = KeyedReader::open_for(&self.file, &self.name, &self.csv, keys)?;
         again.set_columns(self.columns.clone(), self.key_fields.clone());
         // A second reading of a tolerant load skips malformed records without recording them
         // again: only the pass that inserts records rejects.
@@ -886,7 +902,7 @@ impl KeyedReader {
     }
 
     fn sample_keys(&self, n: usize, legacy: bool) -> Result<Vec<u128>> {
-        let mut again = self.reopen()?;
+        let mut again = self.reopen_for(Some(n))?;
         again.legacy = legacy;
         let mut batch = Batch::with_capacity(n, 0);
         let mut keys = Vec::new();
