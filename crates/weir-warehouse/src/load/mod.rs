@@ -383,6 +383,7 @@ fn plan(w: &mut dyn Warehouse, spec: &LoadSpec) -> Result<(LoadPlan, KeyedReader
 /// With `WEIR_TRACE_LOAD` set, prints how long each step of a load took, to stderr (for
 /// finding where a load's time goes; see bench/README.md).
 pub(crate) fn trace(step: &str) {
+    use std::io::Write;
     use std::sync::OnceLock;
     static START: OnceLock<Option<std::time::Instant>> = OnceLock::new();
     static LAST: Mutex<Option<std::time::Instant>> = Mutex::new(None);
@@ -395,7 +396,7 @@ pub(crate) fn trace(step: &str) {
     let now = std::time::Instant::now();
     let mut last = LAST.lock().unwrap_or_else(PoisonError::into_inner);
     let since = last.map_or(0.0, |l| now.duration_since(l).as_secs_f64());
-    eprintln!("weir load trace: {step}: {since:.3}s");
+    let _ = writeln!(std::io::stderr(), "weir load trace: {step}: {since:.3}s");
     *last = Some(now);
 }
 
