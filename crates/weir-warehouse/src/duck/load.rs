@@ -598,6 +598,17 @@ fn insert_rows(
     plan: &LoadPlan,
     rows: KeyedReader,
 ) -> Result<LoadCounts> {
+    insert_checked(conn, plan, rows, None)
+}
+
+/// Checks the file's keys against the whole key column, then inserts the rest (collecting
+/// their keys into `keys` when given).
+fn insert_checked(
+    conn: &duckdb::Connection,
+    plan: &LoadPlan,
+    rows: KeyedReader,
+    keys: Option<&mut Vec<u128>>,
+) -> Result<LoadCounts> {
     let existing = match existing_keys(conn, plan, &rows)? {
         Existing::Some(keys) => keys,
         Existing::All { read } => {
@@ -607,7 +618,7 @@ fn insert_rows(
             });
         }
     };
-    let (read, inserted) = insert_stream(conn, plan, rows, &existing, None)?;
+    let (read, inserted) = insert_stream(conn, plan, rows, &existing, keys)?;
     Ok(LoadCounts {
         read,
         inserted,
@@ -640,20 +651,10 @@ fn insert_known(
             .is_empty();
     crate::load::trace("first keys sampled");
     if sampled {
-        let existing = match existing_keys(conn, plan, &rows)? {
-            Existing::Some(keys) => keys,
-            Existing::All { read } => {
-                return Ok(LoadCounts {
-                    read,
-                    ..LoadCounts::default()
-                });
-            }
-        };
-        let (read, inserted) = insert_stream(conn, plan, rows, &existing, Some(&mut keys))?;
+        let counts = insert_checked(conn, plan, rows, Some(&mut keys))?;
         return Ok(LoadCounts {
-            read,
-            inserted,
             fingerprints: key_index::fingerprints(&keys),
+            ..counts
         });
     }
     let extent = known.extent_before().unwrap_or(0);
