@@ -449,3 +449,35 @@ fn duckdb_restored_from_an_older_copy_loads_the_missing_rows_again() {
     let (out, _) = load(&env, &wh, "feb.csv", "public.trips", false);
     assert_eq!(number(&out["rowsInserted"]), 0);
 }
+
+/// A PostgreSQL table dropped and created again (its trigger gone with it) and filled by plain
+/// SQL: the index is rebuilt, not trusted, so the rows it holds are not inserted twice.
+#[test]
+fn postgresql_table_created_again_is_not_trusted_to_the_old_index() {
+    let pg = Pg::start();
+    let env = Env::new();
+    let wh = postgres(&pg);
+    put(&env, "jan.csv", JAN);
+    sql(&env, &wh, CREATE);
+    let (out, _) = load(&env, &wh, "jan.csv", "public.trips", true);
+    assert_eq!(number(&out["rowsInserted"]), 3);
+    // Row `z` with its weir key, from a load into another table.
+    put(&env, "more.csv", "name,n\na,1\nz,26\n");
+    sql(
+        &env,
+        &wh,
+        "CREATE TABLE public.scratch (unique_row_id text, filename text, name text, n integer)",
+    );
+    load(&env, &wh, "more.csv", "public.scratch", false);
+    sql(
+        &env,
+        &wh,
+        "CREATE TABLE public.copy AS SELECT * FROM public.trips UNION ALL \
+         SELECT * FROM public.scratch WHERE name = 'z'; DROP TABLE public.trips; \
+         ALTER TABLE public.copy RENAME TO trips",
+    );
+    let (out, log) = load(&env, &wh, "more.csv", "public.trips", false);
+    assert_eq!(number(&out["rowsInserted"]), 0, "{log:#?}");
+    assert!(has_line(&log, "was out of date"), "{log:#?}");
+    assert_eq!(counts(&env, &wh, "public.trips"), (4, 4));
+}

@@ -275,6 +275,41 @@ fn row_count(w: &mut dyn Warehouse, table: &str) -> Result<Option<i64>> {
         .and_then(|v| v.as_i64().or_else(|| v.as_str()?.parse().ok())))
 }
 
+/// The PostgreSQL trigger renewing the token of `key_column`'s index.
+fn trigger_name(key_column: &str) -> String {
+    format!("weir_key_store_{key_column}")
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
+        .take(63)
+        .collect()
+}
+
+/// PostgreSQL: whether the table still has the trigger that renews its token (a table dropped
+/// and created again has not).
+fn has_trigger(w: &mut dyn Warehouse, table: &str, key_column: &str) -> Result<bool> {
+    if w.engine() != Engine::Postgres {
+        return Ok(true);
+    }
+    let rows = w.query(&format!(
+        "SELECT count(*) AS n FROM pg_trigger WHERE tgrelid = to_regclass({}) AND tgname = {}",
+        lit(table),
+        lit(&trigger_name(key_column))
+    ))?;
+    Ok(rows
+        .rows
+        .first()
+        .and_then(|r| r.first())
+        .and_then(|v| v.as_i64().or_else(|| v.as_str()?.parse().ok()))
+        .unwrap_or(0)
+        > 0)
+}
+
 /// Creates `weir_key_store` and, on PostgreSQL, the trigger that renews the table's token on
 /// every write.
 fn setup(w: &mut dyn Warehouse, table: &str, key_column: &str) -> Result<()> {
@@ -298,17 +333,7 @@ fn setup(w: &mut dyn Warehouse, table: &str, key_column: &str) -> Result<()> {
                  WHERE table_name = TG_ARGV[0] AND key_column = TG_ARGV[1]; \
                  RETURN NULL; END $weir$"
             ))?;
-            let name: String = format!("weir_key_store_{key_column}")
-                .chars()
-                .map(|c| {
-                    if c.is_ascii_alphanumeric() {
-                        c.to_ascii_lowercase()
-                    } else {
-                        '_'
-                    }
-                })
-                .take(63)
-                .collect();
+            let name = trigger_name(key_column);
             w.execute(&format!(
                 "DROP TRIGGER IF EXISTS {name} ON {table}; \
                  CREATE TRIGGER {name} AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON {table} \
@@ -370,6 +395,14 @@ pub fn prepare(
             (
                 rebuild(w, &mut store, table, key_column)?,
                 KeyCheck::Created,
+            )
+        }
+        Some(_) if !has_trigger(w, table, key_column)? => {
+            // The table was dropped and created again: its rows are unknown to the store.
+            setup(w, table, key_column)?;
+            (
+                rebuild(w, &mut store, table, key_column)?,
+                KeyCheck::Rebuilt,
             )
         }
         Some((token, count, extent)) => match store.state(&token) {
