@@ -155,6 +155,17 @@ fn store_dir(w: &dyn Warehouse, table: &str, key_column: &str) -> Option<PathBuf
 /// The row of `weir_key_store` for the table: its token, row count and row-id extent.
 type Recorded = (String, Option<i64>, Option<i64>);
 
+/// A JSON value as an integer (engines return counts as numbers or as text).
+fn int(v: &serde_json::Value) -> Option<i64> {
+    v.as_i64().or_else(|| v.as_str()?.parse().ok())
+}
+
+/// The first column of the first row a query returns, as an integer.
+fn first_int(w: &mut dyn Warehouse, sql: &str) -> Result<Option<i64>> {
+    let rows = w.query(sql)?;
+    Ok(rows.rows.first().and_then(|r| r.first()).and_then(int))
+}
+
 fn meta_exists(w: &mut dyn Warehouse) -> Result<bool> {
     // The engines' catalog functions: their `information_schema` views cost milliseconds.
     let sql = match w.engine() {
@@ -168,14 +179,7 @@ fn meta_exists(w: &mut dyn Warehouse) -> Result<bool> {
             lit(META)
         ),
     };
-    let rows = w.query(&sql)?;
-    Ok(rows
-        .rows
-        .first()
-        .and_then(|r| r.first())
-        .and_then(|v| v.as_i64().or_else(|| v.as_str()?.parse().ok()))
-        .unwrap_or(0)
-        > 0)
+    Ok(first_int(w, &sql)?.unwrap_or(0) > 0)
 }
 
 fn recorded(w: &mut dyn Warehouse, table: &str, key_column: &str) -> Result<Option<Recorded>> {
@@ -196,10 +200,7 @@ fn recorded(w: &mut dyn Warehouse, table: &str, key_column: &str) -> Result<Opti
     let Some(row) = rows.rows.first() else {
         return Ok(None);
     };
-    let num = |i: usize| {
-        row.get(i)
-            .and_then(|v| v.as_i64().or_else(|| v.as_str()?.parse().ok()))
-    };
+    let num = |i: usize| row.get(i).and_then(int);
     let token = row
         .first()
         .and_then(|v| v.as_str())
@@ -227,12 +228,7 @@ fn shape(w: &mut dyn Warehouse, table: &str) -> Result<(Option<i64>, Option<i64>
         None => format!("(SELECT coalesce(max(rowid) + 1, 0) FROM {table})"),
     };
     let rows = w.query(&format!("SELECT count(*) AS n, {extent} AS e FROM {table}"))?;
-    let num = |i: usize| {
-        rows.rows
-            .first()
-            .and_then(|r| r.get(i))
-            .and_then(|v| v.as_i64().or_else(|| v.as_str()?.parse().ok()))
-    };
+    let num = |i: usize| rows.rows.first().and_then(|r| r.get(i)).and_then(int);
     Ok((num(0), num(1)))
 }
 
@@ -267,12 +263,7 @@ fn row_count(w: &mut dyn Warehouse, table: &str) -> Result<Option<i64>> {
     if w.engine() != Engine::DuckDb {
         return Ok(None);
     }
-    let rows = w.query(&format!("SELECT count(*) AS n FROM {table}"))?;
-    Ok(rows
-        .rows
-        .first()
-        .and_then(|r| r.first())
-        .and_then(|v| v.as_i64().or_else(|| v.as_str()?.parse().ok())))
+    first_int(w, &format!("SELECT count(*) AS n FROM {table}"))
 }
 
 /// The PostgreSQL trigger renewing the token of `key_column`'s index.
@@ -296,18 +287,15 @@ fn has_trigger(w: &mut dyn Warehouse, table: &str, key_column: &str) -> Result<b
     if w.engine() != Engine::Postgres {
         return Ok(true);
     }
-    let rows = w.query(&format!(
-        "SELECT count(*) AS n FROM pg_trigger WHERE tgrelid = to_regclass({}) AND tgname = {}",
-        lit(table),
-        lit(&trigger_name(key_column))
-    ))?;
-    Ok(rows
-        .rows
-        .first()
-        .and_then(|r| r.first())
-        .and_then(|v| v.as_i64().or_else(|| v.as_str()?.parse().ok()))
-        .unwrap_or(0)
-        > 0)
+    let n = first_int(
+        w,
+        &format!(
+            "SELECT count(*) AS n FROM pg_trigger WHERE tgrelid = to_regclass({}) AND tgname = {}",
+            lit(table),
+            lit(&trigger_name(key_column))
+        ),
+    )?;
+    Ok(n.unwrap_or(0) > 0)
 }
 
 /// Creates `weir_key_store` and, on PostgreSQL, the trigger that renews the table's token on
