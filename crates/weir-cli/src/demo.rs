@@ -468,26 +468,47 @@ fn print_table_totals(url: &str, taxis: &[Taxi]) -> Result<()> {
     let mut w = weir_warehouse::connect(&target)?;
     if w.engine() == weir_warehouse::Engine::DuckDb {
         // Counting 12 M distinct keys needs a large hash table; under a cap DuckDB spills it
-        // to disk instead of holding it all in memory (as a GROUP BY: `count(DISTINCT …)` ran
-        // out of the 256 MB at 30 M rows).
+        // to disk instead of holding it all in memory.
         w.execute("SET memory_limit = '256MB'")?;
     }
     let mut totals = Vec::new();
     for t in taxis {
         let table_name = format!("public.{}_tripdata", t.as_str());
-        let r = w.query(&format!(
-            "SELECT (SELECT count(*) FROM {table_name}) AS n, (SELECT count(*) FROM \
-             (SELECT unique_row_id FROM {table_name} WHERE unique_row_id IS NOT NULL \
-             GROUP BY unique_row_id) AS keys) AS k"
-        ))?;
-        let v = |i: usize| {
-            r.rows
+        let first = |w: &mut dyn weir_warehouse::Warehouse, sql: &str| -> Result<String> {
+            let r = w.query(sql)?;
+            Ok(r.rows
                 .first()
-                .and_then(|row| row.get(i))
+                .and_then(|row| row.first())
                 .map(|x| x.to_string().trim_matches('"').to_string())
-                .unwrap_or_default()
+                .unwrap_or_default())
         };
-        totals.push(vec![table_name, v(0), v(1)]);
+        let rows = first(w.as_mut(), &format!("SELECT count(*) FROM {table_name}"))?;
+        // DuckDB's hash of distinct keys does not fit 256 MB from about 30 M keys (nor 1 GB
+        // at 100 M); counting the changes between neighbours in key order sorts on disk
+        // instead (30 M keys: 15 s, 374 MB, measured).
+        let keys = first(
+            w.as_mut(),
+            &format!("SELECT count(DISTINCT unique_row_id) FROM {table_name}"),
+        )
+        .or_else(|_| {
+            first(
+                w.as_mut(),
+                &format!(
+                    "SELECT count(*) FROM (SELECT unique_row_id, lag(unique_row_id) OVER \
+                     (ORDER BY unique_row_id) AS prev FROM {table_name} \
+                     WHERE unique_row_id IS NOT NULL) AS s \
+                     WHERE prev IS DISTINCT FROM unique_row_id"
+                ),
+            )
+        })
+        .unwrap_or_else(|e| {
+            eprintln!(
+                "{} could not count the distinct row keys of {table_name}: {e}",
+                paint("33", "warning:")
+            );
+            "?".into()
+        });
+        totals.push(vec![table_name, rows, keys]);
     }
     drop(w);
     let mut text = String::from("\n");
