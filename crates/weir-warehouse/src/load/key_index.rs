@@ -97,13 +97,7 @@ impl KnownKeys {
 
     /// `maybe_present`, given the keys' `fingerprints`.
     pub fn maybe_present_of(&self, keys: &[u128], fps: &[u64]) -> Result<Vec<u128>> {
-        let found = self.store.probe(
-            &key_store::State {
-                token: String::new(),
-                runs: self.runs.clone(),
-            },
-            fps,
-        )?;
+        let found = self.store.probe(&self.runs, fps)?;
         Ok(keys
             .iter()
             .copied()

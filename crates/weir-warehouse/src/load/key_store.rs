@@ -122,10 +122,10 @@ impl KeyStore {
         self.states.iter().rev().find(|s| s.token == token)
     }
 
-    /// Which of `fps` (sorted ascending) are in one of the state's runs.
-    pub fn probe(&self, state: &State, fps: &[u64]) -> Result<Vec<u64>> {
+    /// Which of `fps` (sorted ascending) are in one of `runs`.
+    pub fn probe(&self, runs: &[Run], fps: &[u64]) -> Result<Vec<u64>> {
         let mut found = Vec::new();
-        for run in &state.runs {
+        for run in runs {
             RunReader::open(&self.dir.join(&run.file))?.probe(fps, &mut found)?;
         }
         found.sort_unstable();
@@ -674,9 +674,9 @@ mod tests {
             token: "t".into(),
             runs: vec![run],
         };
-        assert_eq!(store.probe(&state, &keys).unwrap(), keys);
+        assert_eq!(store.probe(&state.runs, &keys).unwrap(), keys);
         let others = spread(100_000, 0xdead_beef);
-        let found = store.probe(&state, &others).unwrap();
+        let found = store.probe(&state.runs, &others).unwrap();
         let truly: Vec<u64> = others
             .iter()
             .copied()
@@ -718,7 +718,7 @@ mod tests {
         );
         all.sort_unstable();
         let state = store.state("t8").unwrap().clone();
-        assert_eq!(store.probe(&state, &all).unwrap(), all);
+        assert_eq!(store.probe(&state.runs, &all).unwrap(), all);
         // Only the runs of the last two states are on disk.
         let files = std::fs::read_dir(dir.path())
             .unwrap()
@@ -758,7 +758,9 @@ mod tests {
         };
         assert_eq!(state.keys(), 6);
         assert_eq!(
-            store.probe(&state, &[0, 1, 2, 3, 9, u64::MAX]).unwrap(),
+            store
+                .probe(&state.runs, &[0, 1, 2, 3, 9, u64::MAX])
+                .unwrap(),
             vec![0, 1, 3, 9, u64::MAX]
         );
     }
@@ -784,7 +786,7 @@ mod tests {
             token: "t".into(),
             runs: vec![run],
         };
-        let err = store.probe(&state, &[1]).unwrap_err().to_string();
+        let err = store.probe(&state.runs, &[1]).unwrap_err().to_string();
         assert!(err.contains("damaged"), "{err}");
     }
 
